@@ -1,0 +1,11 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/lab.ts', 'src/campus.ts', 'src/external.ts', 'src/rich.ts', 'src/demo.ts'],
+  format: ['esm'],
+  target: 'node20',
+  platform: 'node',
+  dts: false,
+  sourcemap: true,
+  clean: true,
+});

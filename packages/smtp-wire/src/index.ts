@@ -1,1 +1,59 @@
-export const VERSION = '0.0.0';
+/**
+ * @smtpkit/wire: the SMTP protocol without I/O. Bytes in, replies out; commands in, bytes out.
+ * @packageDocumentation
+ */
+export { SmtpError, isSmtpError } from './errors.js';
+export type { SmtpErrorInit, SmtpErrorKind } from './errors.js';
+
+export {
+  encodeReply,
+  formatEnhanced,
+  isPermanent,
+  isPositiveCompletion,
+  isPositiveIntermediate,
+  isTransient,
+  parseEnhanced,
+} from './reply.js';
+export type { EnhancedStatus, Reply } from './reply.js';
+
+export {
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_REPLY_LINES,
+  DEFAULT_MAX_REPLY_SIZE,
+  ReplyParser,
+  parseReply,
+} from './reply-parser.js';
+export type { ReplyParserOptions } from './reply-parser.js';
+
+export { heloCapabilities, parseEhlo } from './capabilities.js';
+export type { Capabilities } from './capabilities.js';
+
+export {
+  MAX_DOMAIN,
+  MAX_LOCAL_PART,
+  MAX_PATH,
+  formatPath,
+  isValidEhloDomain,
+  needsSmtputf8,
+  parseMailbox,
+} from './address.js';
+export type { EncodeOptions, Mailbox } from './address.js';
+
+export {
+  MAX_AUTH_RESPONSE_LINE,
+  MAX_COMMAND_LINE,
+  MAX_ENVID,
+  decodeXtext,
+  encodeCommand,
+  encodeXtext,
+} from './command-encoder.js';
+export type { Command, EncodedCommand, MailParams, RcptParams } from './command-encoder.js';
+
+export { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, encodeData, toChunks } from './data-encoder.js';
+export type { BodySource, DataEncoderOptions } from './data-encoder.js';
+
+export { DEFAULT_BDAT_CHUNK_SIZE, frameBdat } from './bdat.js';
+export type { BdatChunk, FrameBdatOptions } from './bdat.js';
+
+export { planTransaction } from './pipelining.js';
+export type { Envelope, PlanOptions, TransactionPlan } from './pipelining.js';

@@ -1,0 +1,334 @@
+import { Buffer } from 'node:buffer';
+import { SmtpError, inputError } from './errors.js';
+
+/** Longest DATA line in octets, CRLF excluded (RFC 5321 §4.5.3.1.6: 1000 including CRLF). */
+export const MAX_DATA_LINE = 998;
+
+/** Options of {@link DataEncoder} and {@link CrlfCanonicalizer}. */
+export interface DataEncoderOptions {
+  /**
+   * Longest accepted body line in octets, line ending excluded, counted on the input (before
+   * dot-stuffing). Default 998 for {@link DataEncoder} (RFC 5321 §4.5.3.1.6), `Infinity` for
+   * {@link CrlfCanonicalizer}. Longer → SmtpError kind `input`, code `ERR_SMTP_LINE_TOO_LONG`.
+   */
+  maxLineLength?: number;
+}
+
+/** Anything a message body can be given as; a Node `Readable` is an `AsyncIterable<Uint8Array>`. */
+export type BodySource = string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const EMPTY = new Uint8Array(0);
+const TERMINATOR = Buffer.from('.\r\n');
+const CRLF_TERMINATOR = Buffer.from('\r\n.\r\n');
+const LF_TERMINATOR = Buffer.from('\n.\r\n');
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** A fresh output buffer holding chunk[0, i), with room for the worst case: every later byte doubled. */
+function copyPrefix(chunk: Buffer, i: number): Buffer {
+  const out = Buffer.allocUnsafe(i + 2 * (chunk.length - i) + 2);
+  chunk.copy(out, 0, 0, i);
+  return out;
+}
+
+/**
+ * The shared streaming state machine: CRLF canonicalisation (RFC 5321 §2.3.8) with optional
+ * dot-stuffing (RFC 5321 §4.5.2). A chunk that needs no change is returned as is (no copy).
+ */
+class LineMachine {
+  readonly #stuff: boolean;
+  readonly #maxLine: number;
+  /** The last byte written was a CR whose LF is still owed (the next chunk may bring it). */
+  #pendingCr = false;
+  /** The next byte starts a line (beginning of the body or just after CRLF). */
+  #atLineStart = true;
+  #lineLen = 0;
+  #in = 0;
+  #out = 0;
+  #failed: SmtpError | undefined;
+
+  constructor(stuff: boolean, maxLine: number) {
+    if (!(maxLine > 0)) throw new RangeError('maxLineLength must be a positive number');
+    this.#stuff = stuff;
+    this.#maxLine = maxLine;
+  }
+
+  get bytesIn(): number {
+    return this.#in;
+  }
+
+  get bytesOut(): number {
+    return this.#out;
+  }
+
+  /** Nothing written yet, or the output ends with CRLF. */
+  get endsWithCrlf(): boolean {
+    return this.#atLineStart && !this.#pendingCr;
+  }
+
+  get pendingCr(): boolean {
+    return this.#pendingCr;
+  }
+
+  fail(): void {
+    if (this.#failed) throw this.#failed;
+  }
+
+  push(input: Uint8Array): Uint8Array {
+    if (this.#failed) throw this.#failed;
+    const n = input.length;
+    if (n === 0) return EMPTY;
+    const chunk = asBuffer(input);
+    const stuff = this.#stuff;
+    const maxLine = this.#maxLine;
+    let atLineStart = this.#atLineStart;
+    let lineLen = this.#lineLen;
+    // While `out` is null the output so far equals chunk[0, i): nothing had to change.
+    // While `out` is null the output so far equals chunk[0, i): nothing had to change.
+    let out: Buffer | null = null;
+    let o = 0;
+    let i = 0;
+    if (this.#pendingCr) {
+      this.#pendingCr = false;
+      atLineStart = true;
+      if (chunk[0] === LF) {
+        i = 1; // the CR that ended the previous chunk and this LF are one CRLF
+      } else {
+        out = copyPrefix(chunk, 0); // a bare CR at the end of the last chunk becomes CRLF
+        out[o++] = LF;
+      }
+    }
+    let nextCr = -1;
+    let nextLf = -1;
+    while (i < n) {
+      if (atLineStart) {
+        atLineStart = false;
+        // RFC 5321 §4.5.2: a line starting with "." gets one more "."
+        if (stuff && chunk[i] === DOT) {
+          if (out === null) {
+            out = copyPrefix(chunk, i);
+            o = i;
+          }
+          out[o++] = DOT;
+        }
+      }
+      if (nextCr < i) {
+        nextCr = chunk.indexOf(CR, i);
+        if (nextCr === -1) nextCr = n;
+      }
+      if (nextLf < i) {
+        nextLf = chunk.indexOf(LF, i);
+        if (nextLf === -1) nextLf = n;
+      }
+      const j = nextCr < nextLf ? nextCr : nextLf;
+      const run = j - i;
+      if (lineLen + run > maxLine) {
+        const offset = this.#in + i + (maxLine - lineLen);
+        this.#failed = inputError(
+          `body line longer than ${maxLine} octets at byte ${offset} (RFC 5321 §4.5.3.1.6); ` +
+            'wrap long lines or use a transfer encoding',
+          'ERR_SMTP_LINE_TOO_LONG',
+        );
+        throw this.#failed;
+      }
+      lineLen += run;
+      if (out !== null) {
+        if (run > 32) {
+          chunk.copy(out, o, i, j);
+          o += run;
+        } else {
+          for (let k = i; k < j; k++) out[o++] = chunk[k] as number;
+        }
+      }
+      i = j;
+      if (j === n) break;
+      lineLen = 0;
+      atLineStart = true;
+      if (chunk[j] === CR) {
+        if (j + 1 === n) {
+          // CR at the end of the chunk: written now; the next chunk or end() settles its LF.
+          if (out !== null) out[o++] = CR;
+          this.#pendingCr = true;
+          atLineStart = false;
+          i = n;
+          continue;
+        }
+        if (chunk[j + 1] === LF) {
+          if (out !== null) {
+            out[o++] = CR;
+            out[o++] = LF;
+          }
+          i = j + 2;
+          continue;
+        }
+      }
+      // A bare CR or a bare LF: both become CRLF (RFC 5321 §2.3.8).
+      if (out === null) {
+        out = copyPrefix(chunk, j);
+        o = j;
+      }
+      out[o++] = CR;
+      out[o++] = LF;
+      i = j + 1;
+    }
+    this.#atLineStart = atLineStart;
+    this.#lineLen = lineLen;
+    this.#in += n;
+    const result: Uint8Array = out === null ? input : out.subarray(0, o);
+    this.#out += result.length;
+    return result;
+  }
+
+  /** Finishes the line ending owed by a trailing CR; returns the bytes to write. */
+  finish(): Uint8Array {
+    if (this.#failed) throw this.#failed;
+    if (!this.#pendingCr) return EMPTY;
+    this.#pendingCr = false;
+    this.#atLineStart = true;
+    this.#out += 1;
+    return Buffer.from([LF]);
+  }
+
+  addOut(n: number): void {
+    this.#out += n;
+  }
+}
+
+/**
+ * Streaming DATA body encoder (RFC 5321 §4.5.2, §2.3.8): every line ending becomes CRLF (a bare CR or
+ * LF can never reach the wire, so the body can never end early: no SMTP smuggling), lines starting with
+ * "." are dot-stuffed, and {@link DataEncoder.end} adds the terminating `CRLF . CRLF`.
+ * Constant memory, correct across every chunk boundary.
+ *
+ * @example
+ * ```ts
+ * const enc = new DataEncoder();
+ * const a = enc.push(Buffer.from('Subject: hi\n\n.hidden\r'));
+ * const b = enc.push(Buffer.from('\nbye'));
+ * const c = enc.end(); // a+b+c: "Subject: hi\r\n\r\n..hidden\r\nbye\r\n.\r\n"
+ * ```
+ */
+export class DataEncoder {
+  readonly #m: LineMachine;
+  #ended = false;
+
+  constructor(options: DataEncoderOptions = {}) {
+    this.#m = new LineMachine(true, options.maxLineLength ?? MAX_DATA_LINE);
+  }
+
+  /** Octets pushed in so far. */
+  get bytesIn(): number {
+    return this.#m.bytesIn;
+  }
+
+  /** Octets returned so far, terminator included once {@link end} was called. */
+  get bytesOut(): number {
+    return this.#m.bytesOut;
+  }
+
+  /**
+   * Returns the canonicalised, dot-stuffed bytes for `chunk` (possibly the same object when nothing
+   * had to change, possibly empty).
+   * @throws {SmtpError} kind `input`, code `ERR_SMTP_LINE_TOO_LONG`; the encoder is dead afterwards.
+   */
+  push(chunk: Uint8Array): Uint8Array {
+    if (this.#ended) throw inputError('DataEncoder.push() after end()');
+    return this.#m.push(chunk);
+  }
+
+  /** Returns the end of the data: a CRLF when the body does not end with one, then `.` CRLF (RFC 5321 §4.1.1.4). */
+  end(): Uint8Array {
+    this.#m.fail();
+    if (this.#ended) throw inputError('DataEncoder.end() called twice');
+    this.#ended = true;
+    let tail: Uint8Array;
+    if (this.#m.pendingCr) tail = LF_TERMINATOR;
+    else if (this.#m.endsWithCrlf) tail = TERMINATOR;
+    else tail = CRLF_TERMINATOR;
+    this.#m.addOut(tail.length);
+    return Buffer.from(tail);
+  }
+}
+
+/**
+ * The line-ending half of {@link DataEncoder}, for BDAT (RFC 3030 §2: no dot-stuffing, no terminator):
+ * bare CR and bare LF become CRLF, across any chunk boundary.
+ */
+export class CrlfCanonicalizer {
+  readonly #m: LineMachine;
+
+  constructor(options: DataEncoderOptions = {}) {
+    this.#m = new LineMachine(false, options.maxLineLength ?? Infinity);
+  }
+
+  get bytesIn(): number {
+    return this.#m.bytesIn;
+  }
+
+  get bytesOut(): number {
+    return this.#m.bytesOut;
+  }
+
+  /** Canonicalised bytes for `chunk` (the same object when nothing had to change). */
+  push(chunk: Uint8Array): Uint8Array {
+    return this.#m.push(chunk);
+  }
+
+  /** The LF owed to a CR that ended the last chunk, or nothing. */
+  end(): Uint8Array {
+    return this.#m.finish();
+  }
+}
+
+/**
+ * Turns any {@link BodySource} into an async iterable of byte chunks (strings become UTF-8).
+ * @throws {SmtpError} kind `input` (while iterating) for anything that is not text or bytes.
+ */
+export async function* toChunks(body: BodySource): AsyncIterable<Uint8Array> {
+  if (typeof body === 'string') {
+    if (body.length > 0) yield Buffer.from(body, 'utf8');
+    return;
+  }
+  if (body instanceof Uint8Array) {
+    if (body.length > 0) yield body;
+    return;
+  }
+  if (body !== null && typeof body === 'object') {
+    const iterable = body as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
+    if (typeof iterable[Symbol.asyncIterator] === 'function' || typeof iterable[Symbol.iterator] === 'function') {
+      for await (const chunk of body as AsyncIterable<unknown>) {
+        if (chunk instanceof Uint8Array) {
+          if (chunk.length > 0) yield chunk;
+        } else if (typeof chunk === 'string') {
+          if (chunk.length > 0) yield Buffer.from(chunk, 'utf8');
+        } else {
+          throw inputError(`body chunks must be Uint8Array or string, got ${typeof chunk}`);
+        }
+      }
+      return;
+    }
+  }
+  throw inputError('body must be a string, a Uint8Array, or an (async) iterable of Uint8Array');
+}
+
+/**
+ * Encodes a whole body for DATA: canonical CRLF, dot-stuffed, terminator included.
+ *
+ * @example
+ * ```ts
+ * for await (const bytes of encodeData('Hello\n.\n')) socket.write(bytes); // "Hello\r\n..\r\n.\r\n"
+ * ```
+ */
+export async function* encodeData(body: BodySource, options?: DataEncoderOptions): AsyncIterable<Uint8Array> {
+  const enc = new DataEncoder(options);
+  for await (const chunk of toChunks(body)) {
+    const out = enc.push(chunk);
+    if (out.length > 0) yield out;
+  }
+  yield enc.end();
+}

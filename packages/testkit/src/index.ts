@@ -1,1 +1,10 @@
-export const VERSION = '0.0.0';
+export { generateCertificates } from './certificates.js';
+export type { KeyPair, TestCertificates } from './certificates.js';
+export { startPostfix } from './postfix.js';
+export type { DeliveredMessage, PostfixOptions, PostfixServer } from './postfix.js';
+export { startSmtpSink } from './smtp-sink.js';
+export type { SmtpSink, SmtpSinkOptions } from './smtp-sink.js';
+export { startAiosmtpd } from './aiosmtpd.js';
+export type { AiosmtpdMessage, AiosmtpdOptions, AiosmtpdServer } from './aiosmtpd.js';
+export { freePort, waitForPort } from './free-port.js';
+export type { WaitForPortOptions } from './free-port.js';

@@ -1,1 +1,26 @@
-export const VERSION = '0.0.0';
+/**
+ * @smtpkit/client: SMTP sessions over node:net / node:tls with STARTTLS and implicit TLS, AUTH,
+ * PIPELINING, CHUNKING, RFC 5321 timeouts, typed errors and a redacted transcript.
+ */
+export { SmtpError, isSmtpError } from '@smtpkit/wire';
+export type { BodySource, Capabilities, EnhancedStatus, Reply, SmtpErrorKind } from '@smtpkit/wire';
+export { connect } from './connect.js';
+export { sendMail } from './send-mail.js';
+export { RecipientsRejectedError } from './send.js';
+export { DEFAULT_TIMEOUTS } from './timeouts.js';
+export type { Timeouts } from './timeouts.js';
+export { formatTranscriptEvent } from './transcript.js';
+export type { TranscriptEvent } from './transcript.js';
+export type {
+  AccessTokenProvider,
+  AuthMethod,
+  AuthOptions,
+  ConnectOptions,
+  RecipientRejection,
+  SendOptions,
+  SendResult,
+  Session,
+  StopAfter,
+  TlsInfo,
+  TlsMode,
+} from './types.js';

@@ -1,0 +1,118 @@
+import { CrlfCanonicalizer, DataEncoder, frameBdat, SmtpError, toChunks, type Reply } from '@smtpkit/wire';
+import type { SmtpSession } from './session.js';
+import type { SendOptions } from './types.js';
+
+/** BDAT chunks written ahead of their 250 when PIPELINING is on (bounded, RFC 3030 §4.2 + RFC 2920). */
+const BDAT_WINDOW = 4;
+
+/** A failure of the caller's body source mid-transfer ends the session (the data stream cannot be undone). */
+function bodyError(err: unknown): SmtpError {
+  if (err instanceof SmtpError) return err;
+  return new SmtpError(`reading the message body failed: ${err instanceof Error ? err.message : String(err)}`, {
+    kind: 'input',
+    code: 'ERR_SMTP_BODY',
+    retryable: false,
+    cause: err,
+  });
+}
+
+/**
+ * Iterate the body, turning its failures into a typed error that ends the session. Reads happen
+ * outside any deadline (the caller's source sets its own pace); writes are under `dataBlock`.
+ */
+async function* bodyChunks(s: SmtpSession, o: SendOptions): AsyncGenerator<Uint8Array> {
+  const it = toChunks(o.data)[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<Uint8Array>;
+    try {
+      r = await it.next();
+    } catch (err) {
+      const error = bodyError(err);
+      s.fail(error);
+      throw error;
+    }
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+/** After 354: the body through wire's {@link DataEncoder} (CRLF, dot-stuffing, terminator), then the final reply. */
+export async function sendDataBody(s: SmtpSession, o: SendOptions): Promise<{ final: Reply; bytes: number }> {
+  const encoder = new DataEncoder();
+  const write = (bytes: Uint8Array) =>
+    bytes.length === 0 ? Promise.resolve() : s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
+  for await (const chunk of bodyChunks(s, o)) {
+    let out: Uint8Array;
+    try {
+      out = encoder.push(chunk);
+    } catch (err) {
+      const error = bodyError(err);
+      s.fail(error);
+      throw error;
+    }
+    await write(out);
+    o.onProgress?.(encoder.bytesIn);
+  }
+  await write(encoder.end());
+  s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
+  const final = await s.step('dataDone', (sig) => s.readReply(sig, 'DATA'), o.signal);
+  return { final, bytes: encoder.bytesIn };
+}
+
+/**
+ * RFC 3030 BDAT: the body (CRLF-canonicalised unless BINARYMIME) framed by wire's `frameBdat`.
+ * With PIPELINING up to {@link BDAT_WINDOW} chunks go out before their replies; without, lock-step.
+ * A refused chunk stops the transfer; outstanding replies are drained, then RSET (RFC 3030 §2).
+ */
+export async function sendBdat(
+  s: SmtpSession,
+  o: SendOptions,
+  mode: { binary: boolean; pipelined: boolean },
+): Promise<{ final: Reply; bytes: number }> {
+  const window = mode.pipelined ? BDAT_WINDOW : 1;
+  let bytesIn = 0;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    const canon = mode.binary ? null : new CrlfCanonicalizer();
+    for await (const chunk of bodyChunks(s, o)) {
+      bytesIn += chunk.length;
+      const out = canon ? canon.push(chunk) : chunk;
+      if (out.length > 0) yield out;
+    }
+    const tail = canon?.end();
+    if (tail && tail.length > 0) yield tail;
+  }
+  const outstanding: Array<{ last: boolean; logText: string }> = [];
+  let failed: { reply: Reply; command: string } | null = null;
+  let final: Reply | null = null;
+  let sent = 0;
+  const readOne = async () => {
+    const c = outstanding.shift() as { last: boolean; logText: string };
+    const reply = await s.step(c.last ? 'dataDone' : 'dataBlock', (sig) => s.readReply(sig, c.logText), o.signal);
+    if (reply.code !== 250) failed ??= { reply, command: c.logText };
+    else if (c.last) final = reply;
+  };
+  for await (const chunk of frameBdat(source())) {
+    await s.step('dataBlock', async (sig) => {
+      s.transcript.emit('C', chunk.command.logText);
+      await s.transport.write(chunk.command.bytes, sig);
+      if (chunk.data.length > 0) await s.transport.write(chunk.data, sig);
+    }, o.signal);
+    sent += chunk.data.length;
+    if (chunk.data.length > 0) s.transcript.emit('C', `<chunk ${chunk.data.length} bytes>`);
+    o.onProgress?.(bytesIn);
+    outstanding.push({ last: chunk.last, logText: chunk.command.logText });
+    while (outstanding.length >= window || (chunk.last && outstanding.length > 0)) {
+      await readOne();
+      if (failed) break;
+    }
+    if (failed) break;
+  }
+  while (outstanding.length > 0) await readOne();
+  if (failed) {
+    const f = failed as { reply: Reply; command: string };
+    await s.rset(o.signal);
+    return { final: f.reply, bytes: bytesIn };
+  }
+  s.transcript.emit('*', `message sent in BDAT chunks: ${sent} bytes`);
+  return { final: final as unknown as Reply, bytes: bytesIn };
+}

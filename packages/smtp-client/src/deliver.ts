@@ -1,0 +1,298 @@
+import { isIP } from 'node:net';
+import { SmtpError, isSmtpError, parseMailbox, type BodySource, type Reply } from '@smtpkit/wire';
+import { connect } from './connect.js';
+import { dataSupply, type DataSupply } from './deliver/data.js';
+import { nextStep } from './deliver/decide.js';
+import { BodyWatch } from './pool/retry.js';
+import { normalizeDomain, resolveAddresses, resolveMailHosts, systemResolver, type MailHost, type MxResolver } from './mx.js';
+import type { ConnectFn } from './pool.js';
+import type { ConnectOptions, SendOptions, SendResult, TlsInfo } from './types.js';
+
+/** Options of {@link deliver}: connection settings (no host: it comes from DNS) and the message. */
+export interface DeliverOptions extends Omit<ConnectOptions, 'host' | 'stopAfter'>, Omit<SendOptions, 'to' | 'data'> {
+  /** Recipients, in any number of domains; one transaction per domain. */
+  to: readonly string[];
+  /**
+   * The message. With recipients in several domains (or to fall back to another MX after the body
+   * was read) it must be re-readable: a string, a Uint8Array, an array of chunks, or a function
+   * returning a fresh source each time.
+   */
+  data: BodySource | (() => BodySource);
+  /** DNS lookups; default `node:dns/promises`. */
+  resolver?: MxResolver;
+  /** Orders MX records of equal preference (RFC 5321 §5.1); default `Math.random`. */
+  random?: () => number;
+  /** Connection attempts per domain at most (each address of each MX host is one). Default 10. */
+  maxAttempts?: number;
+  /** Domains delivered at the same time. Default 4. */
+  concurrency?: number;
+  /** Opens sessions; default {@link connect}. A hook for tests, proxies and instrumentation. */
+  connectFn?: ConnectFn;
+}
+
+/** One connection attempt to one address of one mail host. */
+export interface DeliveryAttempt {
+  host: string;
+  address?: string;
+  /** What TLS gave the session, when it got that far. */
+  tls?: TlsInfo | null;
+  error?: SmtpError;
+}
+
+/** What happened to the recipients of one domain. */
+export interface DomainDelivery {
+  domain: string;
+  recipients: string[];
+  /** The mail host that took the transaction. */
+  mx?: string;
+  result?: SendResult;
+  error?: SmtpError;
+  attempts: DeliveryAttempt[];
+}
+
+/** A recipient that was not delivered: refused by its server, or its whole domain failed. */
+export interface DeliveryRejection {
+  address: string;
+  domain: string;
+  error: SmtpError;
+  reply?: Reply;
+}
+
+/** The outcome of {@link deliver}. */
+export interface DeliverResult {
+  domains: DomainDelivery[];
+  accepted: string[];
+  rejected: DeliveryRejection[];
+}
+
+const DELIVER_KEYS = ['to', 'data', 'resolver', 'random', 'maxAttempts', 'concurrency', 'connectFn', 'stopAfter'] as const;
+const SEND_KEYS = [
+  'from',
+  'size',
+  'smtputf8',
+  'eightBit',
+  'binary',
+  'dsn',
+  'requireTls',
+  'partial',
+  'onProgress',
+] as const;
+
+function inputError(message: string): SmtpError {
+  return new SmtpError(message, { kind: 'input', code: 'ERR_SMTP_INPUT', retryable: false });
+}
+
+function toSmtpError(e: unknown): SmtpError {
+  if (isSmtpError(e)) return e;
+  return new SmtpError(e instanceof Error ? e.message : String(e), {
+    kind: 'connection',
+    code: 'ERR_SMTP_CONNECTION',
+    cause: e,
+  });
+}
+
+/** Groups recipients by domain (case-insensitive, IDN as A-labels), keeping first-seen order. */
+function groupByDomain(to: readonly string[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const address of to) {
+    const { domain } = parseMailbox(address);
+    const key = domain.startsWith('[') ? domain.toLowerCase() : normalizeDomain(domain);
+    const list = groups.get(key);
+    if (list) list.push(address);
+    else groups.set(key, [address]);
+  }
+  return groups;
+}
+
+interface DomainJob {
+  domain: string;
+  recipients: string[];
+  supply: DataSupply;
+}
+
+interface Shared {
+  options: DeliverOptions;
+  connectOptions: Omit<ConnectOptions, 'host'>;
+  sendOptions: Omit<SendOptions, 'to' | 'data'>;
+  connectFn: ConnectFn;
+  resolver: MxResolver;
+  maxAttempts: number;
+}
+
+async function addressesOf(host: MailHost, shared: Shared): Promise<string[]> {
+  if (host.addresses) return host.addresses;
+  return resolveAddresses(host.host, shared.resolver, shared.options.family ?? 0);
+}
+
+async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDelivery> {
+  const out: DomainDelivery = { domain: job.domain, recipients: job.recipients, attempts: [] };
+  const signal = shared.options.signal;
+  let hosts: MailHost[];
+  try {
+    hosts = await resolveMailHosts(job.domain, {
+      resolver: shared.resolver,
+      ...(shared.options.random ? { random: shared.options.random } : {}),
+      family: shared.options.family ?? 0,
+    });
+  } catch (e) {
+    out.error = toSmtpError(e);
+    return out;
+  }
+  let lastError: SmtpError | undefined;
+  for (const host of hosts) {
+    let addresses: string[];
+    try {
+      addresses = await addressesOf(host, shared);
+      if (addresses.length === 0) throw new SmtpError(`mail host ${host.host} has no address`, {
+        kind: 'connection',
+        code: 'ERR_SMTP_NO_MAIL_HOST',
+      });
+    } catch (e) {
+      lastError = toSmtpError(e);
+      out.attempts.push({ host: host.host, error: lastError });
+      continue;
+    }
+    for (const address of addresses) {
+      if (out.attempts.length >= shared.maxAttempts) {
+        out.error = lastError ?? inputError('maxAttempts reached before any connection was tried');
+        return out;
+      }
+      if (signal?.aborted) {
+        out.error = toSmtpError(signal.reason);
+        return out;
+      }
+      const attempt: DeliveryAttempt = { host: host.host, address };
+      out.attempts.push(attempt);
+      const watch = new BodyWatch();
+      const userProgress = shared.sendOptions.onProgress;
+      const userTranscript = shared.connectOptions.onTranscript;
+      let session;
+      try {
+        session = await shared.connectFn({
+          ...shared.connectOptions,
+          onTranscript: (e) => {
+            watch.observe(e);
+            userTranscript?.(e);
+          },
+          host: address,
+          // TLS SNI and certificate name: the MX name, never the IP (RFC 6066 §3).
+          ...(isIP(host.host) === 0 ? { servername: host.host } : {}),
+        });
+        attempt.tls = session.tls;
+        const result = await session.send({
+          ...shared.sendOptions,
+          to: job.recipients,
+          data: job.supply.next(),
+          onProgress: (n) => {
+            watch.progress();
+            userProgress?.(n);
+          },
+        });
+        out.mx = host.host;
+        out.result = result;
+        await session.quit();
+        return out;
+      } catch (e) {
+        const error = toSmtpError(e);
+        attempt.error = error;
+        lastError = error;
+        if (session) {
+          if (session.usable) await session.quit();
+          else session.destroy();
+        }
+        if (nextStep(error, { bodyStarted: watch.started, canResend: job.supply.canRetry }) === 'stop') {
+          out.error = error;
+          return out;
+        }
+      }
+    }
+  }
+  out.error = lastError ?? new SmtpError(`no mail host to try for ${job.domain}`, {
+    kind: 'connection',
+    code: 'ERR_SMTP_NO_MAIL_HOST',
+    retryable: false,
+  });
+  return out;
+}
+
+/**
+ * Delivers a message straight to the recipients' mail servers, without a relay (RFC 5321 §5.1):
+ * recipients are grouped per domain (one transaction each); each domain's MX hosts are tried
+ * lowest preference first (ties in random order, deterministic with `random`), a domain without
+ * MX records falls back to its A/AAAA records (implicit MX), and a null MX (RFC 7505) fails the
+ * domain with `ERR_SMTP_NULL_MX` without connecting. A connection failure or a transient (4xx)
+ * reply moves on to the next address / MX host; a permanent (5xx) reply stops. A failure after the
+ * body was written stops too: the message may have been delivered, so it is not sent twice.
+ *
+ * Defaults for MX delivery: port 25, `tls: 'opportunistic'` and — as opportunistic security
+ * (RFC 7435) — `rejectUnauthorized: false` unless set: STARTTLS whenever offered, the certificate
+ * not required to verify (each attempt's `tls.verified` says what was checked). Set
+ * `tls: 'starttls'` and `rejectUnauthorized: true` to require authenticated TLS.
+ *
+ * Never rejects for a failed domain: each domain reports `result` or `error` and its `attempts`;
+ * `accepted` and `rejected` list every recipient. Throws (before any connection) only for bad
+ * input: an invalid address, or a one-shot `data` stream with recipients in several domains
+ * (`ERR_SMTP_DATA_NOT_REREADABLE`).
+ *
+ * @example
+ * ```ts
+ * const r = await deliver({ from: 'a@example.org', to: ['b@example.com', 'c@example.net'], data: raw, clientName: 'mx.example.org' });
+ * for (const d of r.domains) console.log(d.domain, d.mx, d.error?.code);
+ * ```
+ */
+export async function deliver(options: DeliverOptions): Promise<DeliverResult> {
+  if (!Array.isArray(options.to) || options.to.length === 0) throw inputError('deliver needs at least one recipient');
+  if (options.from !== '') parseMailbox(options.from);
+  const groups = groupByDomain(options.to);
+  const maxAttempts = options.maxAttempts ?? 10;
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw inputError('maxAttempts must be a positive integer');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw inputError('concurrency must be a positive integer');
+
+  const connectOptions: Record<string, unknown> = { ...options };
+  for (const key of [...DELIVER_KEYS, ...SEND_KEYS]) delete connectOptions[key];
+  const sendOptions: Record<string, unknown> = {};
+  for (const key of SEND_KEYS) if (options[key] !== undefined) sendOptions[key] = options[key];
+  if (options.signal) sendOptions.signal = options.signal;
+
+  const shared: Shared = {
+    options,
+    connectOptions: {
+      ...(connectOptions as Omit<ConnectOptions, 'host'>),
+      port: options.port ?? 25,
+      tls: options.tls ?? 'opportunistic',
+      rejectUnauthorized: options.rejectUnauthorized ?? false,
+    },
+    sendOptions: sendOptions as unknown as Omit<SendOptions, 'to' | 'data'>,
+    connectFn: options.connectFn ?? connect,
+    resolver: options.resolver ?? systemResolver,
+    maxAttempts,
+  };
+  const jobs: DomainJob[] = [];
+  for (const [domain, recipients] of groups) jobs.push({ domain, recipients, supply: dataSupply(options.data, groups.size) });
+
+  const domains: DomainDelivery[] = new Array(jobs.length);
+  let nextJob = 0;
+  const worker = async (): Promise<void> => {
+    while (nextJob < jobs.length) {
+      const i = nextJob++;
+      domains[i] = await deliverDomain(jobs[i]!, shared);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+
+  const accepted: string[] = [];
+  const rejected: DeliveryRejection[] = [];
+  for (const d of domains) {
+    if (d.result) {
+      accepted.push(...d.result.accepted);
+      for (const r of d.result.rejected) rejected.push({ address: r.address, domain: d.domain, error: r.error, reply: r.reply });
+    } else {
+      const error = d.error!;
+      for (const address of d.recipients) {
+        rejected.push({ address, domain: d.domain, error, ...(error.reply ? { reply: error.reply } : {}) });
+      }
+    }
+  }
+  return { domains, accepted, rejected };
+}

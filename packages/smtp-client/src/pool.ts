@@ -1,0 +1,414 @@
+import { SmtpError, isSmtpError } from '@smtpkit/wire';
+import { connect } from './connect.js';
+import { BodyWatch, retryDecision } from './pool/retry.js';
+import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
+
+/** Opens a session; {@link connect} by default. */
+export type ConnectFn = (options: ConnectOptions) => Promise<Session>;
+
+/** Options of {@link createPool}: connection settings plus the pool's limits. */
+export interface PoolOptions extends ConnectOptions {
+  /** Open sessions at most (connecting, busy, idle and quitting ones count). Default 5. */
+  maxConnections?: number;
+  /** A session QUITs after this many transactions (successful or not). Default 100. */
+  maxMessagesPerConnection?: number;
+  /** An idle session QUITs after this many milliseconds. Default 30 000. */
+  idleTimeout?: number;
+  /** Sends waiting for a session at most; beyond, `send()` rejects with `ERR_SMTP_POOL_QUEUE_FULL`. Default 1000. */
+  maxQueue?: number;
+  /**
+   * A session idle for this long (ms) or longer is checked with {@link checkCommand} before it is
+   * reused; so is every session after a failed transaction. Default 1000.
+   */
+  checkAfterIdle?: number;
+  /** The liveness check before reuse: `RSET` (default, also clears any transaction state) or `NOOP`. */
+  checkCommand?: 'RSET' | 'NOOP';
+  /** Opens sessions; default {@link connect}. A hook for tests, proxies and instrumentation. */
+  connectFn?: ConnectFn;
+}
+
+/** A set of reusable sessions to one server; see {@link createPool}. */
+export interface Pool {
+  /** Queue a message; resolves like {@link Session.send} once a session has sent it. */
+  send(options: SendOptions): Promise<SendResult>;
+  /** Stop taking sends, let queued and in-flight sends finish, then QUIT every session. */
+  close(): Promise<void>;
+  /** Open sessions (connecting, busy, idle or quitting). */
+  readonly size: number;
+  /** Sends waiting for a session. */
+  readonly pending: number;
+  /** True once {@link close} was called. */
+  readonly closed: boolean;
+}
+
+interface Job {
+  options: SendOptions;
+  resolve(result: SendResult): void;
+  reject(error: unknown): void;
+  /** Connection-level failures charged to this send so far (0 or 1: one retry at most). */
+  failures: number;
+  /** Check the session before use even when it was not idle long (the job is being retried). */
+  check: boolean;
+  detach(): void;
+}
+
+interface Slot {
+  state: 'connecting' | 'idle' | 'busy' | 'quitting';
+  session: Session | undefined;
+  transactions: number;
+  idleSince: number;
+  /** The last transaction failed: check before reuse. */
+  dirty: boolean;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the current transaction reached its body. */
+  watch: BodyWatch;
+}
+
+const POOL_KEYS = [
+  'maxConnections',
+  'maxMessagesPerConnection',
+  'idleTimeout',
+  'maxQueue',
+  'checkAfterIdle',
+  'checkCommand',
+  'connectFn',
+  'stopAfter',
+] as const;
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new SmtpError(`pool option "${name}" must be a positive integer, got ${String(value)}`, {
+      kind: 'input',
+      code: 'ERR_SMTP_INPUT',
+      retryable: false,
+    });
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0)) {
+    throw new SmtpError(`pool option "${name}" must be a non-negative number of milliseconds`, {
+      kind: 'input',
+      code: 'ERR_SMTP_INPUT',
+      retryable: false,
+    });
+  }
+  return value;
+}
+
+function abortError(reason: unknown): SmtpError {
+  if (isSmtpError(reason)) return reason;
+  return new SmtpError('send aborted while queued in the pool', {
+    kind: 'aborted',
+    code: 'ERR_SMTP_ABORTED',
+    retryable: false,
+    cause: reason,
+  });
+}
+
+function closedError(): SmtpError {
+  return new SmtpError('the pool is closed', {
+    kind: 'input',
+    code: 'ERR_SMTP_POOL_CLOSED',
+    retryable: false,
+    hint: 'create a new pool, or send before calling close()',
+  });
+}
+
+/**
+ * A pool of SMTP sessions to one server, with the same `send()` as a {@link Session}.
+ *
+ * - Sends queue in order and spread over up to `maxConnections` sessions; each session runs one
+ *   transaction at a time.
+ * - A session is checked (RSET, or NOOP, under the command timeout) before reuse when it was idle
+ *   longer than `checkAfterIdle` or its last transaction failed. It is never reused after a
+ *   timeout, an abort, a 421, a protocol error or a failed check (`session.usable` is false): it
+ *   is destroyed and a new one opened.
+ * - Sessions QUIT after `maxMessagesPerConnection` transactions or `idleTimeout` ms idle.
+ * - The queue is bounded by `maxQueue`: beyond it `send()` rejects at once with kind
+ *   'connection', code `ERR_SMTP_POOL_QUEUE_FULL`, `retryable: true` (nothing was sent; the same
+ *   send succeeds once the queue drains, so back off and retry).
+ * - A send whose session fails at connection level (connect failure, reset, timeout, 421) before
+ *   the server could have taken the message — no body byte written — is retried once on another,
+ *   checked or new, session. A failure after the body was written (the end-of-data mark may have
+ *   reached the server) is never retried: the send rejects with its typed error and the message
+ *   must be treated as possibly delivered (RFC 5321 §4.1.1.4, §6.1).
+ * - A send's `signal` removes it from the queue (rejecting with kind 'aborted'); once running, it
+ *   aborts the transaction and the session is dropped.
+ * - After `close()`, `send()` rejects with kind 'input', code `ERR_SMTP_POOL_CLOSED`.
+ *
+ * @example
+ * ```ts
+ * const pool = createPool({ host: 'smtp.example.com', port: 587, auth: { user, pass }, maxConnections: 3 });
+ * await Promise.all(messages.map((m) => pool.send({ from: 'a@example.com', to: [m.to], data: m.raw })));
+ * await pool.close();
+ * ```
+ */
+export function createPool(options: PoolOptions): Pool {
+  const maxConnections = positiveInteger('maxConnections', options.maxConnections, 5);
+  const maxMessages = positiveInteger('maxMessagesPerConnection', options.maxMessagesPerConnection, 100);
+  const maxQueue = positiveInteger('maxQueue', options.maxQueue, 1000);
+  const idleTimeout = nonNegative('idleTimeout', options.idleTimeout, 30_000);
+  const checkAfterIdle = nonNegative('checkAfterIdle', options.checkAfterIdle, 1_000);
+  const checkCommand = options.checkCommand ?? 'RSET';
+  if (checkCommand !== 'RSET' && checkCommand !== 'NOOP') {
+    throw new SmtpError(`pool option "checkCommand" must be 'RSET' or 'NOOP'`, {
+      kind: 'input',
+      code: 'ERR_SMTP_INPUT',
+      retryable: false,
+    });
+  }
+  const connectFn: ConnectFn = options.connectFn ?? connect;
+  const connectOptions: ConnectOptions = { ...options };
+  for (const key of POOL_KEYS) delete (connectOptions as unknown as Record<string, unknown>)[key];
+
+  const slots = new Set<Slot>();
+  const queue: Job[] = [];
+  let closing = false;
+  let closeWaiters: Array<() => void> = [];
+
+  const countState = (state: Slot['state']): number => {
+    let n = 0;
+    for (const s of slots) if (s.state === state) n++;
+    return n;
+  };
+
+  function clearIdle(slot: Slot): void {
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+  }
+
+  function discard(slot: Slot, error?: Error): void {
+    clearIdle(slot);
+    slots.delete(slot);
+    slot.session?.destroy(error);
+  }
+
+  function retire(slot: Slot): void {
+    clearIdle(slot);
+    slot.state = 'quitting';
+    const session = slot.session;
+    void (session ? session.quit() : Promise.resolve())
+      .catch(() => session?.destroy())
+      .finally(() => {
+        slots.delete(slot);
+        pump();
+      });
+  }
+
+  function park(slot: Slot): void {
+    const session = slot.session;
+    if (!session || !session.usable) {
+      discard(slot);
+      return;
+    }
+    if (slot.transactions >= maxMessages || (closing && queue.length === 0)) {
+      retire(slot);
+      return;
+    }
+    slot.state = 'idle';
+    slot.idleSince = Date.now();
+    clearIdle(slot);
+    slot.idleTimer = setTimeout(() => {
+      if (slot.state === 'idle') retire(slot);
+    }, idleTimeout);
+    slot.idleTimer.unref?.();
+  }
+
+  function pickIdle(): Slot | undefined {
+    // Most recently used first: hot sessions stay hot and the others reach their idle timeout.
+    let best: Slot | undefined;
+    for (const s of slots) {
+      if (s.state === 'idle' && (!best || s.idleSince >= best.idleSince)) best = s;
+    }
+    return best;
+  }
+
+  function open(): void {
+    const slot: Slot = {
+      state: 'connecting',
+      session: undefined,
+      transactions: 0,
+      idleSince: Date.now(),
+      dirty: false,
+      idleTimer: undefined,
+      watch: new BodyWatch(),
+    };
+    slots.add(slot);
+    const userTranscript = connectOptions.onTranscript;
+    connectFn({
+      ...connectOptions,
+      onTranscript: (e) => {
+        slot.watch.observe(e);
+        userTranscript?.(e);
+      },
+    }).then(
+      (session) => {
+        slot.session = session;
+        park(slot);
+        pump();
+      },
+      (error: unknown) => {
+        slots.delete(slot);
+        // The send at the head of the queue pays for the failed connection: retried once when
+        // the failure is transient, rejected otherwise, so a dead server cannot spin the pool.
+        const job = queue.shift();
+        if (job) {
+          const decision = retryDecision(error, { bodyStarted: false, failures: job.failures, usable: false });
+          if (decision === 'retry') {
+            job.failures++;
+            queue.unshift(job);
+          } else {
+            settle(job, error);
+          }
+        }
+        pump();
+      },
+    );
+  }
+
+  function settle(job: Job, error: unknown, result?: SendResult): void {
+    job.detach();
+    if (result) job.resolve(result);
+    else job.reject(error);
+  }
+
+  async function check(session: Session): Promise<boolean> {
+    try {
+      await (checkCommand === 'NOOP' ? session.noop() : session.reset());
+      return session.usable;
+    } catch {
+      return false;
+    }
+  }
+
+  async function run(slot: Slot, job: Job): Promise<void> {
+    slot.state = 'busy';
+    clearIdle(slot);
+    const session = slot.session!;
+    const signal = job.options.signal;
+    if (signal?.aborted) {
+      settle(job, abortError(signal.reason));
+      park(slot);
+      pump();
+      return;
+    }
+    if (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle) {
+      if (!(await check(session))) {
+        // Not the send's fault: back to the head of the queue, uncharged.
+        discard(slot);
+        queue.unshift(job);
+        pump();
+        return;
+      }
+      slot.dirty = false;
+    }
+    if (!session.usable) {
+      discard(slot);
+      queue.unshift(job);
+      pump();
+      return;
+    }
+    const watch = new BodyWatch();
+    slot.watch = watch;
+    const userProgress = job.options.onProgress;
+    try {
+      const result = await session.send({
+        ...job.options,
+        onProgress: (n) => {
+          watch.progress();
+          userProgress?.(n);
+        },
+      });
+      slot.transactions++;
+      settle(job, undefined, result);
+    } catch (error) {
+      slot.transactions++;
+      slot.dirty = true;
+      const decision = retryDecision(error, { bodyStarted: watch.started, failures: job.failures, usable: session.usable });
+      if (decision === 'retry') {
+        job.failures++;
+        job.check = true;
+        queue.unshift(job);
+      } else {
+        settle(job, error);
+      }
+    }
+    park(slot);
+    pump();
+  }
+
+  function pump(): void {
+    while (queue.length > 0) {
+      const idle = pickIdle();
+      if (idle) {
+        void run(idle, queue.shift()!);
+        continue;
+      }
+      if (countState('connecting') >= queue.length || slots.size >= maxConnections) break;
+      open();
+    }
+    if (closing && queue.length === 0) {
+      for (const s of slots) if (s.state === 'idle') retire(s);
+      if (slots.size === 0) {
+        const waiters = closeWaiters;
+        closeWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  return {
+    send(sendOptions: SendOptions): Promise<SendResult> {
+      if (closing) return Promise.reject(closedError());
+      const signal = sendOptions.signal;
+      if (signal?.aborted) return Promise.reject(abortError(signal.reason));
+      if (queue.length >= maxQueue) {
+        return Promise.reject(
+          new SmtpError(`the pool queue is full (${maxQueue} sends waiting)`, {
+            kind: 'connection',
+            code: 'ERR_SMTP_POOL_QUEUE_FULL',
+            retryable: true,
+            hint: 'wait for some sends to finish, or raise maxQueue / maxConnections',
+          }),
+        );
+      }
+      return new Promise<SendResult>((resolve, reject) => {
+        const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, detach: () => {} };
+        if (signal) {
+          const onAbort = (): void => {
+            const i = queue.indexOf(job);
+            if (i >= 0) {
+              queue.splice(i, 1);
+              settle(job, abortError(signal.reason));
+              pump();
+            }
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          job.detach = () => signal.removeEventListener('abort', onAbort);
+        }
+        queue.push(job);
+        pump();
+      });
+    },
+    close(): Promise<void> {
+      closing = true;
+      return new Promise<void>((resolve) => {
+        closeWaiters.push(resolve);
+        pump();
+      });
+    },
+    get size() {
+      return slots.size;
+    },
+    get pending() {
+      return queue.length;
+    },
+    get closed() {
+      return closing;
+    },
+  };
+}

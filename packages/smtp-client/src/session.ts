@@ -1,0 +1,219 @@
+import { encodeCommand, SmtpError, type Capabilities, type Command, type EncodedCommand, type Reply } from '@smtpkit/wire';
+import { replyError } from './errors.js';
+import { ReplyReader } from './reply-reader.js';
+import { sendTransaction } from './send.js';
+import { QUIT_WAIT_CAP, startDeadline, type Step, type Timeouts } from './timeouts.js';
+import type { Transcript } from './transcript.js';
+import type { Transport } from './transport.js';
+import type { SendOptions, SendResult, Session, TlsInfo } from './types.js';
+
+/** Everything a session is built from. */
+export interface SessionInit {
+  transport: Transport;
+  transcript: Transcript;
+  timeouts: Timeouts;
+  signal?: AbortSignal;
+  pipelining: 'auto' | 'never';
+  chunking: 'auto' | 'never';
+  capabilities: Capabilities;
+}
+
+/**
+ * One SMTP session over a {@link Transport}. Commands are serialised; a pipelined group is written
+ * at once and its replies are read in order from the one {@link ReplyReader}. Any timeout, abort,
+ * protocol error, lost connection or 421 ends the session: the socket is destroyed so a late reply
+ * can never be read as the answer to the next command.
+ */
+export class SmtpSession implements Session {
+  readonly transport: Transport;
+  readonly transcript: Transcript;
+  readonly timeouts: Timeouts;
+  readonly reader: ReplyReader;
+  readonly options: Pick<SessionInit, 'pipelining' | 'chunking'>;
+  capabilities: Capabilities;
+  tls: TlsInfo | null = null;
+  greeting: Reply = { code: 0, lines: [], text: '' };
+  authenticated: string | null = null;
+  readonly #signal: AbortSignal | undefined;
+  #dead: SmtpError | null = null;
+  #closed = false;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(init: SessionInit) {
+    this.transport = init.transport;
+    this.transcript = init.transcript;
+    this.timeouts = init.timeouts;
+    this.capabilities = init.capabilities;
+    this.options = { pipelining: init.pipelining, chunking: init.chunking };
+    this.#signal = init.signal;
+    this.reader = new ReplyReader(init.transport, init.transcript);
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  get remote(): string {
+    return this.transport.remote;
+  }
+
+  get usable(): boolean {
+    return this.#dead === null && !this.#closed;
+  }
+
+  /** Why the session ended, if it did. */
+  get failure(): SmtpError | null {
+    return this.#dead;
+  }
+
+  /** End the session for good: destroy the transport (no QUIT: the stream may be out of step). */
+  fail(error: SmtpError): void {
+    if (this.#dead || this.#closed) return;
+    this.#dead = error;
+    this.transcript.note(`connection dropped: ${error.message}`);
+    this.transport.destroy();
+  }
+
+  /** Throw when the session can no longer be used. */
+  assertUsable(): void {
+    if (this.#dead || this.#closed) {
+      throw new SmtpError(`session is not usable${this.#dead ? `: ${this.#dead.message}` : ' (closed)'}`, {
+        kind: 'connection',
+        code: 'ERR_SMTP_SESSION_UNUSABLE',
+        retryable: true,
+        ...(this.#dead ? { cause: this.#dead } : {}),
+      });
+    }
+  }
+
+  /**
+   * Run `fn` under the deadline of `step` and the session's and caller's signals. Anything thrown
+   * inside (timeout, abort, closed connection, protocol error, 421) ends the session.
+   */
+  async step<T>(step: Step, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    this.assertUsable();
+    const deadline = startDeadline(step, this.timeouts[step], [this.#signal, signal]);
+    try {
+      return await fn(deadline.signal);
+    } catch (err) {
+      const error = deadline.signal.aborted && deadline.signal.reason instanceof SmtpError ? deadline.signal.reason : err;
+      const typed =
+        error instanceof SmtpError
+          ? error
+          : new SmtpError(`${step} failed: ${error instanceof Error ? error.message : String(error)}`, {
+              kind: 'connection',
+              code: 'ERR_SMTP_CONNECTION',
+              cause: error,
+            });
+      this.fail(typed);
+      throw typed;
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /** Write commands in one go (a pipelined group is one write, RFC 2920 §3.1). */
+  async writeCommands(commands: readonly EncodedCommand[], signal: AbortSignal): Promise<void> {
+    let total = 0;
+    for (const c of commands) total += c.bytes.length;
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const c of commands) {
+      bytes.set(c.bytes, at);
+      at += c.bytes.length;
+      this.transcript.emit('C', c.logText);
+    }
+    await this.transport.write(bytes, signal);
+  }
+
+  /** Read one reply; a 421 ends the session here, whatever command it answers (RFC 5321 §3.8). */
+  async readReply(signal: AbortSignal, command: string): Promise<Reply> {
+    const reply = await this.reader.next(signal);
+    if (reply.code === 421) throw replyError(reply, command, 'server closing the connection;');
+    return reply;
+  }
+
+  /** Send one command and read its reply under `step`'s deadline. */
+  async command(cmd: Command | EncodedCommand, step: Step, signal?: AbortSignal): Promise<Reply> {
+    const encoded = 'bytes' in cmd ? cmd : encodeCommand(cmd);
+    return this.step(
+      step,
+      async (s) => {
+        await this.writeCommands([encoded], s);
+        return this.readReply(s, encoded.logText);
+      },
+      signal,
+    );
+  }
+
+  /** Serialise work on the session: calls made while another runs wait their turn. */
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  send(options: SendOptions): Promise<SendResult> {
+    return this.#enqueue(() => sendTransaction(this, options));
+  }
+
+  reset(options?: { signal?: AbortSignal }): Promise<Reply> {
+    return this.#enqueue(() => this.rset(options?.signal));
+  }
+
+  /** RSET now (not queued); a failed RSET leaves the session unusable. */
+  async rset(signal?: AbortSignal): Promise<Reply> {
+    const reply = await this.command({ verb: 'RSET' }, 'command', signal);
+    if (reply.code !== 250) {
+      const error = replyError(reply, 'RSET');
+      this.fail(error);
+      throw error;
+    }
+    return reply;
+  }
+
+  noop(options?: { signal?: AbortSignal }): Promise<Reply> {
+    return this.#enqueue(async () => {
+      const reply = await this.command({ verb: 'NOOP' }, 'command', options?.signal);
+      if (reply.code !== 250) throw replyError(reply, 'NOOP');
+      return reply;
+    });
+  }
+
+  quit(): Promise<void> {
+    return this.#enqueue(() => this.close());
+  }
+
+  /** QUIT and close now: never throws; waits for the 221 at most the command timeout capped at 5 s. */
+  async close(): Promise<void> {
+    if (this.#dead || this.#closed) return;
+    const deadline = startDeadline('command', Math.min(this.timeouts.command, QUIT_WAIT_CAP), []);
+    try {
+      const quit = encodeCommand({ verb: 'QUIT' });
+      await this.writeCommands([quit], deadline.signal);
+      await this.reader.next(deadline.signal);
+    } catch {
+      // A QUIT that is never answered does not undo what already succeeded (RFC 5321 §4.1.1.10).
+    } finally {
+      deadline.clear();
+      this.#closed = true;
+      this.transport.end();
+      // Give the FIN a moment, then make sure nothing lingers.
+      setTimeout(() => this.transport.destroy(), 1000).unref?.();
+    }
+  }
+
+  destroy(error?: Error): void {
+    if (this.#dead || this.#closed) return;
+    this.fail(
+      error instanceof SmtpError
+        ? error
+        : new SmtpError(error?.message ?? 'session destroyed', {
+            kind: 'aborted',
+            code: 'ERR_SMTP_ABORTED',
+            retryable: false,
+            ...(error ? { cause: error } : {}),
+          }),
+    );
+  }
+}

@@ -1,0 +1,38 @@
+import type { TlsInfo } from './types.js';
+
+/** What a transport needs to turn itself into TLS (STARTTLS or implicit TLS). */
+export interface TlsUpgradeOptions {
+  host: string;
+  servername?: string;
+  ca?: string | Buffer | Array<string | Buffer>;
+  rejectUnauthorized: boolean;
+  pin?: string[];
+  /** For error hints: how TLS was started. */
+  mode?: 'implicit' | 'starttls';
+}
+
+/**
+ * The byte pipe a session talks through. The session never touches `node:net`; tests hand it an
+ * in-memory fake (Go `net/smtp` `NewClient(conn)` is the model).
+ */
+export interface Transport {
+  /** `address:port` of the peer, for the transcript and errors. */
+  readonly remote: string;
+  /** True once TLS is up. */
+  readonly secure: boolean;
+  /**
+   * Write bytes; resolves when the transport accepted them (after 'drain' when its buffer was full).
+   * Rejects with the signal's reason when aborted, or a connection error when the peer went away.
+   */
+  write(bytes: Uint8Array, signal: AbortSignal): Promise<void>;
+  /** The next incoming chunk, or null at end of stream. Rejects with the signal's reason when aborted. */
+  read(signal: AbortSignal): Promise<Uint8Array | null>;
+  /** Chunks received and not yet read (STARTTLS checks that nothing arrived beyond the 220). */
+  readonly bufferedChunks: number;
+  /** Start TLS over the current connection (RFC 3207) and verify the peer. */
+  upgradeToTls(options: TlsUpgradeOptions, signal: AbortSignal): Promise<TlsInfo>;
+  /** Half-close politely (after QUIT). */
+  end(): void;
+  /** Drop the connection now. */
+  destroy(error?: Error): void;
+}

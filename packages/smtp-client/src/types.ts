@@ -1,0 +1,141 @@
+import type { BodySource, Capabilities, RcptParams, Reply, SmtpError } from '@smtpkit/wire';
+import type { Timeouts } from './timeouts.js';
+import type { TranscriptEvent } from './transcript.js';
+
+/**
+ * How TLS is used on the connection.
+ * - `implicit`: TLS from the first byte (port 465, RFC 8314 §3.3).
+ * - `starttls`: plaintext, then STARTTLS (RFC 3207); fails before MAIL FROM when it is not offered or fails.
+ * - `opportunistic`: STARTTLS when offered, plaintext otherwise (said so in the transcript).
+ * - `none`: never TLS.
+ */
+export type TlsMode = 'implicit' | 'starttls' | 'opportunistic' | 'none';
+
+/** SASL mechanisms the client speaks (RFC 4954, RFC 4616, RFC 7628, RFC 2195). */
+export type AuthMethod = 'PLAIN' | 'LOGIN' | 'XOAUTH2' | 'OAUTHBEARER' | 'CRAM-MD5';
+
+/** A token or a provider of OAuth 2.0 access tokens; `refresh: true` asks for a fresh one. */
+export type AccessTokenProvider = (ctx: { user: string; refresh: boolean }) => string | Promise<string>;
+
+/** Credentials for SMTP AUTH (RFC 4954). */
+export interface AuthOptions {
+  user: string;
+  pass?: string;
+  /** Force a mechanism; default: the strongest one the server offers after TLS. */
+  method?: AuthMethod;
+  /** OAuth 2.0 bearer token (XOAUTH2 / OAUTHBEARER) or an async provider of one. */
+  accessToken?: string | AccessTokenProvider;
+}
+
+/** The handshake step after which {@link connect} stops (QUIT, then resolve with the session in that state). */
+export type StopAfter = 'connect' | 'greeting' | 'ehlo' | 'tls' | 'auth';
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  host: string;
+  /** Default 25; 465 implies `tls: 'implicit'`, 587 `tls: 'starttls'`. */
+  port?: number;
+  /** Default from the port: 465 implicit, 587 starttls, else opportunistic. */
+  tls?: TlsMode;
+  /** TLS SNI and certificate name; default `host` (no SNI for an IP literal, RFC 6066 §3). */
+  servername?: string;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Default true. `false` accepts any certificate: reported as `tls.verified = 'none'` and in the transcript. */
+  rejectUnauthorized?: boolean;
+  /** SHA-256 of the server certificate (DER), hex with or without ':'; a match is trusted even without a CA. */
+  pin?: string | string[];
+  /** EHLO/HELO name; default `localhost`. */
+  clientName?: string;
+  /** Send HELO only, never EHLO (RFC 5321 §4.1.1.1, for servers without extensions). */
+  helo?: boolean;
+  auth?: AuthOptions;
+  /** Allow AUTH over a connection without TLS. Default false. */
+  allowInsecureAuth?: boolean;
+  /** BDAT (RFC 3030) when offered: `auto` (default) or `never`. */
+  chunking?: 'auto' | 'never';
+  /** PIPELINING (RFC 2920) when offered: `auto` (default) or `never`. */
+  pipelining?: 'auto' | 'never';
+  timeouts?: Partial<Timeouts>;
+  signal?: AbortSignal;
+  onTranscript?: (e: TranscriptEvent) => void;
+  family?: 0 | 4 | 6;
+  localAddress?: string;
+  /** Stop the handshake after this step (QUIT, then resolve). */
+  stopAfter?: StopAfter;
+}
+
+/** What TLS gave the session. */
+export interface TlsInfo {
+  protocol: string;
+  cipher: string;
+  authorized: boolean;
+  authorizationError?: string;
+  /** How the peer was trusted: by a CA chain, by a pinned fingerprint, or not at all. */
+  verified: 'ca' | 'pin' | 'none';
+  peer?: { subject: string; issuer: string; validFrom: string; validTo: string; fingerprint256: string };
+}
+
+/** Options of {@link Session.send}. */
+export interface SendOptions {
+  /** Reverse-path; '' is the null path `<>`. */
+  from: string;
+  to: readonly string[];
+  data: BodySource;
+  /** Message size in octets (SIZE=, RFC 1870); computed for string/Uint8Array bodies. */
+  size?: number;
+  /** Force SMTPUTF8 (RFC 6531); otherwise used when an address needs it. */
+  smtputf8?: boolean;
+  /** Body has 8-bit octets (BODY=8BITMIME, RFC 6152); detected for string/Uint8Array bodies. */
+  eightBit?: boolean;
+  /** Body is binary (BODY=BINARYMIME, RFC 3030); needs CHUNKING. */
+  binary?: boolean;
+  /** DSN parameters (RFC 3461); left out, with a transcript note, when the server does not offer DSN. */
+  dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string; notify?: RcptParams['notify']; orcpt?: boolean };
+  /** REQUIRETLS (RFC 8689): needs TLS and the extension. */
+  requireTls?: boolean;
+  /** `allow` (default): send to the accepted recipients; `all-or-nothing`: RSET when any is rejected. */
+  partial?: 'allow' | 'all-or-nothing';
+  signal?: AbortSignal;
+  onProgress?: (bytesSent: number) => void;
+}
+
+/** A recipient the server refused, with its reply. */
+export interface RecipientRejection {
+  address: string;
+  reply: Reply;
+  error: SmtpError;
+}
+
+/** The outcome of a message the server took responsibility for (final 2xx). */
+export interface SendResult {
+  accepted: string[];
+  rejected: RecipientRejection[];
+  reply: Reply;
+  /** Octets of the message as given (before dot-stuffing). */
+  bytes: number;
+  timings: { startedAt: number; envelopeMs: number; dataMs: number; totalMs: number };
+  /** From the body's Message-ID header, when found near the start of a string/Uint8Array body. */
+  messageId?: string;
+}
+
+/** An open SMTP session. */
+export interface Session {
+  readonly capabilities: Capabilities;
+  readonly tls: TlsInfo | null;
+  readonly secure: boolean;
+  /** The 220 greeting (code 0 and no lines when stopped after `connect`). */
+  readonly greeting: Reply;
+  /** The AUTH mechanism that succeeded, or null. */
+  readonly authenticated: string | null;
+  /** False after a timeout, abort, 421, protocol error, failed RSET, or QUIT. */
+  readonly usable: boolean;
+  /** The peer as `address:port`. */
+  readonly remote: string;
+  send(options: SendOptions): Promise<SendResult>;
+  reset(options?: { signal?: AbortSignal }): Promise<Reply>;
+  noop(options?: { signal?: AbortSignal }): Promise<Reply>;
+  /** QUIT and close; never throws; waits at most the command timeout, capped at 5 s. */
+  quit(): Promise<void>;
+  destroy(error?: Error): void;
+}

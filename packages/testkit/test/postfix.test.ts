@@ -93,9 +93,12 @@ describe('startPostfix', () => {
 
   it('stops without leaving a process or the directory behind', async () => {
     const other = await startPostfix();
-    expect(existsSync(other.dir)).toBe(true);
-    expect(isAlive(other.masterPid)).toBe(true);
-    await other.stop();
+    try {
+      expect(existsSync(other.dir)).toBe(true);
+      expect(isAlive(other.masterPid)).toBe(true);
+    } finally {
+      await other.stop();
+    }
     expect(existsSync(other.dir)).toBe(false);
     expect(isAlive(other.masterPid)).toBe(false);
     await expect(Dialogue.open(other.port)).rejects.toThrow(/ECONNREFUSED/);

@@ -1,1 +1,381 @@
-export {};
+// `pnpm bench`: smtpkit end to end against nodemailer and Postfix's smtp-source, reported as ratios.
+// Starts every server it needs, runs each client in its own child process, stops everything, writes results.md.
+// SMTPKIT_BENCH_QUICK=1: every scenario with tiny sizes (the smoke check). SMTPKIT_BENCH_ONLY=A,C: a subset.
+// SMTPKIT_BENCH_PROFILE=1: smtpkit's children run with --cpu-prof into bench/.tmp/profiles.
+import { mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Job, JobResult, NodeClient } from './jobs.js';
+import { startDelayProxy, type DelayProxy } from './proxy.js';
+import { CLIENTS, markdownTable, terminalTable, type ClientName, type Row } from './report.js';
+import { startPostfixDiscard, startSmtpSink, type BenchServer } from './servers.js';
+import { run, runJob, runNative } from './spawn.js';
+import { writePayload } from './files.js';
+import { FROM, TO } from './message.js';
+import { summarize } from './stats.js';
+
+const MiB = 1024 * 1024;
+const quick = process.env.SMTPKIT_BENCH_QUICK === '1';
+const only = new Set((process.env.SMTPKIT_BENCH_ONLY ?? '').split(',').filter(Boolean).map((s) => s.toUpperCase()));
+const profile = process.env.SMTPKIT_BENCH_PROFILE === '1';
+
+const benchDir = fileURLToPath(new URL('..', import.meta.url));
+const repoDir = join(benchDir, '..');
+const profileDir = join(benchDir, '.tmp', 'profiles');
+
+const config = quick
+  ? { runs: 1, messages: 100, poolMessages: 200, delayMs: 5, delayedMessages: 20, attach: 4 * MiB, bigAttach: 16 * MiB, build: 2 * MiB, spawns: 3, budgetMs: 3 * 60_000 }
+  : { runs: 3, messages: 5000, poolMessages: 5000, delayMs: 5, delayedMessages: 500, attach: 100 * MiB, bigAttach: 1024 * MiB, build: 20 * MiB, spawns: 20, budgetMs: 10 * 60_000 - 30_000 };
+/** Body octets smtp-source sends (-l); our messages are the same size including headers, about 2.2 KB. */
+const BODY = 2048;
+const MESSAGE_SIZE = 2200;
+
+const started = performance.now();
+const errors: string[] = [];
+const skipped: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+
+function note(where: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  errors.push(`${where}: ${message}`);
+  console.error(`  ! ${where}: ${message}`);
+}
+
+function wanted(id: string): boolean {
+  return only.size === 0 || only.has(id);
+}
+
+function overBudget(id: string): boolean {
+  if (performance.now() - started < config.budgetMs) return false;
+  skipped.push(`${id} (time budget of ${Math.round(config.budgetMs / 1000)} s used up)`);
+  return true;
+}
+
+/** Clients in a different order each run, so no one always runs first (cold disk cache) or last. */
+function rotate<T>(xs: readonly T[], i: number): T[] {
+  return xs.map((_, k) => xs[(k + i) % xs.length]!);
+}
+
+function record(row: Row, client: ClientName, runIndex: number, value: number): void {
+  const list = (row.values[client] ??= []);
+  while (list.length < runIndex) list.push(NaN);
+  list[runIndex] = value;
+}
+
+async function measureNode(job: Job, label: string, timeoutMs: number): Promise<JobResult | undefined> {
+  const flags =
+    profile && job.client === 'smtpkit'
+      ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${label.replace(/\W+/g, '-')}.cpuprofile`]
+      : [];
+  try {
+    return await runJob(job, timeoutMs, flags);
+  } catch (error) {
+    note(label, error);
+    return undefined;
+  }
+}
+
+function smtpSourceArgs(port: number, sessions: number, messages: number): string[] {
+  return ['-s', String(sessions), '-m', String(messages), '-l', String(BODY), '-d', '-M', 'bench.localhost',
+    '-f', FROM, '-t', TO, `127.0.0.1:${port}`];
+}
+
+/** Scenarios A and B: throughput and client CPU against smtp-sink, no added latency. */
+async function throughput(id: 'A' | 'B', server: BenchServer, connections: number, messages: number): Promise<Row[]> {
+  const title = `${id}. ${messages.toLocaleString('en-US')} × ~2 KB, ${connections} connection${connections > 1 ? 's' : ''}`;
+  const rate: Row = { scenario: title, metric: 'msgs/s', values: {}, targets: [
+    { text: '≥ 1.5× smtp-source', met: (v) => (v.ratio('smtp-source') ? v.ratio('smtp-source')!.median >= 1.5 : undefined) },
+  ] };
+  const cpu: Row = { scenario: title, metric: 'client CPU µs/msg', values: {}, targets: [
+    { text: '≤ 150 µs', met: (v) => (v.summary('smtpkit') ? v.summary('smtpkit')!.median <= 150 : undefined) },
+  ] };
+  for (let i = 0; i < config.runs; i++) {
+    for (const client of rotate(CLIENTS, i)) {
+      const label = `${id} ${client} run ${i + 1}`;
+      if (client === 'smtp-source') {
+        try {
+          const r = await runNative('smtp-source', smtpSourceArgs(server.port, connections, messages), 180_000);
+          record(rate, client, i, messages / (r.wallMs / 1000));
+          record(cpu, client, i, r.cpuUs / messages);
+        } catch (error) {
+          note(label, error);
+        }
+        continue;
+      }
+      const r = await measureNode({ kind: 'send-many', client, port: server.port, messages, connections, size: MESSAGE_SIZE }, label, 180_000);
+      if (!r) continue;
+      record(rate, client, i, r.count / (r.elapsedMs / 1000));
+      record(cpu, client, i, r.cpuUs / r.count);
+    }
+  }
+  return [rate, cpu];
+}
+
+/** Scenario C: round trips per message and throughput through the delaying proxy. */
+async function latency(kind: 'DATA' | 'BDAT', proxy: DelayProxy, messages: number): Promise<Row[]> {
+  const title = kind === 'DATA'
+    ? `C. ${messages} msgs via ${config.delayMs} ms proxy, DATA (smtp-sink)`
+    : `C. ${messages} msgs via ${config.delayMs} ms proxy, BDAT (Postfix smtpd; nodemailer uses DATA)`;
+  const trips: Row = { scenario: title, metric: 'round trips/msg', values: {}, targets: kind === 'DATA'
+    ? [{ text: '≤ 1 (+ session setup)', met: (v) => (v.summary('smtpkit') ? v.summary('smtpkit')!.median <= 1.05 : undefined) }]
+    : [] };
+  const rate: Row = { scenario: title, metric: 'msgs/s', values: {}, targets: kind === 'DATA'
+    ? [{ text: '≈ 2× nodemailer (≥ 1.8×)', met: (v) => (v.ratio('nodemailer') ? v.ratio('nodemailer')!.median >= 1.8 : undefined) }]
+    : [{ text: '≥ 5× nodemailer', met: (v) => (v.ratio('nodemailer') ? v.ratio('nodemailer')!.median >= 5 : undefined) }] };
+  const clients: ClientName[] = kind === 'DATA' ? [...CLIENTS] : ['smtpkit', 'nodemailer'];
+  for (let i = 0; i < config.runs; i++) {
+    for (const client of rotate(clients, i)) {
+      const label = `C ${kind} ${client} run ${i + 1}`;
+      proxy.reset();
+      let elapsedMs: number | undefined;
+      if (client === 'smtp-source') {
+        try {
+          elapsedMs = (await runNative('smtp-source', smtpSourceArgs(proxy.port, 1, messages), 300_000)).wallMs;
+        } catch (error) {
+          note(label, error);
+        }
+      } else {
+        const job: Job = { kind: 'send-many', client, port: proxy.port, messages, connections: 1, size: MESSAGE_SIZE };
+        elapsedMs = (await measureNode(job, label, 300_000))?.elapsedMs;
+      }
+      if (elapsedMs === undefined) continue;
+      record(rate, client, i, messages / (elapsedMs / 1000));
+      record(trips, client, i, proxy.stats().waits / messages);
+    }
+  }
+  return [trips, rate];
+}
+
+/** Scenario D: one message with a file attachment, built by each client's own MIME code, sent to smtp-sink. */
+async function attachment(server: BenchServer, dir: string, bytes: number, clients: NodeClient[]): Promise<Row[]> {
+  const size = bytes >= 1024 * MiB ? `${bytes / 1024 / MiB} GiB` : `${bytes / MiB} MiB`;
+  const title = `D. one message, ${size} file attachment`;
+  const file = join(dir, `payload-${bytes}.bin`);
+  await writePayload(file, bytes);
+  const rate: Row = { scenario: title, metric: 'MiB/s', values: {}, targets: clients.includes('nodemailer')
+    ? [{ text: '≥ 1.3× nodemailer', met: (v) => (v.ratio('nodemailer') ? v.ratio('nodemailer')!.median >= 1.3 : undefined) }]
+    : [] };
+  const rss: Row = { scenario: title, metric: 'peak RSS MiB', values: {}, targets: [
+    { text: '≤ 80 MiB', met: (v) => (v.summary('smtpkit') ? v.summary('smtpkit')!.max <= 80 : undefined) },
+  ] };
+  try {
+    for (let i = 0; i < config.runs; i++) {
+      for (const client of rotate(clients, i)) {
+        const r = await measureNode({ kind: 'send-attachment', client, port: server.port, file }, `D ${size} ${client} run ${i + 1}`, 240_000);
+        if (!r) continue;
+        record(rate, client, i, bytes / MiB / (r.elapsedMs / 1000));
+        record(rss, client, i, r.maxRssKiB / 1024);
+      }
+    }
+  } finally {
+    await rm(file, { force: true });
+  }
+  return [rate, rss];
+}
+
+/** Scenario E: MIME build only, into a discarding sink; coreutils base64 as the floor of the encoding work. */
+async function buildOnly(dir: string, bytes: number): Promise<Row[]> {
+  const title = `E. MIME build only, ${bytes / MiB} MiB attachment`;
+  const file = join(dir, `build-${bytes}.bin`);
+  await writePayload(file, bytes);
+  const base64: number[] = [];
+  const rate: Row = { scenario: title, metric: 'MiB/s', values: {}, reference: { label: 'coreutils base64', values: base64 },
+    targets: [{ text: '≥ 5× nodemailer', met: (v) => (v.ratio('nodemailer') ? v.ratio('nodemailer')!.median >= 5 : undefined) }] };
+  const rss: Row = { scenario: title, metric: 'peak RSS MiB', values: {} };
+  try {
+    for (let i = 0; i < config.runs; i++) {
+      for (const client of rotate(['smtpkit', 'nodemailer'] as const, i)) {
+        const r = await measureNode({ kind: 'build-only', client, bytes }, `E ${client} run ${i + 1}`, 120_000);
+        if (!r) continue;
+        record(rate, client, i, bytes / MiB / (r.elapsedMs / 1000));
+        record(rss, client, i, r.maxRssKiB / 1024);
+      }
+      try {
+        base64.push(bytes / MiB / ((await runNative('base64', [file], 60_000)).wallMs / 1000));
+      } catch (error) {
+        note(`E base64 run ${i + 1}`, error);
+      }
+    }
+  } finally {
+    await rm(file, { force: true });
+  }
+  return [rate, rss];
+}
+
+/** Scenario F: `smtpkit --version` against `node -e 0`, spawned alternately, medians of each run. */
+async function coldStart(spawns: number): Promise<Row[]> {
+  const cli = join(repoDir, 'apps', 'cli', 'dist', 'cli.js');
+  const baseline: number[] = [];
+  const absolute: Row = { scenario: `F. CLI cold start (${spawns} spawns each)`, metric: 'ms, `smtpkit --version`', values: {},
+    reference: { label: '`node -e 0`', values: baseline } };
+  const over: Row = { scenario: absolute.scenario, metric: 'ms over `node -e 0`', values: {}, targets: [
+    { text: '≤ 60 ms', met: (v) => (v.summary('smtpkit') ? v.summary('smtpkit')!.median <= 60 : undefined) },
+  ] };
+  for (let i = 0; i < config.runs; i++) {
+    const cliMs: number[] = [];
+    const nodeMs: number[] = [];
+    try {
+      for (let k = 0; k < spawns; k++) {
+        const n = await run(process.execPath, ['-e', '0'], 10_000);
+        const c = await run(process.execPath, [cli, '--version'], 10_000);
+        if (c.code !== 0 || !/\d+\.\d+\.\d+/.test(c.stdout)) {
+          throw new Error(`\`node apps/cli/dist/cli.js --version\` exit ${c.code}, printed ${JSON.stringify(c.stdout.trim().slice(0, 60))}`);
+        }
+        nodeMs.push(n.wallMs);
+        cliMs.push(c.wallMs);
+      }
+    } catch (error) {
+      note(`F run ${i + 1}`, error);
+      continue;
+    }
+    const c = summarize(cliMs)!.median;
+    const n = summarize(nodeMs)!.median;
+    baseline.push(n);
+    record(absolute, 'smtpkit', i, c);
+    record(over, 'smtpkit', i, c - n);
+  }
+  return [absolute, over];
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const read = async (path: string): Promise<string> => {
+    try {
+      return (JSON.parse(await readFile(path, 'utf8')) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  const postfix = await run('postconf', ['-d', 'mail_version'], 10_000).catch(() => undefined);
+  const commit = await run('git', ['-C', repoDir, 'rev-parse', '--short', 'HEAD'], 10_000).catch(() => undefined);
+  return {
+    node: process.version,
+    nodemailer: await read(join(benchDir, 'node_modules', 'nodemailer', 'package.json')),
+    postfix: postfix?.stdout.split('=')[1]?.trim() ?? 'unknown',
+    '@smtpkit/client': await read(join(repoDir, 'packages', 'smtp-client', 'package.json')),
+    '@smtpkit/mime': await read(join(repoDir, 'packages', 'mime', 'package.json')),
+    'smtpkit commit': commit?.stdout.trim() || 'unknown',
+  };
+}
+
+const METHOD = `## Method
+
+- Every Node client runs in its own child process (\`node dist/worker.js\`), so clients never share a heap or a JIT;
+  msgs/s and CPU come from \`performance.now()\` and \`process.cpuUsage()\` around the sending window only
+  (connection set-up included, process start-up excluded), peak RSS from \`process.resourceUsage().maxRSS\` of that
+  child (the whole process, Node itself included). smtp-source runs under GNU \`time\` (its getrusage) and its
+  wall clock is taken around the spawn.
+- A, B: each client sends pre-built ~2.2 KB messages (smtp-source: \`-l ${BODY}\` body plus its headers) to
+  Postfix \`smtp-sink\`, all queued at once: smtpkit \`createPool\`, nodemailer pooled transport (\`maxMessages:
+  Infinity\`, raw message), smtp-source \`-s N -d\` (one connection per session, reused).
+- C: a proxy in the bench holds every chunk ${config.delayMs} ms in each direction. A client write counts as a round
+  trip when a server chunk reached the client since its previous write and at least 1.5 × ${config.delayMs} ms
+  passed (a client that waits needs ≥ 2 × delay; one that streams writes again at once). Greeting, EHLO and QUIT
+  are counted too (about 3 per connection). BDAT runs against a private Postfix \`smtpd\` (discard transport),
+  where nodemailer, which has no BDAT, uses DATA.
+- D: the attachment is a file on disk handed to each client as \`fs.createReadStream\` (smtpkit: to
+  \`buildMessage\` from @smtpkit/mime, then \`sendMail\`; nodemailer: \`attachments[].content\`), sent to smtp-sink.
+- E: a random in-memory attachment, MIME stream drained and discarded (smtpkit \`buildMessage\`, nodemailer
+  \`MailComposer\`); coreutils \`base64 FILE > /dev/null\` as the floor.
+- F: \`node apps/cli/dist/cli.js --version\` and \`node -e 0\` spawned alternately.
+- Medians of ${config.runs} run(s), range in parentheses; ratios are smtpkit ÷ peer paired within a run, then the median
+  of those ratios (for CPU, RSS and round trips lower is better, so a ratio under 1 is a win).
+`;
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'smtpkit-bench-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  if (profile) await mkdir(profileDir, { recursive: true });
+  console.log(`smtpkit bench${quick ? ' (quick smoke mode)' : ''}: ${availableParallelism()} CPUs, node ${process.version}`);
+
+  const sink = await startSmtpSink();
+  cleanups.push(() => sink.stop());
+  const section = async (id: string, what: string, fn: () => Promise<Row[]>): Promise<void> => {
+    if (!wanted(id) || overBudget(what)) return;
+    const t0 = performance.now();
+    console.log(`- ${what}`);
+    try {
+      rows.push(...(await fn()));
+    } catch (error) {
+      note(what, error);
+    }
+    console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  };
+
+  await section('A', 'A: one connection', () => throughput('A', sink, 1, config.messages));
+  await section('B', 'B: 8 connections', () => throughput('B', sink, 8, config.poolMessages));
+  await section('C', 'C: DATA through the delay proxy', async () => {
+    const proxy = await startDelayProxy(sink.port, config.delayMs);
+    try {
+      return await latency('DATA', proxy, config.delayedMessages);
+    } finally {
+      await proxy.close();
+    }
+  });
+  await section('C', 'C: BDAT through the delay proxy', async () => {
+    const postfix = await startPostfixDiscard();
+    cleanups.push(() => postfix.stop());
+    try {
+      const proxy = await startDelayProxy(postfix.port, config.delayMs);
+      try {
+        return await latency('BDAT', proxy, config.delayedMessages);
+      } finally {
+        await proxy.close();
+      }
+    } finally {
+      await postfix.stop();
+    }
+  });
+  await section('D', `D: ${config.attach / MiB} MiB attachment`, () => attachment(sink, dir, config.attach, ['smtpkit', 'nodemailer']));
+  await section('D', `D: ${config.bigAttach / MiB} MiB attachment`, () => attachment(sink, dir, config.bigAttach, ['smtpkit']));
+  await section('E', 'E: MIME build only', () => buildOnly(dir, config.build));
+  await section('F', 'F: CLI cold start', () => coldStart(config.spawns));
+
+  const totalS = (performance.now() - started) / 1000;
+  console.log('\n' + terminalTable(rows));
+  if (errors.length) console.log(`\n${errors.length} measurement(s) failed (see above).`);
+  if (skipped.length) console.log(`Skipped: ${skipped.join(', ')}`);
+
+  const v = await versions();
+  const analysis = await readFile(join(benchDir, 'analysis.md'), 'utf8').catch(() => '');
+  const doc = [
+    `# smtpkit benchmark results${quick ? ' (quick smoke mode: tiny sizes, not representative)' : ''}`,
+    '',
+    `Generated by \`pnpm bench\` on ${new Date().toISOString()} in ${totalS.toFixed(0)} s.`,
+    '',
+    `Machine: ${availableParallelism()} CPUs (nproc), ${cpus()[0]?.model ?? 'unknown CPU'}; ` +
+      Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ') + '.',
+    '',
+    markdownTable(rows),
+    '',
+    ...(errors.length ? ['Failed measurements:', '', ...[...new Set(errors)].map((e) => `- ${e}`), ''] : []),
+    ...(skipped.length ? [`Skipped: ${skipped.join(', ')}.`, ''] : []),
+    METHOD,
+    analysis.trim(),
+    '',
+  ].join('\n');
+  const out = quick || only.size ? join(benchDir, '.tmp', 'results-partial.md') : join(benchDir, 'results.md');
+  await mkdir(join(benchDir, '.tmp'), { recursive: true });
+  await writeFile(out, doc);
+  console.log(`\nWrote ${out} (${totalS.toFixed(0)} s).`);
+  if (errors.length) process.exitCode = 1;
+}
+
+async function cleanup(): Promise<void> {
+  for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  cleanups.length = 0;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);

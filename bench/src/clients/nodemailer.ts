@@ -1,0 +1,70 @@
+import { createReadStream } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Job, JobResult } from '../jobs.js';
+import { FROM, TO, makeMessage } from '../message.js';
+import { drain, startWindow } from './measure.js';
+
+type SendMany = Extract<Job, { kind: 'send-many' }>;
+type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;
+type BuildOnly = Extract<Job, { kind: 'build-only' }>;
+
+/** nodemailer's pooled SMTP transport, every message queued at once, one connection reused without limit. */
+export async function sendMany(job: SendMany): Promise<JobResult> {
+  const raw = makeMessage(job.size);
+  const transport = nodemailer.createTransport({
+    pool: true,
+    host: '127.0.0.1',
+    port: job.port,
+    secure: false,
+    ignoreTLS: true,
+    maxConnections: job.connections,
+    maxMessages: Infinity,
+    name: 'bench.localhost',
+  });
+  const end = startWindow();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < job.messages; i++) sends.push(transport.sendMail({ envelope: { from: FROM, to: [TO] }, raw }));
+  await Promise.all(sends);
+  const result = end(job.messages, job.messages * raw.length);
+  transport.close();
+  return result;
+}
+
+/** One message with a file attachment streamed from disk, over a plain (non-pooled) transport. */
+export async function sendAttachment(job: SendAttachment): Promise<JobResult> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: job.port,
+    secure: false,
+    ignoreTLS: true,
+    name: 'bench.localhost',
+  });
+  const end = startWindow();
+  await transport.sendMail({
+    from: FROM,
+    to: [TO],
+    subject: 'attachment',
+    text: 'See the attachment.',
+    attachments: [{ filename: 'payload.bin', content: createReadStream(job.file), contentType: 'application/octet-stream' }],
+  });
+  const result = end(1, 0);
+  transport.close();
+  return result;
+}
+
+/** MailComposer only: the message stream is drained into nothing. */
+export async function buildOnly(job: BuildOnly): Promise<JobResult> {
+  const content = randomFillSync(Buffer.alloc(job.bytes));
+  const end = startWindow();
+  const composer = new MailComposer({
+    from: FROM,
+    to: [TO],
+    subject: 'attachment',
+    text: 'See the attachment.',
+    attachments: [{ filename: 'payload.bin', content, contentType: 'application/octet-stream' }],
+  });
+  const bytes = await drain(composer.compile().createReadStream());
+  return end(1, bytes);
+}

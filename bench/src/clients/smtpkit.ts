@@ -1,0 +1,98 @@
+import { createReadStream } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import type { Job, JobResult } from '../jobs.js';
+import { FROM, TO, makeMessage } from '../message.js';
+import { drain, startWindow } from './measure.js';
+
+type SendMany = Extract<Job, { kind: 'send-many' }>;
+type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;
+type BuildOnly = Extract<Job, { kind: 'build-only' }>;
+
+/** The slice of @smtpkit/client this bench drives (names as in the package's index.ts). */
+interface ClientApi {
+  createPool(options: Record<string, unknown>): {
+    send(options: { from: string; to: readonly string[]; data: unknown }): Promise<unknown>;
+    close(): Promise<void>;
+  };
+  sendMail(options: Record<string, unknown>): Promise<unknown>;
+}
+/** The slice of @smtpkit/mime this bench drives. */
+interface MimeApi {
+  buildMessage(input: Record<string, unknown>): AsyncIterable<Uint8Array>;
+}
+
+async function client(): Promise<ClientApi> {
+  const mod = (await import('@smtpkit/client')) as unknown as Partial<ClientApi>;
+  if (typeof mod.createPool !== 'function' || typeof mod.sendMail !== 'function') {
+    throw new Error('@smtpkit/client does not export createPool/sendMail (not built yet?)');
+  }
+  return mod as ClientApi;
+}
+
+async function mime(): Promise<MimeApi> {
+  const mod = (await import('@smtpkit/mime')) as unknown as Partial<MimeApi>;
+  if (typeof mod.buildMessage !== 'function') throw new Error('@smtpkit/mime does not export buildMessage (not built yet?)');
+  return mod as MimeApi;
+}
+
+/** smtpkit's pool, every message queued at once; `connections` sessions, none recycled during the run. */
+export async function sendMany(job: SendMany): Promise<JobResult> {
+  const { createPool } = await client();
+  const raw = makeMessage(job.size);
+  const pool = createPool({
+    host: '127.0.0.1',
+    port: job.port,
+    tls: 'none',
+    clientName: 'bench.localhost',
+    maxConnections: job.connections,
+    maxMessagesPerConnection: job.messages + 1,
+    maxQueue: job.messages + 1,
+    chunking: job.chunking ?? 'auto',
+  });
+  const end = startWindow();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < job.messages; i++) sends.push(pool.send({ from: FROM, to: [TO], data: raw }));
+  await Promise.all(sends);
+  const result = end(job.messages, job.messages * raw.length);
+  await pool.close();
+  return result;
+}
+
+/** One message built by @smtpkit/mime around a file stream, sent by sendMail. */
+export async function sendAttachment(job: SendAttachment): Promise<JobResult> {
+  const [{ sendMail }, { buildMessage }] = await Promise.all([client(), mime()]);
+  const end = startWindow();
+  const message = buildMessage({
+    from: FROM,
+    to: [TO],
+    subject: 'attachment',
+    text: 'See the attachment.',
+    attachments: [{ filename: 'payload.bin', content: createReadStream(job.file), contentType: 'application/octet-stream' }],
+  });
+  await sendMail({
+    host: '127.0.0.1',
+    port: job.port,
+    tls: 'none',
+    clientName: 'bench.localhost',
+    from: FROM,
+    to: [TO],
+    data: message,
+  });
+  return end(1, 0);
+}
+
+/** @smtpkit/mime only: the message stream is drained into nothing. */
+export async function buildOnly(job: BuildOnly): Promise<JobResult> {
+  const { buildMessage } = await mime();
+  const content = randomFillSync(Buffer.alloc(job.bytes));
+  const end = startWindow();
+  const message = buildMessage({
+    from: FROM,
+    to: [TO],
+    subject: 'attachment',
+    text: 'See the attachment.',
+    attachments: [{ filename: 'payload.bin', content, contentType: 'application/octet-stream' }],
+  });
+  const bytes = await drain(message);
+  return end(1, bytes);
+}

@@ -1,0 +1,32 @@
+/** The clients measured in Node child processes. */
+export type NodeClient = 'smtpkit' | 'nodemailer';
+
+/** One measurement, run in a fresh child process so clients never share a heap or a JIT. */
+export type Job =
+  | {
+      kind: 'send-many';
+      client: NodeClient;
+      port: number;
+      messages: number;
+      connections: number;
+      size: number;
+      /** smtpkit only: 'never' forces DATA even where CHUNKING is offered. */
+      chunking?: 'auto' | 'never';
+    }
+  | { kind: 'send-attachment'; client: NodeClient; port: number; file: string }
+  | { kind: 'build-only'; client: NodeClient; bytes: number };
+
+/** What a child reports back. */
+export interface JobResult {
+  elapsedMs: number;
+  /** User + system CPU of the measured window, microseconds. */
+  cpuUs: number;
+  /** Peak resident set size of the whole child process, KiB. */
+  maxRssKiB: number;
+  /** Messages sent, or octets produced by a build. */
+  count: number;
+  bytes: number;
+}
+
+/** Prefix of the one stdout line that carries the result as JSON. */
+export const RESULT_MARKER = '@@bench-result ';

@@ -1,0 +1,351 @@
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import type { AddressInput, NormalizedAddress } from './address.js';
+import { formatDisplayName, normalizeAddress, parseAddressList } from './address.js';
+import { createBuiltMessage } from './built-message.js';
+import type { BuiltMessage } from './built-message.js';
+import { guessContentType } from './content-type.js';
+import { formatDate } from './date.js';
+import { encodeHeaderValue } from './encoded-word.js';
+import { MimeError } from './errors.js';
+import { foldHeader } from './fold.js';
+import { emitTree, endsWithCrlf, isReusable, nodeSize } from './mime-tree.js';
+import type { LeafNode, MimeNode, MultipartNode } from './mime-tree.js';
+import { formatLegacyNameParam, formatParam, withParams } from './params.js';
+import { randomHex, secureRandom, seededRandom } from './random.js';
+import type { RandomSource } from './random.js';
+import type { ContentSource } from './source.js';
+import { toOpenable } from './source.js';
+import { encodeText } from './text-body.js';
+import type { TransferEncodingOptions } from './text-body.js';
+import { assertHeaderName, assertSafeText } from './validate.js';
+
+/** An attachment or inline part. */
+export interface AttachmentInput {
+  /** Shown to the recipient; RFC 2231 encoded when long or not ASCII. */
+  filename?: string;
+  /** Bytes, a string (sent as UTF-8), or a stream (async iterable or web ReadableStream). Never a path or URL. */
+  content: ContentSource;
+  /** Media type; guessed from `filename` when omitted. */
+  contentType?: string;
+  /** Raw size in octets of a streamed content, so that the message size is known up front. */
+  size?: number;
+  /** Default 'attachment' (for `inline` entries, 'inline'). */
+  disposition?: 'attachment' | 'inline';
+  /** Content-ID (without '<>') that HTML refers to as `cid:…`; required for `inline` entries. */
+  cid?: string;
+}
+
+/** Everything a message is made of. */
+export interface MessageInput {
+  from: AddressInput;
+  to?: AddressInput | AddressInput[];
+  cc?: AddressInput | AddressInput[];
+  /** Envelope recipients only: never written into the message. */
+  bcc?: AddressInput | AddressInput[];
+  replyTo?: AddressInput | AddressInput[];
+  sender?: AddressInput;
+  subject?: string;
+  text?: string;
+  html?: string;
+  attachments?: AttachmentInput[];
+  /** Parts the HTML shows by `cid:` (multipart/related); each needs a `cid`. */
+  inline?: AttachmentInput[];
+  /** Extra header fields; values are RFC 2047 encoded when needed. */
+  headers?: Record<string, string> | Array<[string, string]>;
+  date?: Date;
+  /** Message-ID with or without '<>'; generated from the From domain when omitted. */
+  messageId?: string;
+  transferEncoding?: TransferEncodingOptions;
+  /** Allow UTF-8 addresses (RFC 6531/6532): IDN domains stay U-labels, non-ASCII local parts are accepted. */
+  smtputf8?: boolean;
+  /** Override the envelope derived from the headers. */
+  envelope?: { from?: string; to?: string[] };
+  /**
+   * Escape hatch: let `headers` replace Content-Type, Content-Transfer-Encoding and MIME-Version of the
+   * top-level entity. The caller then answers for the body matching them.
+   */
+  dangerouslyAllowStructuralHeaders?: boolean;
+}
+
+/** Build-time switches. */
+export interface BuildOptions {
+  /** Deterministic mode: boundaries, Message-ID and Date derive from this seed (for golden and snapshot tests). */
+  seed?: string;
+  /** Start of every boundary (RFC 2046 bchars, up to 30 characters); default 'smtpkit'. */
+  boundaryPrefix?: string;
+}
+
+const STRUCTURAL = new Set(['content-type', 'content-transfer-encoding', 'mime-version']);
+const RESERVED: Record<string, string> = {
+  date: 'date', from: 'from', sender: 'sender', 'reply-to': 'replyTo', to: 'to', cc: 'cc', bcc: 'bcc',
+  subject: 'subject', 'message-id': 'messageId',
+};
+// RFC 2046 §5.1.1 bchars, without the space.
+const BOUNDARY_CHARS = /^[A-Za-z0-9'()+_,\-./:=?]*$/;
+const MEDIA_TYPE = /^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+\/[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+(?:\s*;.*)?$/;
+
+function list(value: AddressInput | AddressInput[] | undefined): AddressInput[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Strings may hold several addresses ('a@x, "B" <b@y>'); each becomes its own entry. */
+function normalizeList(value: AddressInput | AddressInput[] | undefined, field: string, smtputf8: boolean): NormalizedAddress[] {
+  const out: NormalizedAddress[] = [];
+  for (const [i, item] of list(value).entries()) {
+    const f = `${field}[${i}]`;
+    if (typeof item === 'string') {
+      assertSafeText(item, f);
+      const parsed = parseAddressList(item);
+      if (parsed.length === 0) throw new MimeError(`${f}: no address in ${JSON.stringify(item)}`, { code: 'ERR_MIME_INVALID_ADDRESS', field: f });
+      for (const a of parsed) out.push(normalizeAddress(a, f, smtputf8));
+    } else out.push(normalizeAddress(item, f, smtputf8));
+  }
+  return out;
+}
+
+function formatMailbox(a: NormalizedAddress): string {
+  return a.name === undefined ? a.address : `${formatDisplayName(a.name)} <${a.address}>`;
+}
+
+function addressHeader(name: string, addresses: NormalizedAddress[]): string {
+  return foldHeader(name, addresses.map(formatMailbox).join(', '));
+}
+
+function normalizeMessageId(id: string): string {
+  assertSafeText(id, 'messageId');
+  const bare = id.trim().replace(/^<|>$/g, '');
+  if (!/^[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+$/.test(bare)) {
+    throw new MimeError(`messageId ${JSON.stringify(id)} is not id-left@id-right (RFC 5322 §3.6.4)`, { code: 'ERR_MIME_INVALID_OPTION', field: 'messageId' });
+  }
+  return `<${bare}>`;
+}
+
+function seededDate(seed: string): Date {
+  // A fixed instant in 2020–2029 derived from the seed, whole seconds.
+  const h = createHash('sha256').update(`smtpkit-mime-date\0${seed}`).digest();
+  return new Date(Date.UTC(2020, 0, 1) + (h.readUInt32BE(0) % (10 * 365 * 86400)) * 1000);
+}
+
+function customHeaders(input: MessageInput): Array<[string, string]> {
+  const entries = input.headers === undefined ? [] : Array.isArray(input.headers) ? input.headers : Object.entries(input.headers);
+  const out: Array<[string, string]> = [];
+  for (const [i, entry] of entries.entries()) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') {
+      throw new MimeError(`headers[${i}]: expected [name, value] strings`, { code: 'ERR_MIME_INVALID_OPTION', field: `headers[${i}]` });
+    }
+    const [name, value] = entry;
+    const field = `headers.${name}`;
+    assertHeaderName(name, field);
+    assertSafeText(value, field);
+    const lower = name.toLowerCase();
+    const reserved = RESERVED[lower];
+    if (reserved !== undefined) {
+      throw new MimeError(`header ${name} is written from the \`${reserved}\` field; set it there`, { code: 'ERR_MIME_RESERVED_HEADER', field });
+    }
+    if (STRUCTURAL.has(lower) && input.dangerouslyAllowStructuralHeaders !== true) {
+      throw new MimeError(`header ${name} describes the body and is generated; set dangerouslyAllowStructuralHeaders to override it`, {
+        code: 'ERR_MIME_STRUCTURAL_HEADER',
+        field,
+      });
+    }
+    out.push([name, value]);
+  }
+  return out;
+}
+
+interface Context {
+  random: RandomSource;
+  prefix: string;
+  transfer: TransferEncodingOptions;
+}
+
+function textLeaf(subtype: 'plain' | 'html', text: string, field: string, ctx: Context): LeafNode {
+  if (typeof text !== 'string') throw new MimeError(`${field} must be a string`, { code: 'ERR_MIME_INVALID_OPTION', field });
+  const encoded = encodeText(text, ctx.transfer);
+  return {
+    kind: 'leaf',
+    headers: foldHeader('Content-Type', `text/${subtype}; charset=utf-8`) + foldHeader('Content-Transfer-Encoding', encoded.encoding),
+    body: { type: 'bytes', bytes: encoded.bytes },
+  };
+}
+
+function attachmentLeaf(att: AttachmentInput, field: string, defaultDisposition: 'attachment' | 'inline', ctx: Context): LeafNode {
+  if (typeof att !== 'object' || att === null) throw new MimeError(`${field} must be an object`, { code: 'ERR_MIME_INVALID_OPTION', field });
+  const filename = att.filename;
+  if (filename !== undefined) assertSafeText(filename, `${field}.filename`);
+  let contentType = att.contentType ?? (filename === undefined ? 'application/octet-stream' : guessContentType(filename));
+  assertSafeText(contentType, `${field}.contentType`);
+  contentType = contentType.trim();
+  if (!MEDIA_TYPE.test(contentType)) {
+    throw new MimeError(`${field}.contentType ${JSON.stringify(contentType)} is not type/subtype`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.contentType` });
+  }
+  if (typeof att.content === 'string' && /^text\//i.test(contentType) && !/;\s*charset=/i.test(contentType)) contentType += '; charset=utf-8';
+  const typeParams = filename === undefined ? [] : [formatLegacyNameParam(filename)];
+  const disposition = att.disposition ?? defaultDisposition;
+  if (disposition !== 'attachment' && disposition !== 'inline') {
+    throw new MimeError(`${field}.disposition must be 'attachment' or 'inline'`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.disposition` });
+  }
+  const source = toOpenable(att.content, `${field}.content`, att.size);
+  const encoding = ctx.transfer.binary === true ? 'binary' : 'base64';
+  let headers =
+    foldHeader('Content-Type', withParams(contentType, typeParams), `${field}.contentType`) +
+    foldHeader('Content-Transfer-Encoding', encoding) +
+    foldHeader('Content-Disposition', withParams(disposition, filename === undefined ? [] : formatParam('filename', filename)), `${field}.filename`);
+  if (att.cid !== undefined) {
+    assertSafeText(att.cid, `${field}.cid`);
+    const cid = att.cid.trim().replace(/^<|>$/g, '');
+    if (!/^[\x21-\x3b\x3d\x3f-\x7e]+$/.test(cid)) {
+      throw new MimeError(`${field}.cid ${JSON.stringify(att.cid)} must be printable ASCII without '<', '>' or spaces`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.cid` });
+    }
+    headers += foldHeader('Content-ID', `<${cid}>`, `${field}.cid`);
+  }
+  return { kind: 'leaf', headers, body: { type: 'stream', source, encoding, field: `${field}.content` } };
+}
+
+/** Collects the bytes we know up front in a subtree, to prove a boundary absent from them. */
+function knownText(node: MimeNode, out: string[]): void {
+  out.push(node.headers);
+  if (node.kind === 'multipart') for (const c of node.children) knownText(c, out);
+  else if (node.body.type === 'bytes') out.push(Buffer.from(node.body.bytes).toString('latin1'));
+}
+
+function multipart(subtype: 'mixed' | 'alternative' | 'related', children: MimeNode[], ctx: Context): MultipartNode {
+  const inner: string[] = [];
+  for (const c of children) knownText(c, inner);
+  // RFC 2046 §5.1.1: the boundary must not occur in the encapsulated parts. "=_" never occurs in base64
+  // or quoted-printable output; the known text (headers, 7bit/8bit bodies) is checked as well.
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const boundary = `${ctx.prefix}=_${randomHex(ctx.random, 12)}`;
+    if (inner.some((s) => s.includes(`--${boundary}`))) continue;
+    const params = subtype === 'related' ? `; type="text/html"; boundary="${boundary}"` : `; boundary="${boundary}"`;
+    return { kind: 'multipart', headers: foldHeader('Content-Type', `multipart/${subtype}${params}`), boundary, children };
+  }
+  throw new MimeError('could not find a boundary absent from the content', { code: 'ERR_MIME_INVALID_CONTENT' });
+}
+
+function buildTree(input: MessageInput, ctx: Context): MimeNode {
+  const attachments = input.attachments ?? [];
+  const inline = input.inline ?? [];
+  const hasHtml = input.html !== undefined;
+  const related: LeafNode[] = [];
+  const mixed: LeafNode[] = [];
+  for (const [i, att] of inline.entries()) {
+    if (att?.cid === undefined) throw new MimeError(`inline[${i}] needs a cid for the HTML to refer to`, { code: 'ERR_MIME_MISSING_CID', field: `inline[${i}].cid` });
+    (hasHtml ? related : mixed).push(attachmentLeaf(att, `inline[${i}]`, 'inline', ctx));
+  }
+  for (const [i, att] of attachments.entries()) {
+    const leaf = attachmentLeaf(att, `attachments[${i}]`, 'attachment', ctx);
+    // An attachment the HTML can show inline by Content-ID belongs with it (as nodemailer and mail clients do).
+    if (hasHtml && att.cid !== undefined && att.disposition === 'inline') related.push(leaf);
+    else mixed.push(leaf);
+  }
+  const text = input.text === undefined ? undefined : textLeaf('plain', input.text, 'text', ctx);
+  let html: MimeNode | undefined = hasHtml ? textLeaf('html', input.html as string, 'html', ctx) : undefined;
+  if (html !== undefined && related.length > 0) html = multipart('related', [html, ...related], ctx);
+  let body: MimeNode | undefined;
+  if (text !== undefined && html !== undefined) body = multipart('alternative', [text, html], ctx);
+  else body = text ?? html;
+  if (mixed.length === 0) return body ?? textLeaf('plain', '', 'text', ctx);
+  return multipart('mixed', body === undefined ? mixed : [body, ...mixed], ctx);
+}
+
+/**
+ * Builds an RFC 5322 / MIME message as a tree and returns it ready to stream. Everything is checked
+ * here, before a byte is produced: addresses, header names and values (no CR, LF, NUL or other controls
+ * anywhere), options. Structure: multipart/mixed ⊃ multipart/alternative (text, then multipart/related ⊃
+ * html + inline parts) ⊃ attachments, collapsed to a single part when there is nothing else.
+ *
+ * @example
+ * ```ts
+ * const msg = buildMessage({
+ *   from: 'Zoë <zoe@example.com>', to: ['bob@example.org'], subject: 'Grüße',
+ *   text: 'Hi Bob', attachments: [{ filename: 'a.txt', content: 'hello' }],
+ * });
+ * for await (const chunk of msg) socket.write(chunk);
+ * ```
+ */
+export function buildMessage(input: MessageInput, options: BuildOptions = {}): BuiltMessage {
+  if (typeof input !== 'object' || input === null) throw new MimeError('buildMessage needs a MessageInput object', { code: 'ERR_MIME_INVALID_OPTION' });
+  const smtputf8 = input.smtputf8 === true;
+  const prefix = options.boundaryPrefix ?? 'smtpkit';
+  if (!BOUNDARY_CHARS.test(prefix) || prefix.length > 30) {
+    throw new MimeError('boundaryPrefix must be up to 30 RFC 2046 bchars (no spaces)', { code: 'ERR_MIME_INVALID_OPTION', field: 'boundaryPrefix' });
+  }
+  if (options.seed !== undefined && typeof options.seed !== 'string') {
+    throw new MimeError('seed must be a string', { code: 'ERR_MIME_INVALID_OPTION', field: 'seed' });
+  }
+  const random = options.seed === undefined ? secureRandom() : seededRandom(options.seed);
+
+  if (input.from === undefined) throw new MimeError('from is required (RFC 5322 §3.6.2)', { code: 'ERR_MIME_INVALID_ADDRESS', field: 'from' });
+  const from = normalizeAddress(input.from, 'from', smtputf8);
+  const sender = input.sender === undefined ? undefined : normalizeAddress(input.sender, 'sender', smtputf8);
+  const to = normalizeList(input.to, 'to', smtputf8);
+  const cc = normalizeList(input.cc, 'cc', smtputf8);
+  const bcc = normalizeList(input.bcc, 'bcc', smtputf8);
+  const replyTo = normalizeList(input.replyTo, 'replyTo', smtputf8);
+  if (input.subject !== undefined) {
+    if (typeof input.subject !== 'string') throw new MimeError('subject must be a string', { code: 'ERR_MIME_INVALID_OPTION', field: 'subject' });
+    assertSafeText(input.subject, 'subject');
+  }
+  const custom = customHeaders(input);
+
+  const messageId =
+    input.messageId === undefined ? `<${randomHex(random, 16)}@${from.address.slice(from.address.lastIndexOf('@') + 1)}>` : normalizeMessageId(input.messageId);
+  const date = input.date ?? (options.seed === undefined ? new Date() : seededDate(options.seed));
+  if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new MimeError('date must be a valid Date', { code: 'ERR_MIME_INVALID_OPTION', field: 'date' });
+
+  const ctx: Context = { random, prefix, transfer: input.transferEncoding ?? {} };
+  const root = buildTree(input, ctx);
+
+  let headers = foldHeader('Date', formatDate(date));
+  headers += addressHeader('From', [from]);
+  if (sender !== undefined) headers += addressHeader('Sender', [sender]);
+  if (replyTo.length > 0) headers += addressHeader('Reply-To', replyTo);
+  if (to.length > 0) headers += addressHeader('To', to);
+  if (cc.length > 0) headers += addressHeader('Cc', cc);
+  if (input.subject !== undefined) headers += foldHeader('Subject', encodeHeaderValue(input.subject), 'subject');
+  headers += foldHeader('Message-ID', messageId);
+  const overridden = new Set(custom.map(([n]) => n.toLowerCase()).filter((n) => STRUCTURAL.has(n)));
+  if (!overridden.has('mime-version')) headers += 'MIME-Version: 1.0\r\n';
+  for (const [name, value] of custom) headers += foldHeader(name, encodeHeaderValue(value), `headers.${name}`);
+  const rootHeaders = root.headers
+    .split(/\r\n(?![ \t])/)
+    .filter((line) => line !== '' && !overridden.has(line.slice(0, line.indexOf(':')).toLowerCase()))
+    .map((line) => `${line}\r\n`)
+    .join('');
+  const top: MimeNode = { ...root, headers: headers + rootHeaders };
+
+  const envelopeFrom = input.envelope?.from === undefined ? from.address : normalizeAddress(input.envelope.from, 'envelope.from', smtputf8).address;
+  const recipients =
+    input.envelope?.to === undefined
+      ? [...to, ...cc, ...bcc].map((a) => a.address)
+      : input.envelope.to.map((a, i) => normalizeAddress(a, `envelope.to[${i}]`, smtputf8).address);
+  const seen = new Set<string>();
+  const envelopeTo = recipients.filter((a) => {
+    const key = a.toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const all = [from, ...(sender ? [sender] : []), ...to, ...cc, ...bcc, ...replyTo];
+  const trailer = endsWithCrlf(top) ? new Uint8Array(0) : Buffer.from('\r\n', 'latin1');
+  const treeSize = nodeSize(top);
+  const eightBit = /Content-Transfer-Encoding: (?:8bit|binary)\r\n/.test(collectHeaders(top));
+  return createBuiltMessage({
+    messageId,
+    envelope: { from: envelopeFrom, to: envelopeTo },
+    size: treeSize === undefined ? undefined : treeSize + trailer.length,
+    needsSmtputf8: all.some((a) => a.needsSmtputf8) || (smtputf8 && /[\u0080-\uffff]/.test(envelopeFrom + envelopeTo.join(''))),
+    eightBit,
+    binary: /Content-Transfer-Encoding: binary\r\n/.test(collectHeaders(top)),
+    reusable: isReusable(top),
+    open: () => emitTree(top, trailer),
+  });
+}
+
+function collectHeaders(node: MimeNode): string {
+  return node.kind === 'multipart' ? node.headers + node.children.map(collectHeaders).join('') : node.headers;
+}
+

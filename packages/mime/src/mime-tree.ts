@@ -1,0 +1,169 @@
+import { Buffer } from 'node:buffer';
+import { Base64Encoder, base64EncodedLength } from './base64.js';
+import { MimeError } from './errors.js';
+import type { OpenableSource } from './source.js';
+
+/** A body known in full (headers and text bodies, already encoded). */
+export interface BytesBody {
+  type: 'bytes';
+  bytes: Uint8Array;
+}
+
+/** A body read lazily from a source and encoded on the fly. */
+export interface StreamBody {
+  type: 'stream';
+  source: OpenableSource;
+  encoding: 'base64' | 'binary';
+  field: string;
+}
+
+/** A single part: its header block (CRLF-terminated lines, without the blank line) and its body. */
+export interface LeafNode {
+  kind: 'leaf';
+  headers: string;
+  body: BytesBody | StreamBody;
+}
+
+/** A multipart entity (RFC 2046 §5.1). */
+export interface MultipartNode {
+  kind: 'multipart';
+  headers: string;
+  boundary: string;
+  children: MimeNode[];
+}
+
+export type MimeNode = LeafNode | MultipartNode;
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+/** Small pieces are gathered into blocks of about this size before they are yielded. */
+const COALESCE = 64 * 1024;
+
+/** Encoded size of a streamed body, when its raw size is known. */
+function streamBodySize(body: StreamBody): number | undefined {
+  const raw = body.source.size;
+  if (raw === undefined) return undefined;
+  return body.encoding === 'base64' ? base64EncodedLength(raw) : raw;
+}
+
+/** Octets the node will produce, or undefined when some streamed content has no known size. */
+export function nodeSize(node: MimeNode): number | undefined {
+  let total = Buffer.byteLength(node.headers, 'utf8') + 2;
+  if (node.kind === 'leaf') {
+    const body = node.body.type === 'bytes' ? node.body.bytes.length : streamBodySize(node.body);
+    return body === undefined ? undefined : total + body;
+  }
+  const b = node.boundary.length;
+  for (const [i, child] of node.children.entries()) {
+    const size = nodeSize(child);
+    if (size === undefined) return undefined;
+    total += (i === 0 ? 0 : 2) + 2 + b + 2 + size; // [CRLF] "--" boundary CRLF part
+  }
+  return total + 2 + 2 + b + 2; // CRLF "--" boundary "--"
+}
+
+/** Whether the tree's final octets are CRLF (then the message needs no extra line end). */
+export function endsWithCrlf(node: MimeNode): boolean {
+  if (node.kind === 'multipart') return false;
+  if (node.body.type === 'stream') return false;
+  const bytes = node.body.bytes;
+  if (bytes.length === 0) return node.headers.length === 0;
+  return bytes[bytes.length - 1] === 0x0a;
+}
+
+/** Every stream in the tree can be opened again. */
+export function isReusable(node: MimeNode): boolean {
+  if (node.kind === 'multipart') return node.children.every(isReusable);
+  return node.body.type === 'bytes' || node.body.source.reusable;
+}
+
+type Piece = Uint8Array | StreamBody;
+
+function* pieces(node: MimeNode): Generator<Piece> {
+  yield Buffer.from(`${node.headers}\r\n`, 'utf8');
+  if (node.kind === 'leaf') {
+    yield node.body.type === 'bytes' ? node.body.bytes : node.body;
+    return;
+  }
+  for (const [i, child] of node.children.entries()) {
+    yield Buffer.from(`${i === 0 ? '' : '\r\n'}--${node.boundary}\r\n`, 'latin1');
+    yield* pieces(child);
+  }
+  yield Buffer.from(`\r\n--${node.boundary}--`, 'latin1');
+}
+
+async function* streamBody(body: StreamBody): AsyncGenerator<Uint8Array> {
+  const expected = body.source.size;
+  let seen = 0;
+  const check = (): void => {
+    if (expected !== undefined && seen > expected) {
+      throw new MimeError(`${body.field}: content is longer than its declared size ${expected}`, { code: 'ERR_MIME_SIZE_MISMATCH', field: body.field });
+    }
+  };
+  if (body.encoding === 'binary') {
+    for await (const chunk of body.source.open()) {
+      seen += chunk.length;
+      check();
+      if (chunk.length > 0) yield chunk;
+    }
+  } else {
+    const encoder = new Base64Encoder();
+    for await (const chunk of body.source.open()) {
+      seen += chunk.length;
+      check();
+      for (const block of encoder.push(chunk)) yield block;
+    }
+    for (const block of encoder.end()) yield block;
+  }
+  if (expected !== undefined && seen !== expected) {
+    throw new MimeError(`${body.field}: content is ${seen} octets, declared size is ${expected}`, { code: 'ERR_MIME_SIZE_MISMATCH', field: body.field });
+  }
+}
+
+/**
+ * Streams the tree: headers and delimiters are gathered into ~64 KiB blocks, large bodies pass through
+ * in the encoder's blocks, so memory stays flat whatever the attachment sizes.
+ */
+export async function* emitTree(root: MimeNode, trailer: Uint8Array): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingSize = 0;
+  const flush = (): Uint8Array => {
+    const out = pending.length === 1 ? (pending[0] as Uint8Array) : Buffer.concat(pending, pendingSize);
+    pending = [];
+    pendingSize = 0;
+    return out;
+  };
+  for (const piece of pieces(root)) {
+    if (piece instanceof Uint8Array) {
+      if (piece.length === 0) continue;
+      if (piece.length >= COALESCE) {
+        if (pendingSize > 0) yield flush();
+        yield piece;
+        continue;
+      }
+      pending.push(piece);
+      pendingSize += piece.length;
+      if (pendingSize >= COALESCE) yield flush();
+      continue;
+    }
+    for await (const block of streamBody(piece)) {
+      if (pendingSize > 0 && pendingSize + block.length <= COALESCE) {
+        pending.push(block);
+        pendingSize += block.length;
+        continue;
+      }
+      if (pendingSize > 0) yield flush();
+      if (block.length >= COALESCE / 2) yield block;
+      else {
+        pending.push(block);
+        pendingSize += block.length;
+      }
+    }
+  }
+  if (trailer.length > 0) {
+    pending.push(trailer);
+    pendingSize += trailer.length;
+  }
+  if (pendingSize > 0) yield flush();
+}
+
+export { CRLF };

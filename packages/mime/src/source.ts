@@ -1,0 +1,66 @@
+import { Buffer } from 'node:buffer';
+import { MimeError } from './errors.js';
+
+/** Attachment content: bytes, a string (UTF-8), or a stream of bytes (async iterable or web ReadableStream). */
+export type ContentSource = string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+
+/** A content source made uniform: how to read it, whether it can be read twice, its size if known. */
+export interface OpenableSource {
+  open(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  reusable: boolean;
+  size: number | undefined;
+}
+
+function toBytes(chunk: unknown, field: string): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  throw new MimeError(`${field}: a content stream yielded ${typeof chunk}, expected Uint8Array`, { code: 'ERR_MIME_INVALID_CONTENT', field });
+}
+
+async function* fromWebStream(stream: ReadableStream<Uint8Array>, field: string): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield toBytes(value, field);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+async function* checked(source: AsyncIterable<unknown> | Iterable<unknown>, field: string): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) yield toBytes(chunk, field);
+}
+
+/** Wraps any accepted content in an {@link OpenableSource}. */
+export function toOpenable(content: ContentSource, field: string, declaredSize?: number): OpenableSource {
+  if (typeof content === 'string') {
+    const bytes = Buffer.from(content, 'utf8');
+    return { open: () => [bytes], reusable: true, size: bytes.length };
+  }
+  if (content instanceof Uint8Array) {
+    return { open: () => [content], reusable: true, size: content.length };
+  }
+  if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
+    throw new MimeError(`${field}: size must be a non-negative integer`, { code: 'ERR_MIME_INVALID_OPTION', field });
+  }
+  if (typeof content === 'object' && content !== null) {
+    if (Array.isArray(content)) {
+      const chunks = content as Uint8Array[];
+      const size = chunks.reduce((n, c) => n + (c instanceof Uint8Array ? c.length : NaN), 0);
+      return { open: () => checked(chunks, field), reusable: true, size: Number.isNaN(size) ? declaredSize : size };
+    }
+    if (Symbol.asyncIterator in content) {
+      return { open: () => checked(content as AsyncIterable<unknown>, field), reusable: false, size: declaredSize };
+    }
+    if (typeof (content as unknown as ReadableStream<Uint8Array>).getReader === 'function') {
+      return { open: () => fromWebStream(content as unknown as ReadableStream<Uint8Array>, field), reusable: false, size: declaredSize };
+    }
+    if (Symbol.iterator in content) {
+      return { open: () => checked(content as Iterable<unknown>, field), reusable: false, size: declaredSize };
+    }
+  }
+  throw new MimeError(`${field}: content must be a string, Uint8Array, iterable or stream of Uint8Array`, { code: 'ERR_MIME_INVALID_CONTENT', field });
+}

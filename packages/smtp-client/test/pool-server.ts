@@ -1,0 +1,106 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+
+/** A message as the server stored it. */
+export interface ReceivedMessage {
+  connection: string;
+  from: string;
+  to: string[];
+  data: string;
+}
+
+/** An in-process `smtp-server` on 127.0.0.1:0 that records connections, commands and messages. */
+export interface RecordingServer {
+  readonly port: number;
+  readonly host: '127.0.0.1';
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Connections open now, and the most open at once. */
+  readonly open: number;
+  readonly maxOpen: number;
+  /** Every command line received, as `<connection id> <line>`. */
+  readonly commands: string[];
+  readonly messages: ReceivedMessage[];
+  /** Command verbs received on one connection. */
+  verbs(connection: string): string[];
+  close(): Promise<void>;
+}
+
+type Hooks = Pick<SMTPServerOptions, 'onConnect' | 'onMailFrom' | 'onRcptTo'> & { name?: string; size?: number };
+
+/** Starts a {@link RecordingServer}; `hooks` can refuse (err.responseCode) at any step. */
+export async function startRecordingServer(hooks: Hooks = {}): Promise<RecordingServer> {
+  let connections = 0;
+  let open = 0;
+  let maxOpen = 0;
+  const commands: string[] = [];
+  const messages: ReceivedMessage[] = [];
+  const logger = {
+    level: () => {},
+    trace: () => {},
+    info: () => {},
+    warn: () => {},
+    error: () => {},
+    fatal: () => {},
+    debug: (meta: { tnx?: string; cid?: string }, ...args: unknown[]) => {
+      if (meta?.tnx === 'command') commands.push(`${meta.cid} ${String(args[1])}`);
+    },
+  };
+  const server = new SMTPServer({
+    ...(hooks.name ? { name: hooks.name } : {}),
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: logger as unknown as SMTPServerOptions['logger'],
+    ...(hooks.size ? { size: hooks.size } : {}),
+    onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      connections++;
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      if (hooks.onConnect) hooks.onConnect(session, callback);
+      else callback();
+    },
+    onClose() {
+      open--;
+    },
+    ...(hooks.onMailFrom ? { onMailFrom: hooks.onMailFrom } : {}),
+    ...(hooks.onRcptTo ? { onRcptTo: hooks.onRcptTo } : {}),
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        messages.push({
+          connection: session.id,
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          data: Buffer.concat(chunks).toString('utf8'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    host: '127.0.0.1',
+    get connections() {
+      return connections;
+    },
+    get open() {
+      return open;
+    },
+    get maxOpen() {
+      return maxOpen;
+    },
+    commands,
+    messages,
+    verbs(connection: string) {
+      return commands
+        .filter((c) => c.startsWith(`${connection} `))
+        .map((c) => c.slice(connection.length + 1).split(' ')[0]!.toUpperCase());
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,32 +1,7 @@
 import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { describe, expect, it } from 'vitest';
-import { orderMx, parseAddressLiteral, resolveAddresses, resolveMailHosts, type MxRecord, type MxResolver } from '../src/mx.js';
-
-function dnsFailure(code: string): Error {
-  return Object.assign(new Error(`query failed ${code}`), { code });
-}
-
-/** A resolver over fixed tables; a string value is a DNS error code to throw. */
-export function tableResolver(tables: {
-  mx?: Record<string, MxRecord[] | string>;
-  a?: Record<string, string[] | string>;
-  aaaa?: Record<string, string[] | string>;
-}): MxResolver & { queries: string[] } {
-  const queries: string[] = [];
-  const look = async <T>(kind: string, table: Record<string, T | string> | undefined, name: string): Promise<T> => {
-    queries.push(`${kind} ${name}`);
-    const v = table?.[name];
-    if (v === undefined) throw dnsFailure('ENODATA');
-    if (typeof v === 'string') throw dnsFailure(v);
-    return v;
-  };
-  return {
-    queries,
-    resolveMx: (d) => look('MX', tables.mx, d),
-    resolve4: (d) => look('A', tables.a, d),
-    resolve6: (d) => look('AAAA', tables.aaaa, d),
-  };
-}
+import { orderMx, parseAddressLiteral, resolveAddresses, resolveMailHosts, type MxRecord } from '../src/mx.js';
+import { tableResolver } from './mx-resolver.js';
 
 /** A deterministic `random` for tie shuffles. */
 function seeded(seed: number): () => number {

@@ -1,0 +1,100 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { AttachmentInput, BuiltMessage, MessageInput } from '@smtpkit/mime';
+import { InputFileError, UsageError } from './exit-codes.js';
+import type { SendConfig } from './send-options.js';
+
+/** A message ready for the wire: what the envelope says and the bytes to send. */
+export interface PreparedMessage {
+  from: string;
+  to: string[];
+  message: BuiltMessage;
+}
+
+/** Recipients once each, compared case-insensitively (the first spelling wins). */
+function dedupe(addresses: string[]): string[] {
+  const seen = new Set<string>();
+  return addresses.filter((a) => {
+    const key = a.toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+/** Read a file the user named (`-` = stdin); a missing file is exit 66. */
+export async function readInput(path: string): Promise<Buffer> {
+  if (path === '-') return readAll(process.stdin);
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new InputFileError(path, error);
+  }
+}
+
+/** Stream a file (constant memory for big attachments), checking up front that it exists. */
+async function openAttachment(path: string, disposition: 'attachment' | 'inline', guess: (f: string) => string): Promise<AttachmentInput> {
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    size = s.size;
+  } catch (error) {
+    throw new InputFileError(path, error);
+  }
+  const filename = basename(path);
+  return {
+    filename,
+    content: createReadStream(path),
+    contentType: guess(filename),
+    size,
+    disposition,
+    ...(disposition === 'inline' ? { cid: filename } : {}),
+  };
+}
+
+/**
+ * Turn the flags into a message: either `--eml` as-is (optionally reading its recipients and
+ * dropping Bcc), or a new message built by @smtpkit/mime from the parts the user named.
+ * Files are read here; mime only ever sees bytes and streams.
+ */
+export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> {
+  const mime = await import('@smtpkit/mime');
+  const from = mime.parseAddress(cfg.from).address;
+  const flagRecipients = [...cfg.to, ...cfg.cc, ...cfg.bcc].map((a) => mime.parseAddress(a).address);
+
+  if (cfg.eml !== undefined) {
+    // sendmail -t: recipients from To/Cc/Bcc, and Bcc removed from what is sent (RFC 5322 §3.6.3).
+    const message = mime.rawMessage(await readInput(cfg.eml), { stripBcc: cfg.readRecipients });
+    const to = [...flagRecipients, ...(cfg.readRecipients ? message.envelope.to : [])];
+    if (to.length === 0) throw new UsageError(`${cfg.eml} names no recipients in To, Cc or Bcc`);
+    return { from, to: dedupe(to), message };
+  }
+
+  let text = cfg.body;
+  if (cfg.bodyFile !== undefined) text = (await readInput(cfg.bodyFile)).toString('utf8');
+  const html = cfg.html !== undefined ? (await readInput(cfg.html)).toString('utf8') : undefined;
+  const attachments = await Promise.all(cfg.attach.map((p) => openAttachment(p, 'attachment', mime.guessContentType)));
+  const inline = await Promise.all(cfg.inline.map((p) => openAttachment(p, 'inline', mime.guessContentType)));
+  const input: MessageInput = {
+    from: cfg.from,
+    to: cfg.to,
+    cc: cfg.cc,
+    bcc: cfg.bcc,
+    subject: cfg.subject,
+    text: text ?? (html === undefined ? '' : undefined),
+    html,
+    attachments,
+    inline,
+    headers: cfg.headers,
+  };
+  const message = mime.buildMessage(input);
+  return { from, to: dedupe(message.envelope.to), message };
+}

@@ -1,0 +1,193 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import {
+  connect, deliver, SmtpError,
+  type ConnectOptions, type DeliverResult, type SendOptions, type SendResult, type Session, type TranscriptEvent,
+} from '@smtpkit/client';
+import { connectOptions, describeError, errorJson, replyJson, type ConnectionContext } from './connection.js';
+import { exitCodeFor, EXIT, InputFileError, UsageError, type ExitCode } from './exit-codes.js';
+import { prepareMessage, type PreparedMessage } from './message.js';
+import { Output } from './output.js';
+import type { SendFlags } from './program.js';
+import { EnvelopeStopper } from './quit-after.js';
+import { resolvePassword, tokenSource, ttyPrompt } from './secrets.js';
+import { resolveSend, type SendConfig } from './send-options.js';
+
+/** Messages at least this big get a progress bar (on a TTY). */
+const PROGRESS_THRESHOLD = 1 << 20;
+
+/** RFC 5321 §4.1.1.1: EHLO names a fully-qualified domain; an unusable host name falls back to `localhost`. */
+export function defaultHeloName(name = hostname()): string {
+  return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(name) && name.length <= 253
+    ? name
+    : 'localhost';
+}
+
+async function authOptions(cfg: SendConfig, out: Output): Promise<ConnectOptions['auth']> {
+  if (!cfg.user) return undefined;
+  const user = cfg.user;
+  const oauth = cfg.auth === 'xoauth2' || cfg.auth === 'oauthbearer';
+  const token = tokenSource({ env: process.env, command: cfg.tokenCommand });
+  if (process.env.SMTPKIT_OAUTH_TOKEN) out.addSecret(process.env.SMTPKIT_OAUTH_TOKEN, user);
+  if (oauth && !token) {
+    throw new UsageError(`--auth ${cfg.auth} needs a token: set SMTPKIT_OAUTH_TOKEN or pass --token-command CMD`);
+  }
+  const method = cfg.auth === 'auto' ? undefined : (cfg.auth.toUpperCase() as NonNullable<ConnectOptions['auth']>['method']);
+  let pass: string | undefined;
+  // With --auth auto and a token, OAuth is the plan; a password is only asked for when needed.
+  if (!oauth && !(cfg.auth === 'auto' && token)) {
+    pass = await resolvePassword(user, { env: process.env, command: cfg.passwordCommand, prompt: ttyPrompt() });
+    out.addSecret(pass, user);
+  }
+  const accessToken = token
+    ? async (ctx: { user: string; refresh: boolean }) => {
+        const t = await token(ctx);
+        out.addSecret(t, user);
+        return t;
+      }
+    : undefined;
+  return { user, ...(pass !== undefined ? { pass } : {}), ...(method ? { method } : {}), ...(accessToken ? { accessToken } : {}) };
+}
+
+interface Outcome {
+  accepted: string[];
+  rejected: Array<{ address: string; code: number | null; enhanced: string | null; text: string }>;
+  reply: SendResult['reply'] | undefined;
+}
+
+function fromSendResult(r: SendResult): Outcome {
+  return {
+    accepted: r.accepted,
+    rejected: r.rejected.map((x) => ({ address: x.address, code: x.reply.code, enhanced: x.error.enhancedStatus ?? null, text: x.reply.text })),
+    reply: r.reply,
+  };
+}
+
+/** `deliver` reports per domain; the CLI reports one outcome with every recipient. */
+function fromDeliverResult(r: DeliverResult): Outcome {
+  return {
+    accepted: r.accepted,
+    rejected: r.rejected.map((x) => ({
+      address: x.address,
+      code: x.reply?.code ?? x.error.replyCode ?? null,
+      enhanced: x.error.enhancedStatus ?? null,
+      text: x.reply?.text ?? x.error.message,
+    })),
+    reply: r.domains.find((d) => d.result)?.result?.reply,
+  };
+}
+
+async function progressFor(out: Output, size: number | undefined): Promise<((n: number) => void) | undefined> {
+  if (!out.mayShowProgress || size === undefined || size < PROGRESS_THRESHOLD) return undefined;
+  const { startProgress } = await import('./progress.js');
+  return startProgress(size);
+}
+
+function sendOptionsFor(prepared: PreparedMessage, onProgress?: (n: number) => void): SendOptions {
+  const m = prepared.message;
+  return {
+    from: prepared.from,
+    to: prepared.to,
+    data: m,
+    ...(m.size !== undefined ? { size: m.size } : {}),
+    ...(m.eightBit ? { eightBit: true } : {}),
+    ...(m.binary ? { binary: true } : {}),
+    ...(m.needsSmtputf8 ? { smtputf8: true } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  };
+}
+
+/** `smtpkit send`: returns the exit code. */
+export async function runSend(flags: SendFlags): Promise<ExitCode> {
+  let out = new Output({ quiet: flags.quiet === true, verbose: false, json: flags.json === true && !flags.quiet });
+  let ctx: ConnectionContext = { host: flags.server ?? '127.0.0.1', port: Number(flags.port) || 0, tls: 'auto' };
+  let session: Session | undefined;
+  let progress: ((n: number) => void) | undefined;
+  try {
+    const cfg = resolveSend(flags);
+    out = new Output(cfg.output);
+    ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls, authHint: cfg.authHint };
+    const prepared = await prepareMessage(cfg);
+
+    if (cfg.dryRun) {
+      out.raw(await prepared.message.toBuffer());
+      return EXIT.OK;
+    }
+
+    const auth = await authOptions(cfg, out);
+    const ca = cfg.ca !== undefined ? await readFile(cfg.ca).catch((e: unknown) => Promise.reject(new InputFileError(cfg.ca!, e))) : undefined;
+    if (cfg.insecure) out.warn('smtpkit: WARNING: --insecure: the server certificate is NOT verified; anyone on the path can read and change this session');
+
+    const stopper =
+      cfg.quitAfter === 'mail' || cfg.quitAfter === 'rcpt' ? new EnvelopeStopper(cfg.quitAfter, prepared.to.length) : undefined;
+    const onTranscript = (e: TranscriptEvent) => {
+      if (!stopper || stopper.observe(e)) out.transcript(e);
+    };
+    const options = connectOptions({ ...cfg, helo: cfg.helo ?? defaultHeloName() }, { auth, ca, onTranscript });
+    progress = await progressFor(out, prepared.message.size);
+    const send = sendOptionsFor(prepared, progress);
+
+    let outcome: Outcome;
+    if (cfg.mx) {
+      const { host: _host, ...rest } = options;
+      outcome = fromDeliverResult(await deliver({ ...rest, ...send }));
+    } else if (cfg.quitAfter && !stopper) {
+      session = await connect({ ...options, stopAfter: cfg.quitAfter as Exclude<typeof cfg.quitAfter, 'mail' | 'rcpt'> });
+      await session.quit();
+      out.json({ ok: true, quitAfter: cfg.quitAfter, greeting: replyJson(session.greeting.code ? session.greeting : undefined), capabilities: [...session.capabilities.keywords.keys()], tls: session.tls });
+      out.info(`stopped after ${cfg.quitAfter}`);
+      return EXIT.OK;
+    } else {
+      session = await connect({ ...options, ...(stopper ? { pipelining: 'never' as const } : {}) });
+      if (cfg.requireTls && !session.secure) {
+        throw new SmtpError('--require-tls: TLS is not up, refusing to send MAIL FROM', { kind: 'tls', code: 'ERR_SMTP_TLS_REQUIRED' });
+      }
+      if (stopper) return await stopAtEnvelope(session, stopper, send, out);
+      outcome = fromSendResult(await session.send(send));
+      progress?.(-1);
+      await session.quit();
+    }
+
+    const id = prepared.message.messageId || null;
+    out.json({ ok: outcome.rejected.length === 0, messageId: id, accepted: outcome.accepted, rejected: outcome.rejected, reply: replyJson(outcome.reply), tls: session?.tls ?? null });
+    for (const r of outcome.rejected) out.warn(`smtpkit: ${r.address} rejected: ${r.code ?? ''} ${r.text}`.replace(/\n/g, ' / '));
+    const reply = outcome.reply;
+    out.info(
+      `${reply ? `${reply.code} ${reply.lines[0] ?? ''}: ` : ''}${outcome.accepted.length} accepted` +
+        (outcome.rejected.length ? `, ${outcome.rejected.length} rejected` : '') +
+        (id ? `, ${id}` : ''),
+    );
+    return outcome.rejected.length ? EXIT.NOUSER : EXIT.OK;
+  } catch (error) {
+    progress?.(-1);
+    session?.destroy();
+    const exit = exitCodeFor(error);
+    out.json(errorJson(error, exit, session));
+    out.warn(describeError(error, ctx));
+    return exit;
+  } finally {
+    out.close();
+  }
+}
+
+/** Run the envelope until the stopper aborts it; report the replies seen. */
+async function stopAtEnvelope(session: Session, stopper: EnvelopeStopper, send: SendOptions, out: Output): Promise<ExitCode> {
+  try {
+    await session.send({ ...send, signal: stopper.controller.signal });
+  } catch (error) {
+    if (!stopper.stopped) throw error;
+  }
+  session.destroy();
+  const exit = stopper.exitCode();
+  const rcpt = stopper.rcptReplies;
+  out.json({
+    ok: exit === EXIT.OK,
+    quitAfter: stopper.step,
+    mail: stopper.mailReplies[0] ?? null,
+    rcpt: send.to.map((address, i) => ({ address, code: rcpt[i]?.code ?? null, text: rcpt[i]?.text ?? null })),
+    tls: session.tls,
+  });
+  const seen = stopper.step === 'mail' ? stopper.mailReplies : rcpt;
+  out.info(`stopped after ${stopper.step}: ${seen.map((r) => `${r.code} ${r.text}`).join('; ')}`);
+  return exit;
+}

@@ -24,3 +24,8 @@ export type {
   TlsInfo,
   TlsMode,
 } from './types.js';
+export { createPool } from './pool.js';
+export type { ConnectFn, Pool, PoolOptions } from './pool.js';
+export { deliver } from './deliver.js';
+export type { DeliverOptions, DeliverResult, DeliveryAttempt, DeliveryRejection, DomainDelivery } from './deliver.js';
+export type { MailHost, MxRecord, MxResolver } from './mx.js';

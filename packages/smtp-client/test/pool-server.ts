@@ -26,7 +26,12 @@ export interface RecordingServer {
   close(): Promise<void>;
 }
 
-type Hooks = Pick<SMTPServerOptions, 'onConnect' | 'onMailFrom' | 'onRcptTo'> & { name?: string; size?: number };
+type Hooks = Pick<SMTPServerOptions, 'onConnect' | 'onMailFrom' | 'onRcptTo'> & {
+  name?: string;
+  size?: number;
+  /** Refuse a message after its body was received: return an error with `responseCode`. */
+  refuseData?: () => Error | undefined;
+};
 
 /** Starts a {@link RecordingServer}; `hooks` can refuse (err.responseCode) at any step. */
 export async function startRecordingServer(hooks: Hooks = {}): Promise<RecordingServer> {
@@ -67,6 +72,11 @@ export async function startRecordingServer(hooks: Hooks = {}): Promise<Recording
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        const refusal = hooks.refuseData?.();
+        if (refusal) {
+          callback(refusal);
+          return;
+        }
         messages.push({
           connection: session.id,
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',

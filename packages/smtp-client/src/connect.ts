@@ -152,12 +152,16 @@ async function readGreeting(s: SmtpSession, r: ResolvedConnect): Promise<Reply> 
   try {
     greeting = await s.step('greeting', (sig) => s.readReply(sig, 'greeting'));
   } catch (err) {
-    if (err instanceof SmtpError && err.kind === 'timeout' && r.port === 465 && r.mode !== 'implicit') {
+    if (err instanceof SmtpError && err.kind === 'timeout' && r.mode !== 'implicit') {
+      // A TLS-first server waits for our ClientHello and never greets in plaintext.
       throw new SmtpError(err.message, {
         kind: 'timeout',
         code: err.code,
-        retryable: false,
-        hint: "no greeting on port 465: it expects TLS from the first byte, use tls: 'implicit'",
+        retryable: r.port !== 465,
+        hint:
+          r.port === 465
+            ? "no greeting on port 465: it expects TLS from the first byte, use tls: 'implicit'"
+            : "no greeting: if this port expects TLS from the first byte (like 465), use tls: 'implicit'",
         cause: err,
       });
     }

@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
+import { generateCertificates } from '@smtpkit/testkit';
 import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../src/connect.js';
@@ -170,6 +171,30 @@ describe('deliver: MX preference and fallback', () => {
     expect([high.domains[0]!.mx, low.domains[0]!.mx]).toEqual(['left.tie.test', 'right.tie.test']);
     expect(left.messages.map((m) => m.to)).toEqual([['a@tie.test']]);
     expect(right.messages.map((m) => m.to)).toEqual([['b@tie.test']]);
+  });
+});
+
+describe('deliver: TLS', () => {
+  it('uses STARTTLS opportunistically without requiring a verifiable certificate (RFC 7435)', async () => {
+    const certs = await generateCertificates();
+    const tlsMx = await server({ tls: { key: certs.key, cert: certs.cert } });
+    const w = world({ 'dest.test': [{ exchange: 'mx.dest.test', priority: 1 }] }, { 'mx.dest.test': tlsMx.port });
+    const r = await deliver(options(w, ['bob@dest.test']));
+    expect(r.accepted).toEqual(['bob@dest.test']);
+    expect(r.domains[0]!.attempts[0]!.tls).toMatchObject({ verified: 'none', authorized: false });
+    expect(tlsMx.messages).toEqual([expect.objectContaining({ secure: true, data: BODY })]);
+  });
+
+  it('verifies the certificate against the MX name when asked', async () => {
+    const certs = await generateCertificates();
+    const tlsMx = await server({ tls: { key: certs.key, cert: certs.cert } });
+    // the certificate names localhost, so the MX name "localhost" verifies against the test CA
+    const w = world({ 'dest.test': [{ exchange: 'localhost', priority: 1 }] }, { localhost: tlsMx.port });
+    const ok = await deliver(options(w, ['bob@dest.test'], { tls: 'starttls', rejectUnauthorized: true, ca: certs.caCert }));
+    expect(ok.domains[0]!.attempts[0]!.tls).toMatchObject({ verified: 'ca', authorized: true });
+    const bad = await deliver(options(w, ['carol@dest.test'], { tls: 'starttls', rejectUnauthorized: true }));
+    expect(bad.domains[0]!.error).toMatchObject({ kind: 'tls' });
+    expect(tlsMx.messages.map((m) => m.to)).toEqual([['bob@dest.test']]);
   });
 });
 

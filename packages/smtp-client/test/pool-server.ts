@@ -4,6 +4,8 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 /** A message as the server stored it. */
 export interface ReceivedMessage {
   connection: string;
+  /** Received over TLS. */
+  secure: boolean;
   from: string;
   to: string[];
   data: string;
@@ -31,6 +33,8 @@ type Hooks = Pick<SMTPServerOptions, 'onConnect' | 'onMailFrom' | 'onRcptTo'> & 
   size?: number;
   /** Refuse a message after its body was received: return an error with `responseCode`. */
   refuseData?: () => Error | undefined;
+  /** Offer STARTTLS with this certificate. */
+  tls?: { key: string; cert: string };
 };
 
 /** Starts a {@link RecordingServer}; `hooks` can refuse (err.responseCode) at any step. */
@@ -53,7 +57,8 @@ export async function startRecordingServer(hooks: Hooks = {}): Promise<Recording
   };
   const server = new SMTPServer({
     ...(hooks.name ? { name: hooks.name } : {}),
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    disabledCommands: hooks.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(hooks.tls ? { key: hooks.tls.key, cert: hooks.tls.cert } : {}),
     logger: logger as unknown as SMTPServerOptions['logger'],
     ...(hooks.size ? { size: hooks.size } : {}),
     onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
@@ -79,6 +84,7 @@ export async function startRecordingServer(hooks: Hooks = {}): Promise<Recording
         }
         messages.push({
           connection: session.id,
+          secure: session.secure,
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks).toString('utf8'),

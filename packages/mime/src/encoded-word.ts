@@ -104,7 +104,13 @@ export function encodeHeaderValue(value: string): string {
       last = i;
     }
   }
-  if (first < 0) return value;
+  // Leading or trailing whitespace would be dropped by unfolding readers; inside a word it survives.
+  const edges = /^[ \t]|[ \t]$/.test(value);
+  if (first < 0 && !edges) return value;
+  if (edges) {
+    first = 0;
+    last = tokens.length - 1;
+  }
   const head = tokens.slice(0, first).join('');
   const span = tokens.slice(first, last + 1).join('');
   const tail = tokens.slice(last + 1).join('');

@@ -66,7 +66,7 @@ export function endsWithCrlf(node: MimeNode): boolean {
   if (node.kind === 'multipart') return false;
   if (node.body.type === 'stream') return false;
   const bytes = node.body.bytes;
-  if (bytes.length === 0) return node.headers.length === 0;
+  if (bytes.length === 0) return true;
   return bytes[bytes.length - 1] === 0x0a;
 }
 

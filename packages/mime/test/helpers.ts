@@ -43,7 +43,9 @@ export function parseWithPython(bytes: Uint8Array): PyParsed {
 
 /** Parses many messages in one Python process (for property tests). */
 export function parseManyWithPython(messages: Uint8Array[]): PyParsed[] {
-  return messages.map(parseWithPython);
+  const input = JSON.stringify(messages.map((m) => Buffer.from(m).toString('base64')));
+  const out = execFileSync('python3', [SCRIPT, '--batch'], { input, maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
+  return JSON.parse(out.toString('utf8')) as PyParsed[];
 }
 
 export function sha256(bytes: Uint8Array | ArrayBuffer | string): string {

@@ -260,7 +260,11 @@ export async function deliver(options: DeliverOptions): Promise<DeliverResult> {
     connectOptions: {
       ...(connectOptions as Omit<ConnectOptions, 'host'>),
       port: options.port ?? 25,
-      tls: options.tls ?? 'opportunistic',
+      // Port 25 relaying between MTAs: STARTTLS when offered (RFC 3207). Another port keeps the
+      // usual default of connect() (465 implicit, 587 starttls) unless tls is given.
+      ...(options.tls !== undefined || options.port === undefined || options.port === 25
+        ? { tls: options.tls ?? 'opportunistic' }
+        : {}),
       rejectUnauthorized: options.rejectUnauthorized ?? false,
     },
     sendOptions: sendOptions as unknown as Omit<SendOptions, 'to' | 'data'>,

@@ -1,1 +1,28 @@
-export {};
+/**
+ * A scriptable, in-process SMTP server for testing SMTP clients against broken and hostile
+ * servers: replies split at any byte, delays, stalls, resets, STARTTLS with response
+ * injection, and a record of every byte the client sent. Zero dependencies.
+ *
+ * @packageDocumentation
+ */
+export { startFaultServer } from './testing/fault-server.js';
+export type { FaultHandler, FaultServer, FaultServerOptions } from './testing/fault-server.js';
+export { ConnectionClosedError, FaultConnection, FaultScriptError } from './testing/connection.js';
+export type { ConnectionRecord, ReadOptions, ReceivedChunk, UpgradeTlsOptions, WriteOptions } from './testing/connection.js';
+export { runSteps } from './testing/steps.js';
+export type {
+  CloseStep,
+  DelayStep,
+  DripStep,
+  ExpectCloseStep,
+  ExpectDataStep,
+  ExpectStep,
+  FaultScript,
+  FaultStep,
+  ResetStep,
+  SendStep,
+  StallStep,
+  UpgradeTlsStep,
+} from './testing/steps.js';
+export { ehloLines, reply, scenarios } from './testing/scenarios.js';
+export type { AcceptMessageOptions, EhloOptions } from './testing/scenarios.js';

@@ -53,7 +53,8 @@ class RawClient {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.text)}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
+        // Also poll: some predicates look at server-side state, which sends no event here.
+        const timer = setTimeout(resolve, Math.min(left, 10));
         this.waiters.push(() => {
           clearTimeout(timer);
           resolve();

@@ -31,8 +31,9 @@ export function encodeOauthBearer(user: string, token: string, host: string, por
 /** Preference when the caller names no mechanism: OAuth with a token, else challenge–response before cleartext. */
 export function chooseMechanism(offered: readonly string[], auth: AuthOptions): AuthMethod | undefined {
   if (auth.method) return auth.method;
-  const order: AuthMethod[] =
-    auth.accessToken !== undefined ? ['XOAUTH2', 'OAUTHBEARER'] : ['CRAM-MD5', 'PLAIN', 'LOGIN'];
+  const oauth: AuthMethod[] = auth.accessToken !== undefined ? ['XOAUTH2', 'OAUTHBEARER'] : [];
+  const password: AuthMethod[] = auth.pass !== undefined || auth.accessToken === undefined ? ['CRAM-MD5', 'PLAIN', 'LOGIN'] : [];
+  const order = [...oauth, ...password];
   return order.find((m) => offered.includes(m));
 }
 

@@ -94,4 +94,33 @@ describe('golden transcripts over an in-memory transport', () => {
     await f.session.quit();
     check(f);
   });
+
+  it('OAUTHBEARER (RFC 7628) after STARTTLS: error JSON, %x01, 535, one refresh', async () => {
+    const calls: boolean[] = [];
+    const f = await open('oauthbearer-refresh.txt', {
+      host: 'server.example.com',
+      port: 587,
+      auth: {
+        user: 'user@example.com',
+        method: 'OAUTHBEARER',
+        accessToken: ({ refresh }) => {
+          calls.push(refresh);
+          return refresh ? 'new' : 'old';
+        },
+      },
+    });
+    expect(f.session.authenticated).toBe('OAUTHBEARER');
+    expect(calls).toEqual([false, true]);
+    await f.session.quit();
+    check(f);
+    expect(f.events.filter((e) => e.dir === 'C').map((e) => e.text)).toEqual([
+      'EHLO localhost',
+      'STARTTLS',
+      'EHLO localhost',
+      'AUTH OAUTHBEARER <redacted>',
+      '<redacted>',
+      'AUTH OAUTHBEARER <redacted>',
+      'QUIT',
+    ]);
+  });
 });

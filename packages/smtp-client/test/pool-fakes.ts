@@ -87,6 +87,8 @@ export class FakeConnector {
   sessions: FakeSession[] = [];
   calls: ConnectOptions[] = [];
   failures: SmtpError[] = [];
+  /** New sessions fail every RSET/NOOP check. */
+  checkFails = false;
 
   constructor(public behaviour: Behaviour = async (o) => result(o)) {}
 
@@ -95,6 +97,7 @@ export class FakeConnector {
     const failure = this.failures.shift();
     if (failure) throw failure;
     const s = new FakeSession(this.sessions.length + 1, options, this.behaviour);
+    s.checkFails = this.checkFails;
     this.sessions.push(s);
     return s;
   };

@@ -130,6 +130,31 @@ describe('createPool: checks before reuse', () => {
     await pool.close();
   });
 
+  it('gives up on a send after more failed checks than the pool holds sessions', async () => {
+    const fake = new FakeConnector();
+    fake.checkFails = true;
+    const pool = createPool({ host: 'mx.test', maxConnections: 2, checkAfterIdle: 0, connectFn: fake.connect });
+    const e = await rejection(pool.send(msg(1)));
+    expect(e.message).toMatch(/RSET failed/);
+    expect(fake.sessions).toHaveLength(3);
+    expect(fake.sessions.every((s) => s.destroyed && s.sends.length === 0)).toBe(true);
+    await pool.close();
+  });
+
+  it('treats a session that is unusable on arrival as a failed connect', async () => {
+    const fake = new FakeConnector();
+    const dead = async (o: Parameters<typeof fake.connect>[0]) => {
+      const s = (await fake.connect(o)) as FakeSession;
+      s.alive = false;
+      return s;
+    };
+    const pool = createPool({ host: 'mx.test', connectFn: dead });
+    const e = await rejection(pool.send(msg(1)));
+    expect(e.code).toBe('ERR_SMTP_SESSION_UNUSABLE');
+    expect(fake.sessions).toHaveLength(2);
+    await pool.close();
+  });
+
   it('never reuses a session that became unusable (timeout, 421, protocol error)', async () => {
     let n = 0;
     const fake = new FakeConnector(async (o, s: FakeSession) => {

@@ -49,6 +49,8 @@ interface Job {
   failures: number;
   /** Check the session before use even when it was not idle long (the job is being retried). */
   check: boolean;
+  /** Sessions that failed their check while this send waited for them. */
+  bounces: number;
   detach(): void;
 }
 
@@ -106,6 +108,15 @@ function abortError(reason: unknown): SmtpError {
     code: 'ERR_SMTP_ABORTED',
     retryable: false,
     cause: reason,
+  });
+}
+
+function unusableError(cause?: unknown): SmtpError {
+  return new SmtpError('the pooled session is no longer usable', {
+    kind: 'connection',
+    code: 'ERR_SMTP_SESSION_UNUSABLE',
+    retryable: true,
+    ...(cause !== undefined ? { cause } : {}),
   });
 }
 
@@ -248,26 +259,49 @@ export function createPool(options: PoolOptions): Pool {
     }).then(
       (session) => {
         slot.session = session;
-        park(slot);
-        pump();
+        if (session.usable) {
+          park(slot);
+          pump();
+        } else {
+          discard(slot);
+          connectFailed(unusableError());
+        }
       },
       (error: unknown) => {
         slots.delete(slot);
-        // The send at the head of the queue pays for the failed connection: retried once when
-        // the failure is transient, rejected otherwise, so a dead server cannot spin the pool.
-        const job = queue.shift();
-        if (job) {
-          const decision = retryDecision(error, { bodyStarted: false, failures: job.failures, usable: false });
-          if (decision === 'retry') {
-            job.failures++;
-            queue.unshift(job);
-          } else {
-            settle(job, error);
-          }
-        }
-        pump();
+        connectFailed(error);
       },
     );
+  }
+
+  /**
+   * The send at the head of the queue pays for a failed connection: retried once when the failure
+   * is transient, rejected otherwise, so a dead server cannot spin the pool.
+   */
+  function connectFailed(error: unknown): void {
+    const job = queue.shift();
+    if (job) {
+      const decision = retryDecision(error, { bodyStarted: false, failures: job.failures, usable: false });
+      if (decision === 'retry') {
+        job.failures++;
+        queue.unshift(job);
+      } else {
+        settle(job, error);
+      }
+    }
+    pump();
+  }
+
+  /**
+   * A session failed its check before a send: the send goes back to the head of the queue
+   * uncharged, unless it has bounced off more sessions than the pool can hold (a server that
+   * fails every check would otherwise make the pool reconnect forever).
+   */
+  function bounce(job: Job, error: SmtpError): void {
+    job.bounces++;
+    if (job.bounces > maxConnections) settle(job, error);
+    else queue.unshift(job);
+    pump();
   }
 
   function settle(job: Job, error: unknown, result?: SendResult): void {
@@ -276,12 +310,13 @@ export function createPool(options: PoolOptions): Pool {
     else job.reject(error);
   }
 
-  async function check(session: Session): Promise<boolean> {
+  /** The liveness check; resolves with why the session cannot be reused, or undefined. */
+  async function check(session: Session): Promise<SmtpError | undefined> {
     try {
       await (checkCommand === 'NOOP' ? session.noop() : session.reset());
-      return session.usable;
-    } catch {
-      return false;
+      return session.usable ? undefined : unusableError();
+    } catch (error) {
+      return isSmtpError(error) ? error : unusableError(error);
     }
   }
 
@@ -297,19 +332,17 @@ export function createPool(options: PoolOptions): Pool {
       return;
     }
     if (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle) {
-      if (!(await check(session))) {
-        // Not the send's fault: back to the head of the queue, uncharged.
+      const failure = await check(session);
+      if (failure) {
         discard(slot);
-        queue.unshift(job);
-        pump();
+        bounce(job, failure);
         return;
       }
       slot.dirty = false;
     }
     if (!session.usable) {
       discard(slot);
-      queue.unshift(job);
-      pump();
+      bounce(job, unusableError());
       return;
     }
     const watch = new BodyWatch();
@@ -377,7 +410,7 @@ export function createPool(options: PoolOptions): Pool {
         );
       }
       return new Promise<SendResult>((resolve, reject) => {
-        const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, detach: () => {} };
+        const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, bounces: 0, detach: () => {} };
         if (signal) {
           const onAbort = (): void => {
             const i = queue.indexOf(job);

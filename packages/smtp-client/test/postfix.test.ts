@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCertificates, startPostfix, type PostfixServer, type TestCertificates } from '@smtpkit/testkit';
+import { connect } from '../src/index.js';
+import type { TranscriptEvent } from '../src/transcript.js';
+
+// Real Postfix smtpd round trips. startPostfix() throws when Postfix is missing: this file fails loudly then.
+
+function message(subject: string, body: string): string {
+  return [
+    'From: Alice <alice@example.com>',
+    'To: bob@example.net',
+    `Subject: ${subject}`,
+    'Date: Mon, 23 Nov 2026 20:00:00 +0000',
+    `Message-ID: <${subject.replace(/\W/g, '')}@example.com>`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    body,
+  ].join('\r\n');
+}
+
+/** Maildir stores LF line endings; compare the part after Postfix's own Return-Path/Received lines. */
+function storedBody(raw: Buffer): string {
+  const text = raw.toString('utf8');
+  return text.slice(text.indexOf('From: Alice'));
+}
+
+const lf = (s: string) => s.replace(/\r\n/g, '\n');
+
+let certs: TestCertificates;
+beforeAll(async () => {
+  certs = await generateCertificates();
+});
+
+describe('Postfix with CHUNKING, PIPELINING and STARTTLS', () => {
+  let postfix: PostfixServer;
+  beforeAll(async () => {
+    postfix = await startPostfix({ tls: 'may', certs, messageSizeLimit: 8_000_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await postfix?.stop();
+  });
+
+  it('STARTTLS, then BDAT with a pipelined envelope; several messages on one connection', async () => {
+    const events: TranscriptEvent[] = [];
+    const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'starttls', ca: certs.caCert, onTranscript: (e) => events.push(e) });
+    expect(s.tls?.verified).toBe('ca');
+    expect(s.capabilities.chunking).toBe(true);
+    expect(s.capabilities.pipelining).toBe(true);
+    const bodies = [
+      message('one', 'First.\r\n.starts with a dot\r\n'),
+      message('two', 'Second \u00e9t\u00e9.\r\n'),
+      message('three', `${'0123456789abcdef'.repeat(60)}\r\n`.repeat(3000)),
+    ];
+    for (const body of bodies) {
+      const r = await s.send({ from: 'alice@example.com', to: ['bob@example.net'], data: body });
+      expect(r.reply.code).toBe(250);
+    }
+    await s.quit();
+    const stored = await postfix.waitForMessages(3, 20_000);
+    const got = stored.map((m) => storedBody(m.raw)).sort();
+    expect(got).toEqual(bodies.map(lf).sort());
+    const c = events.filter((e) => e.dir === 'C').map((e) => e.text);
+    expect(c).toContain(`BDAT ${Buffer.byteLength(bodies[0] as string)} LAST`);
+    expect(c.filter((t) => /^BDAT 1048576$/.test(t)).length).toBeGreaterThanOrEqual(2);
+    expect(c).not.toContain('DATA');
+  });
+
+  it('recipients outside the accepted domains are reported; the others get the message', async () => {
+    const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'starttls', ca: certs.caCert });
+    const r = await s.send({
+      from: 'alice@example.com',
+      to: ['carol@example.org', 'mallory@elsewhere.invalid'],
+      data: message('partial', 'Partly.\r\n'),
+    });
+    expect(r.accepted).toEqual(['carol@example.org']);
+    expect(r.rejected).toHaveLength(1);
+    expect(r.rejected[0]?.reply.code).toBeGreaterThanOrEqual(450);
+    expect(r.rejected[0]?.error.enhancedStatus).toMatch(/^[45]\.\d+\.\d+$/);
+    await s.quit();
+  });
+
+  it('SIZE from Postfix stops an oversized message before MAIL FROM', async () => {
+    const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'starttls', ca: certs.caCert });
+    expect(s.capabilities.size).toBe(8_000_000);
+    await expect(s.send({ from: 'alice@example.com', to: ['bob@example.net'], data: 'x'.repeat(8_000_001) })).rejects.toMatchObject({
+      code: 'ERR_SMTP_SIZE_EXCEEDED',
+    });
+    expect(s.usable).toBe(true);
+    await s.quit();
+  });
+});
+
+describe('Postfix without CHUNKING: DATA, pipelined and lock-step', () => {
+  it.each([
+    ['PIPELINING', true],
+    ['lock-step', false],
+  ])('%s', async (_name, pipelining) => {
+    const postfix = await startPostfix({ chunking: false, pipelining });
+    try {
+      const events: TranscriptEvent[] = [];
+      const s = await connect({ host: '127.0.0.1', port: postfix.port, onTranscript: (e) => events.push(e) });
+      expect(s.capabilities.chunking).toBe(false);
+      expect(s.capabilities.pipelining).toBe(pipelining);
+      const body = message(`data ${pipelining}`, 'Line one.\r\n.\r\n..two dots\r\nlast line without newline');
+      const r = await s.send({ from: 'alice@example.com', to: ['bob@example.net', 'dave@example.com'], data: body });
+      expect(r.accepted).toEqual(['bob@example.net', 'dave@example.com']);
+      await s.quit();
+      const stored = await postfix.waitForMessages(2, 20_000);
+      for (const m of stored) expect(storedBody(m.raw)).toBe(`${lf(body)}\n`);
+      expect(events.some((e) => e.dir === 'C' && e.text === 'DATA')).toBe(true);
+    } finally {
+      await postfix.stop();
+    }
+  }, 60_000);
+});

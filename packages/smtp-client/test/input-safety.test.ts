@@ -84,21 +84,18 @@ async function memorySession(options: Partial<ConnectOptions> = {}) {
 }
 
 describe('input safety: control characters in envelope addresses (in-memory, every control)', () => {
-  for (const [name, c] of CONTROLS) {
-    it(`from with ${name} is an input error and no MAIL FROM is written`, async () => {
-      const { t, session } = await memorySession();
-      const err = await rejection(session.send({ from: `alice${c}x@example.com`, to: ['bob@example.net'], data: 'Subject: x\r\n\r\nhi\r\n' }));
-      expectInputError(err);
-      expect(text(t.written)).not.toMatch(/MAIL FROM/);
-      expect(session.usable).toBe(true); // nothing was sent, so the session is still in step
-      await session.quit();
-    });
-    it(`to with ${name} is an input error and no MAIL FROM is written`, async () => {
-      const { t, session } = await memorySession();
-      const err = await rejection(session.send({ from: 'alice@example.com', to: ['bob@example.net', `eve${c}@example.net`], data: 'x\r\n' }));
-      expectInputError(err);
-      expect(text(t.written)).not.toMatch(/MAIL FROM|RCPT TO/);
-      await session.quit();
+  for (const field of ['from', 'to'] as const) {
+    it(`${field}: each C0 control and DEL is an input error and no MAIL FROM is written`, async () => {
+      for (const [name, c] of CONTROLS) {
+        const { t, session } = await memorySession();
+        const from = field === 'from' ? `alice${c}x@example.com` : 'alice@example.com';
+        const to = field === 'to' ? ['bob@example.net', `eve${c}@example.net`] : ['bob@example.net'];
+        const err = await rejection(session.send({ from, to, data: 'Subject: x\r\n\r\nhi\r\n' }));
+        expectInputError(err);
+        expect(text(t.written), `${field} with ${name}`).not.toMatch(/MAIL FROM|RCPT TO/);
+        expect(session.usable, `${field} with ${name}: nothing was sent, so the session is still in step`).toBe(true);
+        await session.quit();
+      }
     });
   }
 });

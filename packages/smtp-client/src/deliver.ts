@@ -22,7 +22,10 @@ export interface DeliverOptions extends Omit<ConnectOptions, 'host' | 'stopAfter
   resolver?: MxResolver;
   /** Orders MX records of equal preference (RFC 5321 §5.1); default `Math.random`. */
   random?: () => number;
-  /** Connection attempts per domain at most (each address of each MX host is one). Default 10. */
+  /**
+   * Attempts per domain at most: each address of each MX host is one, and so is an MX host whose
+   * address lookup failed. Default 10 (RFC 5321 §5.1 allows a limit and asks to try at least two addresses).
+   */
   maxAttempts?: number;
   /** Domains delivered at the same time. Default 4. */
   concurrency?: number;
@@ -154,7 +157,8 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
     }
     for (const address of addresses) {
       if (out.attempts.length >= shared.maxAttempts) {
-        out.error = lastError ?? inputError('maxAttempts reached before any connection was tried');
+        // attempts is non-empty here, so a previous attempt set lastError
+        out.error = lastError!;
         return out;
       }
       if (signal?.aborted) {

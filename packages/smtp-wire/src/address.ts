@@ -81,9 +81,8 @@ function checkQuoted(s: string, what: string): boolean {
       fail('unescaped quote inside quoted local part', what);
     } else if (c > 0x7f) {
       nonAscii = true;
-    } else if (c < 0x20 || c === 0x7f) {
-      fail('control character in quoted local part', what);
     }
+    // (controls never get here: parseMailbox rejects them first)
   }
   return nonAscii;
 }

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { SmtpError, inputError } from './errors.js';
+import { inputError } from './errors.js';
+import type { SmtpError } from './errors.js';
 
 /** Longest DATA line in octets, CRLF excluded (RFC 5321 §4.5.3.1.6: 1000 including CRLF). */
 export const MAX_DATA_LINE = 998;

@@ -48,15 +48,16 @@ function defaultRetryable(init: SmtpErrorInit): boolean {
  */
 export class SmtpError extends Error {
   override readonly name = 'SmtpError';
+  // Optional fields are `declare`d so unset ones are absent, not own properties holding undefined.
   readonly kind: SmtpErrorKind;
   readonly code: string;
-  readonly replyCode?: number;
-  readonly enhancedStatus?: string;
-  readonly command?: string;
-  readonly reply?: Reply;
+  declare readonly replyCode?: number;
+  declare readonly enhancedStatus?: string;
+  declare readonly command?: string;
+  declare readonly reply?: Reply;
   readonly retryable: boolean;
-  readonly hint?: string;
-  readonly offset?: number;
+  declare readonly hint?: string;
+  declare readonly offset?: number;
 
   constructor(message: string, init: SmtpErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });

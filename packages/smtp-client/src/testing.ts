@@ -11,6 +11,7 @@ export { ConnectionClosedError, FaultConnection, FaultScriptError } from './test
 export type { ConnectionRecord, ReadOptions, ReceivedChunk, UpgradeTlsOptions, WriteOptions } from './testing/connection.js';
 export { runSteps } from './testing/steps.js';
 export type {
+  AnswerRemainingStep,
   CloseStep,
   DelayStep,
   DripStep,

@@ -237,6 +237,18 @@ describe('startFaultServer: timing and segmentation', () => {
     expect(server.connections[0]?.scriptError).toBeUndefined();
   });
 
+  it('stops reading when a stall says reading: false, so the client\'s writes back up', async () => {
+    server = await startFaultServer([{ stall: true, reading: false }]);
+    const c = await open(server.port);
+    await server.waitForConnections(1);
+    const total = 32 * 1024 * 1024;
+    const flushed = c.socket.write(Buffer.alloc(total, 0x61));
+    expect(flushed).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(c.socket.writableLength).toBeGreaterThan(0);
+    expect(server.received().length).toBeLessThan(total);
+  });
+
   it('closes stalled connections on close()', async () => {
     server = await startFaultServer([{ stall: true }]);
     const c = await open(server.port);
@@ -349,6 +361,25 @@ describe('startFaultServer: TLS', () => {
 
   it('refuses implicitTls without a certificate', async () => {
     await expect(startFaultServer([], { implicitTls: true })).rejects.toThrow('implicitTls needs tls');
+  });
+});
+
+describe('startFaultServer: answerRemaining', () => {
+  it('answers RSET/NOOP with 250, unknown commands with 503, and QUIT with 221 and a close', async () => {
+    server = await startFaultServer([{ send: '220 hi\r\n' }, { answerRemaining: true }]);
+    const c = await open(server.port);
+    await c.receive('220 hi\r\n');
+    c.send('RSET\r\n');
+    await c.receive('250 2.0.0 Ok\r\n');
+    c.send('MAIL FROM:<a@b>\r\n');
+    await c.receive('503 5.5.1');
+    c.send('NOOP\r\nQUIT\r\n');
+    await c.receive('221 2.0.0 Bye\r\n');
+    await c.until(() => c.closed, 'close');
+    expect(c.text).toBe('220 hi\r\n250 2.0.0 Ok\r\n503 5.5.1 Error: bad sequence of commands\r\n250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n');
+    await server.connections[0]?.done;
+    expect(server.connections[0]?.commands).toEqual(['RSET', 'MAIL FROM:<a@b>', 'NOOP', 'QUIT']);
+    expect(server.connections[0]?.scriptError).toBeUndefined();
   });
 });
 

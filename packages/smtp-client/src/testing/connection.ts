@@ -253,6 +253,44 @@ export class FaultConnection implements ConnectionRecord {
     return out;
   }
 
+  /**
+   * Stops reading from the socket, so the client's writes back up (TCP flow control) as they
+   * would against a server that stopped reading. Undone by {@link resumeReading}.
+   */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  /** Reads from the socket again after {@link pauseReading}. */
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /**
+   * Answers whatever the client sends until it leaves, as a plain server would after the
+   * interesting part of a script: RSET and NOOP get 250, QUIT gets 221 and a close, anything
+   * else 503 (RFC 5321 §4.2.4). At most `maxCommands` (default 100) are read.
+   */
+  async answerRemaining(options: { maxCommands?: number; timeoutMs?: number } = {}): Promise<void> {
+    const max = options.maxCommands ?? 100;
+    for (let i = 0; i < max && !this.closed; i++) {
+      let line: string;
+      try {
+        line = await this.readLine({ timeoutMs: options.timeoutMs });
+      } catch (error) {
+        if (error instanceof ConnectionClosedError) return;
+        throw error;
+      }
+      const verb = line.split(' ', 1)[0]!.toUpperCase();
+      if (verb === 'QUIT') {
+        await this.write('221 2.0.0 Bye\r\n');
+        await this.close();
+        return;
+      }
+      await this.write(verb === 'RSET' || verb === 'NOOP' ? '250 2.0.0 Ok\r\n' : '503 5.5.1 Error: bad sequence of commands\r\n');
+    }
+  }
+
   /** Waits until the client closes its side (or the deadline); resolves true when it did. */
   async waitForClose(timeoutMs = this.defaults.readTimeoutMs): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

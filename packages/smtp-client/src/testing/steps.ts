@@ -42,6 +42,13 @@ export interface DripStep {
 export interface StallStep {
   stall: true;
   maxMs?: number;
+  /** false: also stop reading, so the client's writes back up (default true: keep recording). */
+  reading?: boolean;
+}
+/** Answer RSET/NOOP with 250, QUIT with 221 and close, anything else with 503, until the client leaves. */
+export interface AnswerRemainingStep {
+  answerRemaining: true;
+  maxCommands?: number;
 }
 /** Close the connection (FIN). */
 export interface CloseStep {
@@ -68,7 +75,8 @@ export type FaultStep =
   | StallStep
   | CloseStep
   | ResetStep
-  | ExpectCloseStep;
+  | ExpectCloseStep
+  | AnswerRemainingStep;
 
 /** A scripted server side: steps run in order on every connection. */
 export type FaultScript = readonly FaultStep[];
@@ -98,7 +106,10 @@ export async function runSteps(conn: FaultConnection, steps: FaultScript): Promi
     } else if ('delayMs' in step) {
       await conn.delay(step.delayMs);
     } else if ('stall' in step) {
+      if (step.reading === false) conn.pauseReading();
       await conn.delay(step.maxMs ?? 120_000);
+    } else if ('answerRemaining' in step) {
+      await conn.answerRemaining({ maxCommands: step.maxCommands });
     } else if ('close' in step) {
       await conn.close();
     } else if ('reset' in step) {

@@ -1,5 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
+import { createPool, sendMail } from '@smtpkit/client';
+import { buildMessage } from '@smtpkit/mime';
 import type { Job, JobResult } from '../jobs.js';
 import { FROM, TO, makeMessage } from '../message.js';
 import { drain, startWindow } from './measure.js';
@@ -8,35 +10,8 @@ type SendMany = Extract<Job, { kind: 'send-many' }>;
 type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;
 type BuildOnly = Extract<Job, { kind: 'build-only' }>;
 
-/** The slice of @smtpkit/client this bench drives (names as in the package's index.ts). */
-interface ClientApi {
-  createPool(options: Record<string, unknown>): {
-    send(options: { from: string; to: readonly string[]; data: unknown }): Promise<unknown>;
-    close(): Promise<void>;
-  };
-  sendMail(options: Record<string, unknown>): Promise<unknown>;
-}
-/** The slice of @smtpkit/mime this bench drives. */
-interface MimeApi {
-  buildMessage(input: Record<string, unknown>): AsyncIterable<Uint8Array>;
-}
-
-async function client<K extends keyof ClientApi>(name: K): Promise<ClientApi[K]> {
-  const mod = (await import('@smtpkit/client')) as unknown as Partial<ClientApi>;
-  const fn = mod[name];
-  if (typeof fn !== 'function') throw new Error(`@smtpkit/client does not export ${name} (not built yet?)`);
-  return fn as ClientApi[K];
-}
-
-async function mime(): Promise<MimeApi> {
-  const mod = (await import('@smtpkit/mime')) as unknown as Partial<MimeApi>;
-  if (typeof mod.buildMessage !== 'function') throw new Error('@smtpkit/mime does not export buildMessage (not built yet?)');
-  return mod as MimeApi;
-}
-
 /** smtpkit's pool, every message queued at once; `connections` sessions, none recycled during the run. */
 export async function sendMany(job: SendMany): Promise<JobResult> {
-  const createPool = await client('createPool');
   const raw = makeMessage(job.size);
   const pool = createPool({
     host: '127.0.0.1',
@@ -59,7 +34,6 @@ export async function sendMany(job: SendMany): Promise<JobResult> {
 
 /** One message built by @smtpkit/mime around a file stream, sent by sendMail. */
 export async function sendAttachment(job: SendAttachment): Promise<JobResult> {
-  const [sendMail, { buildMessage }] = await Promise.all([client('sendMail'), mime()]);
   const end = startWindow();
   const message = buildMessage({
     from: FROM,
@@ -82,7 +56,6 @@ export async function sendAttachment(job: SendAttachment): Promise<JobResult> {
 
 /** @smtpkit/mime only: the message stream is drained into nothing. */
 export async function buildOnly(job: BuildOnly): Promise<JobResult> {
-  const { buildMessage } = await mime();
   const content = randomFillSync(Buffer.alloc(job.bytes));
   const end = startWindow();
   const message = buildMessage({

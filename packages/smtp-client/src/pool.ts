@@ -276,9 +276,16 @@ export function createPool(options: PoolOptions): Pool {
 
   /**
    * The send at the head of the queue pays for a failed connection: retried once when the failure
-   * is transient, rejected otherwise, so a dead server cannot spin the pool.
+   * is transient, rejected otherwise, so a dead server cannot spin the pool. Invalid connection
+   * options (kind 'input') reject every queued send at once.
    */
   function connectFailed(error: unknown): void {
+    if (isSmtpError(error) && error.kind === 'input') {
+      // Bad connection options fail every connect the same way: reject everything waiting.
+      for (const job of queue.splice(0)) settle(job, error);
+      pump();
+      return;
+    }
     const job = queue.shift();
     if (job) {
       const decision = retryDecision(error, { bodyStarted: false, failures: job.failures, usable: false });

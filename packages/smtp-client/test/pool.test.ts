@@ -247,6 +247,16 @@ describe('createPool: retries', () => {
     await pool.close();
   });
 
+  it('rejects every queued send at once when the connection options are invalid', async () => {
+    const fake = new FakeConnector();
+    fake.failures = [new SmtpError('clientName contains CR/LF', { kind: 'input', code: 'ERR_SMTP_INPUT' })];
+    const pool = createPool({ host: 'mx.test', maxConnections: 1, connectFn: fake.connect });
+    const errors = await Promise.all([1, 2, 3].map((i) => rejection(pool.send(msg(i)))));
+    expect(errors.map((e) => e.kind)).toEqual(['input', 'input', 'input']);
+    expect(fake.calls).toHaveLength(1);
+    await pool.close();
+  });
+
   it('does not retry a connect failure that is not retryable', async () => {
     const fake = new FakeConnector();
     fake.failures = [new SmtpError('AUTH PLAIN failed: 535', { kind: 'auth', code: 'ERR_SMTP_AUTH_CREDENTIALS', replyCode: 535 })];

@@ -101,3 +101,51 @@ export async function startRecordingServer(options: RecordingServerOptions = {})
     },
   };
 }
+
+/** A TCP proxy on 127.0.0.1:0 in front of a real server, keeping what clients sent through it. */
+export interface RecordingProxy {
+  port: number;
+  host: '127.0.0.1';
+  /** Client → server bytes of each connection, in connection order. */
+  sessions(): Buffer[];
+  close(): Promise<void>;
+}
+
+/** Start a {@link RecordingProxy} forwarding to `127.0.0.1:targetPort` (plaintext sessions only). */
+export async function startRecordingProxy(targetPort: number): Promise<RecordingProxy> {
+  const sessions: Buffer[][] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const mine: Buffer[] = [];
+    sessions.push(mine);
+    const upstream = new (client.constructor as typeof Socket)();
+    sockets.add(client);
+    sockets.add(upstream);
+    upstream.connect(targetPort, '127.0.0.1');
+    client.on('data', (d: Buffer) => {
+      mine.push(d);
+      upstream.write(d);
+    });
+    upstream.pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      s.on('close', end);
+      s.on('error', end);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    host: '127.0.0.1',
+    sessions: () => sessions.map((s) => Buffer.concat(s)),
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

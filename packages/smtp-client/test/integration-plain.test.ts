@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isSmtpError, SmtpError } from '@smtpkit/wire';
+import type { SmtpError } from '@smtpkit/wire';
+import { isSmtpError } from '@smtpkit/wire';
 import { connect, sendMail } from '../src/index.js';
 import { RecipientsRejectedError } from '../src/send.js';
 import type { TranscriptEvent } from '../src/transcript.js';

@@ -1,7 +1,7 @@
 import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createPool, type Pool, type PoolOptions } from '../src/pool.js';
-import { startRecordingServer, type RecordingServer } from './pool-server.js';
+import { startLineServer, startRecordingServer, type RecordingServer } from './pool-server.js';
 
 const servers: RecordingServer[] = [];
 const pools: Pool[] = [];
@@ -189,5 +189,50 @@ describe('pool against smtp-server', () => {
     const errors = await Promise.all([1, 2, 3].map((i) => rejection(p.send(msg(i)))));
     for (const e of errors) expect(e.kind).toBe('connection');
     expect(p.size).toBe(0);
+  });
+
+  it('retries a send whose connection dropped before the body, on a new connection', async () => {
+    const s = await startLineServer(['hang-up-after-mail']);
+    try {
+      const p = createPool({ host: '127.0.0.1', port: s.port, tls: 'none' });
+      pools.push(p);
+      const r = await p.send(msg(1));
+      expect(r.reply.code).toBe(250);
+      expect(s.connections).toBe(2);
+      expect(s.messages).toEqual(['Subject: message 1\r\n\r\nbody of message 1\r\n']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('never resends a message whose end of data got no reply (it may have been delivered)', async () => {
+    const s = await startLineServer(['hang-up-after-dot']);
+    try {
+      const p = createPool({ host: '127.0.0.1', port: s.port, tls: 'none' });
+      pools.push(p);
+      const e = await rejection(p.send(msg(1)));
+      expect(e.kind).toBe('connection');
+      expect(e.replyCode).toBeUndefined();
+      expect(s.connections).toBe(1);
+      expect(s.messages).toHaveLength(1);
+      // the pool itself goes on with a new connection
+      await p.send(msg(2));
+      expect(s.connections).toBe(2);
+      expect(s.messages).toHaveLength(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('never resends an empty message whose end of data got no reply', async () => {
+    const s = await startLineServer(['hang-up-after-dot']);
+    try {
+      const p = createPool({ host: '127.0.0.1', port: s.port, tls: 'none' });
+      pools.push(p);
+      await rejection(p.send({ ...msg(1), data: '' }));
+      expect(s.connections).toBe(1);
+    } finally {
+      await s.close();
+    }
   });
 });

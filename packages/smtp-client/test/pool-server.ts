@@ -120,3 +120,82 @@ export async function startRecordingServer(hooks: Hooks = {}): Promise<Recording
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** How {@link startLineServer} misbehaves on one connection. */
+export type LineServerMode = 'normal' | 'hang-up-after-mail' | 'hang-up-after-dot';
+
+/**
+ * A minimal line-based SMTP server on 127.0.0.1:0 (no PIPELINING, no extensions) that can hang up
+ * at chosen points without replying; `modes[i]` applies to the i-th connection (then 'normal').
+ */
+export async function startLineServer(modes: LineServerMode[]): Promise<{
+  port: number;
+  connections: number;
+  messages: string[];
+  close(): Promise<void>;
+}> {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const state = { connections: 0, messages: [] as string[] };
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const mode = modes[state.connections++] ?? 'normal';
+    let buffer = '';
+    let inData = false;
+    let body = '';
+    socket.write('220 line.test ESMTP\r\n');
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      for (let i = buffer.indexOf('\r\n'); i !== -1; i = buffer.indexOf('\r\n')) {
+        const line = buffer.slice(0, i);
+        buffer = buffer.slice(i + 2);
+        if (inData) {
+          if (line !== '.') {
+            body += `${line}\r\n`;
+            continue;
+          }
+          inData = false;
+          if (mode === 'hang-up-after-dot') {
+            state.messages.push(body);
+            socket.destroy();
+            return;
+          }
+          state.messages.push(body);
+          socket.write('250 2.0.0 queued\r\n');
+          continue;
+        }
+        const verb = line.split(' ')[0]!.toUpperCase();
+        if (verb === 'MAIL' && mode === 'hang-up-after-mail') {
+          socket.destroy();
+          return;
+        }
+        if (verb === 'DATA') {
+          inData = true;
+          body = '';
+          socket.write('354 go ahead\r\n');
+        } else if (verb === 'QUIT') {
+          socket.end('221 bye\r\n');
+        } else if (verb === 'EHLO') {
+          socket.write('250 line.test\r\n');
+        } else {
+          socket.write('250 ok\r\n');
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get connections() {
+      return state.connections;
+    },
+    messages: state.messages,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { isSmtpError, type SmtpError } from '@smtpkit/wire';
+import { handshake, resolveConnectOptions } from '../src/connect.js';
+import { MemoryTransport } from '../src/memory-transport.js';
+import type { ConnectOptions, Session } from '../src/types.js';
+
+/** An in-memory server answering each command line through `answer` (BDAT payloads skipped by size). */
+function fakeServer(ehlo: string[], answer: (command: string, n: number) => string | undefined) {
+  const t = new MemoryTransport();
+  let buf = Buffer.alloc(0);
+  let skip = 0;
+  const commands: string[] = [];
+  t.onWrite = (bytes) => {
+    buf = Buffer.concat([buf, bytes]);
+    for (;;) {
+      if (skip > 0) {
+        const n = Math.min(skip, buf.length);
+        skip -= n;
+        buf = buf.subarray(n);
+        if (skip > 0) return;
+      }
+      const eol = buf.indexOf('\r\n');
+      if (eol === -1) return;
+      const line = buf.subarray(0, eol).toString('latin1');
+      buf = buf.subarray(eol + 2);
+      commands.push(line);
+      const bdat = /^BDAT (\d+)/.exec(line);
+      if (bdat) skip = Number(bdat[1]);
+      const reply = line.startsWith('EHLO')
+        ? ehlo.map((k, i) => `250${i === ehlo.length - 1 ? ' ' : '-'}${k}\r\n`).join('')
+        : answer(line, commands.length);
+      if (reply) queueMicrotask(() => t.push(reply));
+    }
+  };
+  t.push('220 fake ESMTP\r\n');
+  return { t, commands };
+}
+
+async function open(t: MemoryTransport, extra: Partial<ConnectOptions> = {}): Promise<Session> {
+  const o: ConnectOptions = { host: 'fake', tls: 'none', timeouts: { greeting: 2000, mail: 2000, rcpt: 2000, dataInit: 2000, dataBlock: 2000, dataDone: 2000, command: 2000 }, ...extra };
+  return handshake(t, o, resolveConnectOptions(o), null);
+}
+
+async function rejection(p: Promise<unknown>): Promise<SmtpError> {
+  const e = await p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: unknown) => err,
+  );
+  expect(isSmtpError(e)).toBe(true);
+  return e as SmtpError;
+}
+
+const ok = (line: string) => (line === 'QUIT' ? '221 bye\r\n' : line === 'DATA' ? '354 go\r\n' : '250 ok\r\n');
+const mib = (n: number) => `${'x'.repeat(1022)}\r\n`.repeat(1024 * n);
+
+describe('BDAT (RFC 3030)', () => {
+  it('pipelined chunks; a refused chunk stops the transfer, outstanding replies are drained, then RSET', async () => {
+    let bdats = 0;
+    let afterReset = false;
+    const { t, commands } = fakeServer(['fake', 'PIPELINING', 'CHUNKING'], (line) => {
+      if (line === 'RSET') afterReset = true;
+      if (line.startsWith('BDAT') && !afterReset) {
+        bdats++;
+        return bdats === 2 ? '554 5.6.0 content refused\r\n' : bdats > 2 ? '503 5.5.1 no transaction\r\n' : '250 ok\r\n';
+      }
+      return ok(line);
+    });
+    const s = await open(t);
+    const e = await rejection(s.send({ from: 'a@example.com', to: ['b@example.net'], data: mib(8) }));
+    expect(e.replyCode).toBe(554);
+    expect(s.usable).toBe(true);
+    const sent = commands.filter((c) => c.startsWith('BDAT')).length;
+    expect(sent).toBeLessThanOrEqual(2 + 4); // never more than the window past the refusal
+    expect(commands.at(-1)).toBe('RSET');
+    const r = await s.send({ from: 'a@example.com', to: ['b@example.net'], data: 'Subject: ok\r\n\r\nfine\r\n' });
+    expect(commands.at(-1)).toBe('BDAT 21 LAST');
+    expect(r.reply.code).toBe(250);
+    await s.quit();
+  });
+
+  it('without PIPELINING each chunk waits for its 250', async () => {
+    const { t, commands } = fakeServer(['fake', 'CHUNKING'], ok);
+    const s = await open(t);
+    const data = mib(2);
+    const r = await s.send({ from: 'a@example.com', to: ['b@example.net'], data });
+    expect(r.bytes).toBe(data.length);
+    expect(commands.filter((c) => c.startsWith('BDAT'))).toEqual(['BDAT 1048576', 'BDAT 1048576', 'BDAT 0 LAST']);
+    await s.quit();
+  });
+
+  it("chunking: 'never' uses DATA even when CHUNKING is offered", async () => {
+    const { t, commands } = fakeServer(['fake', 'CHUNKING'], ok);
+    const s = await open(t, { chunking: 'never' });
+    await s.send({ from: 'a@example.com', to: ['b@example.net'], data: 'Subject: x\r\n\r\ny\r\n' });
+    expect(commands).toContain('DATA');
+    await s.quit();
+  });
+});
+
+describe('transaction edge cases', () => {
+  it('354 although every recipient was refused: protocol error, connection dropped', async () => {
+    const { t } = fakeServer(['fake', 'PIPELINING'], (line) => (line.startsWith('RCPT') ? '550 no\r\n' : ok(line)));
+    const s = await open(t);
+    const e = await rejection(s.send({ from: 'a@example.com', to: ['b@example.net'], data: 'x\r\n' }));
+    expect(e.kind).toBe('protocol');
+    expect(s.usable).toBe(false);
+    expect(t.destroyed).toBe(true);
+  });
+
+  it('a body source that throws mid-DATA ends the session with a typed input error', async () => {
+    const { t } = fakeServer(['fake'], ok);
+    const s = await open(t);
+    async function* broken() {
+      yield Buffer.from('Subject: x\r\n\r\n');
+      throw new Error('disk on fire');
+    }
+    const e = await rejection(s.send({ from: 'a@example.com', to: ['b@example.net'], data: broken() }));
+    expect(e.code).toBe('ERR_SMTP_BODY');
+    expect(s.usable).toBe(false);
+  });
+
+  it('all-or-nothing with PIPELINING keeps DATA out of the group, so a refusal costs only RSET', async () => {
+    const { t, commands } = fakeServer(['fake', 'PIPELINING'], (line) => (line.includes('bad@') ? '550 no\r\n' : ok(line)));
+    const s = await open(t);
+    const e = await rejection(s.send({ from: 'a@example.com', to: ['ok@example.net', 'bad@example.net'], data: 'x\r\n', partial: 'all-or-nothing' }));
+    expect(e.code).toBe('ERR_SMTP_RECIPIENTS_REJECTED');
+    expect(commands).not.toContain('DATA');
+    expect(commands.at(-1)).toBe('RSET');
+    const r = await s.send({ from: 'a@example.com', to: ['ok@example.net'], data: 'x\r\n', partial: 'all-or-nothing' });
+    expect(r.accepted).toEqual(['ok@example.net']);
+    await s.quit();
+  });
+
+  it('a failed RSET makes the session unusable', async () => {
+    const { t } = fakeServer(['fake'], (line) => (line === 'RSET' ? '500 what\r\n' : ok(line)));
+    const s = await open(t);
+    await rejection(s.reset());
+    expect(s.usable).toBe(false);
+  });
+
+  it('DSN: RET/ENVID on MAIL, NOTIFY and per-recipient ORCPT on RCPT', async () => {
+    const { t, commands } = fakeServer(['fake', 'DSN'], ok);
+    const s = await open(t);
+    await s.send({
+      from: 'a@example.com',
+      to: ['b@example.net', 'c@example.net'],
+      data: 'x\r\n',
+      dsn: { ret: 'HDRS', envid: 'id+1', notify: ['FAILURE', 'DELAY'], orcpt: true },
+    });
+    expect(commands[1]).toBe('MAIL FROM:<a@example.com> RET=HDRS ENVID=id+2B1');
+    expect(commands[2]).toBe('RCPT TO:<b@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@example.net');
+    expect(commands[3]).toBe('RCPT TO:<c@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;c@example.net');
+    await s.quit();
+  });
+});

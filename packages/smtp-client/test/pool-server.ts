@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 
 /** A message as the server stored it. */
@@ -134,8 +134,7 @@ export async function startLineServer(modes: LineServerMode[]): Promise<{
   messages: string[];
   close(): Promise<void>;
 }> {
-  const { createServer } = await import('node:net');
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   const state = { connections: 0, messages: [] as string[] };
   const server = createServer((socket) => {
     sockets.add(socket);

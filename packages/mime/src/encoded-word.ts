@@ -111,6 +111,10 @@ export function encodeHeaderValue(value: string): string {
     first = 0;
     last = tokens.length - 1;
   }
+  // Between plain text and an encoded word only a single space survives every reader; a tab or a run
+  // of spaces there goes inside the encoded span.
+  while (first > 0 && tokens[first - 1] !== ' ') first -= 2;
+  while (last < tokens.length - 1 && tokens[last + 1] !== ' ') last += 2;
   const head = tokens.slice(0, first).join('');
   const span = tokens.slice(first, last + 1).join('');
   const tail = tokens.slice(last + 1).join('');

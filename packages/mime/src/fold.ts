@@ -14,8 +14,9 @@ import { MimeError } from './errors.js';
  * ```
  */
 export function foldHeader(name: string, value: string, field: string = name): string {
-  // Fold points: before a run of whitespace that follows non-whitespace.
-  const tokens = value.split(/(?<=[^ \t])(?=[ \t])/);
+  // Fold points: before a single SP or HTAB between two non-whitespace characters. Never inside a run of
+  // whitespace: some readers collapse the whitespace at a fold, which would change the value.
+  const tokens = value.split(/(?<=[^ \t])(?=[ \t][^ \t])/);
   const lines: string[] = [];
   let current = `${name}:${value.length > 0 && !/^[ \t]/.test(value) ? ' ' : ''}${tokens[0] ?? ''}`;
   for (let i = 1; i < tokens.length; i++) {

@@ -8,6 +8,14 @@ const ATTRIBUTE_CHAR = /[!#$&+\-.0-9A-Z^_`a-z|~]/;
 /** Room for one parameter segment so that `name*12*=...;` stays well inside 78 characters. */
 const SEGMENT = 60;
 
+/**
+ * Printable ASCII words separated by single spaces: readers keep it as it is. Runs of whitespace
+ * (which readers collapse) and text that looks like an RFC 2047 word go in the extended form instead.
+ */
+function isPlain(value: string): boolean {
+  return /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/.test(value) && !value.includes('=?');
+}
+
 /** A MIME parameter value as token or quoted-string (RFC 2045 §5.1). */
 export function quoteParam(value: string): string {
   return TOKEN.test(value) ? value : `"${value.replace(/[\\"]/g, '\\$&')}"`;
@@ -26,7 +34,8 @@ function percentEncode(cp: string): string {
  * `name*=utf-8''…` with continuations `name*0*=`, `name*1*=` (§3, §4), segments split between code points.
  */
 export function formatParam(name: string, value: string): string[] {
-  const ascii = /^[\x20-\x7e]*$/.test(value);
+  // A plain value that looks like an RFC 2047 word would be decoded by lenient readers: extend it instead.
+  const ascii = isPlain(value);
   if (ascii && value.length <= SEGMENT) return [`${name}=${quoteParam(value)}`];
   if (ascii) {
     const parts: string[] = [];
@@ -53,7 +62,7 @@ export function formatParam(name: string, value: string): string[] {
  * quoted string, as most mail clients write and read it.
  */
 export function formatLegacyNameParam(value: string): string {
-  if (/^[\x20-\x7e]*$/.test(value)) return `name=${quoteParam(value)}`;
+  if (isPlain(value)) return `name=${quoteParam(value)}`;
   return `name="${encodeWord(value, { encoding: 'B' })}"`;
 }
 

@@ -35,10 +35,7 @@ export function hintFor(error: unknown, ctx: HintContext): string | undefined {
   if (isAuth && GMAIL.test(ctx.host)) {
     return 'Gmail needs an app password (Google Account > Security > App passwords) or OAuth (--auth xoauth2)';
   }
-  if (
-    (isMailFrom || (e.command ?? '').toUpperCase() === 'DATA' || /^(RCPT|\.)/.test(e.command ?? '')) &&
-    /SendAs|5\.7\.60|not owned|not authori[sz]ed to send|sender address rejected|does not match/i.test(text)
-  ) {
+  if ((isMailFrom || e.kind === 'reply') && /SendAs|5\.7\.60|not owned|not authori[sz]ed to send|sender address rejected|does not match/i.test(text)) {
     return 'the From address must be the mailbox you authenticated as';
   }
   if (e.hint) return e.hint;

@@ -60,6 +60,30 @@ async function openAttachment(path: string, disposition: 'attachment' | 'inline'
   };
 }
 
+/** Headers mime writes from fields of their own: `--header` routes them there. */
+const STRUCTURED: Record<string, keyof MessageInput | null> = {
+  'reply-to': 'replyTo', sender: 'sender', 'message-id': 'messageId', date: 'date', subject: 'subject',
+  from: null, to: null, cc: null, bcc: null,
+};
+
+function structuredHeaders(cfg: SendConfig): Partial<MessageInput> {
+  const out: Partial<MessageInput> = {};
+  for (const [name, value] of cfg.headers) {
+    const field = STRUCTURED[name.toLowerCase()];
+    if (field === undefined) continue;
+    if (field === null) throw new UsageError(`--header ${name}: use --${name.toLowerCase()} (it also sets the envelope)`);
+    if (field === 'subject' && cfg.subject !== undefined) throw new UsageError('--header Subject and --subject both given');
+    if (field === 'date') {
+      const date = new Date(value);
+      if (Number.isNaN(date.getTime())) throw new UsageError(`--header Date: cannot read "${value}" as a date`);
+      out.date = date;
+    } else {
+      (out as Record<string, string>)[field] = value;
+    }
+  }
+  return out;
+}
+
 /**
  * Turn the flags into a message: either `--eml` as-is (optionally reading its recipients and
  * dropping Bcc), or a new message built by @smtpkit/mime from the parts the user named.
@@ -84,16 +108,17 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
   const attachments = await Promise.all(cfg.attach.map((p) => openAttachment(p, 'attachment', mime.guessContentType)));
   const inline = await Promise.all(cfg.inline.map((p) => openAttachment(p, 'inline', mime.guessContentType)));
   const input: MessageInput = {
+    ...structuredHeaders(cfg),
     from: cfg.from,
     to: cfg.to,
     cc: cfg.cc,
     bcc: cfg.bcc,
-    subject: cfg.subject,
+    ...(cfg.subject !== undefined ? { subject: cfg.subject } : {}),
     text: text ?? (html === undefined ? '' : undefined),
     html,
     attachments,
     inline,
-    headers: cfg.headers,
+    headers: cfg.headers.filter(([name]) => !(name.toLowerCase() in STRUCTURED)),
   };
   const message = mime.buildMessage(input);
   return { from, to: dedupe(message.envelope.to), message };

@@ -70,9 +70,10 @@ export function ttyPrompt(output: NodeJS.WritableStream = process.stderr): ((q: 
   if (!input.isTTY) return undefined;
   return (question) =>
     new Promise((resolve, reject) => {
-      output.write(question);
+      // Echo off before the question appears, so nothing typed early is echoed.
       input.setRawMode(true);
       input.resume();
+      output.write(question);
       let value = '';
       const finish = (error?: Error) => {
         input.setRawMode(false);

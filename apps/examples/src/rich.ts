@@ -3,11 +3,11 @@
  * The tree @smtpkit/mime builds for it:
  *
  *   multipart/mixed
- *   ├── multipart/related
- *   │   ├── multipart/alternative
- *   │   │   ├── text/plain
- *   │   │   └── text/html            <img src="cid:envelope.png">
- *   │   └── image/png                inline, Content-ID <envelope.png>
+ *   ├── multipart/alternative
+ *   │   ├── text/plain
+ *   │   └── multipart/related
+ *   │       ├── text/html            <img src="cid:envelope.png">
+ *   │       └── image/png            inline, Content-ID <envelope.png>
  *   └── text/plain                   attachment, notes.txt
  *
  *   node dist/rich.js [-v]     (SMTPKIT_HOST / SMTPKIT_PORT, default 127.0.0.1:1025; SMTPKIT_FROM / SMTPKIT_TO)

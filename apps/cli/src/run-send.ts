@@ -130,7 +130,10 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
     let outcome: Outcome;
     if (cfg.mx) {
       const { host: _host, ...rest } = options;
-      outcome = fromDeliverResult(await deliver({ ...rest, ...send }));
+      // Several domains mean several transactions: the body must be readable more than once.
+      const m = prepared.message;
+      const data = m.reusable ? () => m.stream() : await m.toBuffer();
+      outcome = fromDeliverResult(await deliver({ ...rest, ...send, data }));
     } else if (cfg.quitAfter && !stopper) {
       session = await connect({ ...options, stopAfter: cfg.quitAfter as Exclude<typeof cfg.quitAfter, 'mail' | 'rcpt'> });
       await session.quit();

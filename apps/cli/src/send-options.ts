@@ -118,8 +118,8 @@ export function resolveSend(raw: SendFlags, env = process.env): SendConfig {
     attach: raw.attach ?? [], inline: raw.inline ?? [], header: raw.header ?? [],
   };
   const profile: Profile = flags.profile ? loadProfile(flags.profile, env) : {};
-  if (flags.mx && (flags.server || flags.port || flags.profile)) {
-    throw new UsageError('--mx picks the server from DNS: drop --server, --port and --profile');
+  if (flags.mx && (flags.server || flags.profile)) {
+    throw new UsageError('--mx picks the server from DNS: drop --server and --profile');
   }
   if (flags.mx && flags.user) throw new UsageError('--mx delivers directly to port 25: AUTH (--user) does not apply');
   const conn = resolveConnection(flags, env);
@@ -150,6 +150,8 @@ export function resolveSend(raw: SendFlags, env = process.env): SendConfig {
   if (auth !== 'auto' && !user) throw new UsageError(`--auth ${auth} needs --user`);
   return {
     ...conn,
+    // RFC 5321 §4.5.4.2 / RFC 6409: relay to MX hosts on port 25, unless told otherwise.
+    ...(flags.mx && flags.port === undefined ? { port: 25 } : {}),
     mx: flags.mx === true,
     heloOnly: flags.heloOnly === true,
     from,

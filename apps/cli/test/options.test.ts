@@ -32,6 +32,10 @@ describe('defaults', () => {
     expect(clientTlsMode({ tls: 'auto', port: 25, requireTls: true })).toBe('starttls');
     expect(clientTlsMode({ tls: 'none', port: 25, requireTls: false })).toBe('none');
   });
+  it('--mx goes to port 25 unless -p says otherwise', () => {
+    expect(resolve({ mx: true }).port).toBe(25);
+    expect(resolve({ mx: true, port: '2525' }).port).toBe(2525);
+  });
   it('the EHLO name is the host name when it is a valid domain, else localhost', () => {
     expect(defaultHeloName('mail.example.org')).toBe('mail.example.org');
     expect(defaultHeloName('my_box')).toBe('localhost');

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { captured, PASSWORD, runCli, scratch, startServer, TOKEN, type TestServer } from './helpers.js';
+import { captured, CLI, PASSWORD, runCli, scratch, startServer, TOKEN, type TestServer } from './helpers.js';
 
 // A 1x1 PNG.
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a1c1d4d50000000049454e44ae426082', 'hex');
@@ -203,6 +204,38 @@ describe('smtpkit send: output modes', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('C: HELO lab.example');
     expect(r.stderr).not.toContain('C: EHLO');
+  });
+});
+
+describe('smtpkit send: delivery and progress', () => {
+  it('--mx delivers straight to the recipient domain (an address literal here, so no DNS)', async () => {
+    const r = await runCli(['send', '--mx', '-p', String(server.port), '-f', 'a@example.com', '-t', 'bob@[127.0.0.1]', '-t', 'carol@[127.0.0.1]', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, accepted: ['bob@[127.0.0.1]', 'carol@[127.0.0.1]'] });
+    expect(last().to).toEqual(['bob@[127.0.0.1]', 'carol@[127.0.0.1]']);
+  });
+
+  it('draws a progress bar on a TTY for a large message, never with --json or -q', async () => {
+    const big = join(dir, 'big.bin');
+    writeFileSync(big, Buffer.alloc(3 << 20, 7));
+    const run = (extra: string[]) =>
+      new Promise<string>((resolve) => {
+        const cmd = [process.execPath, CLI, 'send', ...at(), '-f', 'a@example.com', '-t', 'b@example.com', '-a', big, ...extra]
+          .map((a) => `'${a}'`)
+          .join(' ');
+        const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { PATH: process.env.PATH, SMTPKIT_CONFIG: '/nonexistent' } });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('close', () => {
+          clearTimeout(timer);
+          resolve(out);
+        });
+      });
+    expect(await run([])).toMatch(/sending \[.*\] \d+%/);
+    expect(await run(['--json'])).not.toMatch(/sending \[/);
+    expect(await run(['-q'])).toBe('');
+    expect(last().raw.length).toBeGreaterThan(3 << 20);
   });
 });
 

@@ -38,7 +38,7 @@ function longestLine(bytes: Uint8Array): number {
 /**
  * Chooses a transfer encoding by content (RFC 2045 §6) and encodes a text body:
  * `7bit` for ASCII with lines up to 998 octets and no NUL or line starting with "From ";
- * `8bit` for UTF-8 when the transport allows it; otherwise quoted-printable or base64, whichever is shorter.
+ * `8bit` for UTF-8 when the transport allows it; otherwise quoted-printable for mostly-ASCII text, base64 when it is over 20% smaller.
  */
 export function encodeText(text: string, options: TransferEncodingOptions = {}): EncodedText {
   const normalized = normalizeLineEndings(text);
@@ -50,6 +50,7 @@ export function encodeText(text: string, options: TransferEncodingOptions = {}):
   if (!hasNul && shortLines && (options.eightBit === true || options.binary === true)) return { encoding: ascii ? '7bit' : '8bit', bytes };
   if (options.binary === true) return { encoding: 'binary', bytes };
   const qp = encodeQuotedPrintable(bytes);
-  if (qp.length <= base64EncodedLength(bytes.length)) return { encoding: 'quoted-printable', bytes: Buffer.from(qp, 'latin1') };
+  // Mostly-ASCII text stays readable as quoted-printable unless base64 is clearly (over 20%) smaller.
+  if (qp.length * 0.8 <= base64EncodedLength(bytes.length)) return { encoding: 'quoted-printable', bytes: Buffer.from(qp, 'latin1') };
   return { encoding: 'base64', bytes: Buffer.from(encodeBase64(bytes), 'latin1') };
 }

@@ -30,11 +30,16 @@ function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-/** A fresh output buffer holding chunk[0, i), with room for the worst case: every later byte doubled. */
-function copyPrefix(chunk: Buffer, i: number): Buffer {
-  const out = Buffer.allocUnsafe(i + 2 * (chunk.length - i) + 2);
-  chunk.copy(out, 0, 0, i);
-  return out;
+/** Copies src[from, to) to dst at `at`; returns the new write position. */
+function copyRun(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
+  const len = to - from;
+  if (len > 24) {
+    // TypedArray#set on a plain Uint8Array view: Buffer#copy and Buffer#subarray cost more per call.
+    dst.set(src.subarray(from, to), at);
+    return at + len;
+  }
+  for (let k = from; k < to; k++) dst[at++] = src[k] as number;
+  return at;
 }
 
 /**
@@ -84,15 +89,18 @@ class LineMachine {
     if (this.#failed) throw this.#failed;
     const n = input.length;
     if (n === 0) return EMPTY;
-    const chunk = asBuffer(input);
+    const chunk = asBuffer(input); // Buffer#indexOf is a memchr
+    const view = Buffer.isBuffer(input) ? new Uint8Array(input.buffer, input.byteOffset, n) : input;
     const stuff = this.#stuff;
     const maxLine = this.#maxLine;
     let atLineStart = this.#atLineStart;
     let lineLen = this.#lineLen;
-    // While `out` is null the output so far equals chunk[0, i): nothing had to change.
-    // While `out` is null the output so far equals chunk[0, i): nothing had to change.
+    // Output is built lazily: while `out` is null it equals chunk[0, i) (nothing had to change yet);
+    // afterwards it is out[0, o) followed by the input run chunk[from, i) not copied yet. Unchanged
+    // runs are copied in one piece only when a change (a stuffed dot, a CRLF for a bare CR or LF) follows.
     let out: Buffer | null = null;
     let o = 0;
+    let from = 0;
     let i = 0;
     if (this.#pendingCr) {
       this.#pendingCr = false;
@@ -100,7 +108,7 @@ class LineMachine {
       if (chunk[0] === LF) {
         i = 1; // the CR that ended the previous chunk and this LF are one CRLF
       } else {
-        out = copyPrefix(chunk, 0); // a bare CR at the end of the last chunk becomes CRLF
+        out = Buffer.allocUnsafe(2 * n + 2); // a bare CR at the end of the last chunk becomes CRLF
         out[o++] = LF;
       }
     }
@@ -112,10 +120,14 @@ class LineMachine {
         // RFC 5321 §4.5.2: a line starting with "." gets one more "."
         if (stuff && chunk[i] === DOT) {
           if (out === null) {
-            out = copyPrefix(chunk, i);
+            out = Buffer.allocUnsafe(i + 2 * (n - i) + 2);
+            chunk.copy(out, 0, 0, i);
             o = i;
+          } else {
+            o = copyRun(view, from, i, out, o);
           }
           out[o++] = DOT;
+          from = i; // the dot itself is part of the next run
         }
       }
       if (nextCr < i) {
@@ -127,8 +139,7 @@ class LineMachine {
         if (nextLf === -1) nextLf = n;
       }
       const j = nextCr < nextLf ? nextCr : nextLf;
-      const run = j - i;
-      if (lineLen + run > maxLine) {
+      if (lineLen + (j - i) > maxLine) {
         const offset = this.#in + i + (maxLine - lineLen);
         this.#failed = inputError(
           `body line longer than ${maxLine} octets at byte ${offset} (RFC 5321 §4.5.3.1.6); ` +
@@ -137,15 +148,7 @@ class LineMachine {
         );
         throw this.#failed;
       }
-      lineLen += run;
-      if (out !== null) {
-        if (run > 32) {
-          chunk.copy(out, o, i, j);
-          o += run;
-        } else {
-          for (let k = i; k < j; k++) out[o++] = chunk[k] as number;
-        }
-      }
+      lineLen += j - i;
       i = j;
       if (j === n) break;
       lineLen = 0;
@@ -153,34 +156,39 @@ class LineMachine {
       if (chunk[j] === CR) {
         if (j + 1 === n) {
           // CR at the end of the chunk: written now; the next chunk or end() settles its LF.
-          if (out !== null) out[o++] = CR;
           this.#pendingCr = true;
           atLineStart = false;
           i = n;
-          continue;
+          break;
         }
         if (chunk[j + 1] === LF) {
-          if (out !== null) {
-            out[o++] = CR;
-            out[o++] = LF;
-          }
-          i = j + 2;
+          i = j + 2; // CRLF: unchanged
           continue;
         }
       }
       // A bare CR or a bare LF: both become CRLF (RFC 5321 §2.3.8).
       if (out === null) {
-        out = copyPrefix(chunk, j);
+        out = Buffer.allocUnsafe(j + 2 * (n - j) + 2);
+        chunk.copy(out, 0, 0, j);
         o = j;
+      } else {
+        o = copyRun(view, from, j, out, o);
       }
       out[o++] = CR;
       out[o++] = LF;
       i = j + 1;
+      from = i;
     }
     this.#atLineStart = atLineStart;
     this.#lineLen = lineLen;
     this.#in += n;
-    const result: Uint8Array = out === null ? input : out.subarray(0, o);
+    let result: Uint8Array;
+    if (out === null) {
+      result = input;
+    } else {
+      o = copyRun(view, from, n, out, o);
+      result = out.subarray(0, o);
+    }
     this.#out += result.length;
     return result;
   }

@@ -3,7 +3,7 @@ import { SmtpError, isSmtpError, parseMailbox, type BodySource, type Reply } fro
 import { connect } from './connect.js';
 import { dataSupply, type DataSupply } from './deliver/data.js';
 import { nextStep } from './deliver/decide.js';
-import { BodyWatch } from './pool/retry.js';
+import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown } from './pool/retry.js';
 import { normalizeDomain, resolveAddresses, resolveMailHosts, systemResolver, type MailHost, type MxResolver } from './mx.js';
 import type { ConnectFn } from './pool.js';
 import type { ConnectOptions, SendOptions, SendResult, TlsInfo } from './types.js';
@@ -53,7 +53,10 @@ export interface DomainDelivery {
   attempts: DeliveryAttempt[];
 }
 
-/** A recipient that was not delivered: refused by its server, or its whole domain failed. */
+/**
+ * A recipient not confirmed delivered: refused by its server, or its whole domain failed (with
+ * `ERR_SMTP_OUTCOME_UNKNOWN` when the message may have arrived but no reply confirmed it).
+ */
 export interface DeliveryRejection {
   address: string;
   domain: string;
@@ -197,14 +200,14 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
         await session.quit();
         return out;
       } catch (e) {
-        const error = toSmtpError(e);
+        const error = mayHaveBeenDelivered(e, watch.endWritten) ? outcomeUnknown(e) : toSmtpError(e);
         attempt.error = error;
         lastError = error;
         if (session) {
           if (session.usable) await session.quit();
           else session.destroy();
         }
-        if (nextStep(error, { bodyStarted: watch.started, canResend: job.supply.canRetry }) === 'stop') {
+        if (nextStep(error, { endWritten: watch.endWritten, canResend: job.supply.canRetry }) === 'stop') {
           out.error = error;
           return out;
         }
@@ -225,8 +228,9 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
  * lowest preference first (ties in random order, deterministic with `random`), a domain without
  * MX records falls back to its A/AAAA records (implicit MX), and a null MX (RFC 7505) fails the
  * domain with `ERR_SMTP_NULL_MX` without connecting. A connection failure or a transient (4xx)
- * reply moves on to the next address / MX host; a permanent (5xx) reply stops. A failure after the
- * body was written stops too: the message may have been delivered, so it is not sent twice.
+ * reply moves on to the next address / MX host; a permanent (5xx) reply stops. A failure without a
+ * reply after the end of data went out stops too, with `ERR_SMTP_OUTCOME_UNKNOWN`: the message may
+ * have been delivered, so it is not sent twice.
  *
  * Defaults for MX delivery: port 25, `tls: 'opportunistic'` and — as opportunistic security
  * (RFC 7435) — `rejectUnauthorized: false` unless set: STARTTLS whenever offered, the certificate

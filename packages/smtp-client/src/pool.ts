@@ -1,6 +1,6 @@
 import { SmtpError, isSmtpError } from '@smtpkit/wire';
 import { connect } from './connect.js';
-import { BodyWatch, retryDecision } from './pool/retry.js';
+import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision } from './pool/retry.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
 /** Opens a session; {@link connect} by default. */
@@ -143,10 +143,10 @@ function closedError(): SmtpError {
  *   'connection', code `ERR_SMTP_POOL_QUEUE_FULL`, `retryable: true` (nothing was sent; the same
  *   send succeeds once the queue drains, so back off and retry).
  * - A send whose session fails at connection level (connect failure, reset, timeout, 421) before
- *   the server could have taken the message — no body byte written — is retried once on another,
- *   checked or new, session. A failure after the body was written (the end-of-data mark may have
- *   reached the server) is never retried: the send rejects with its typed error and the message
- *   must be treated as possibly delivered (RFC 5321 §4.1.1.4, §6.1).
+ *   its body started is retried once on another, checked or new, session. Once body octets went
+ *   out it is never retried by the pool; its error says whether the caller may. When the end of
+ *   data went out and no reply came, the message may have been delivered (RFC 5321 §4.1.1.4,
+ *   §6.1): the send rejects with code `ERR_SMTP_OUTCOME_UNKNOWN`, `retryable: false`.
  * - A send's `signal` removes it from the queue (rejecting with kind 'aborted'); once running, it
  *   aborts the transaction and the session is dropped.
  * - After `close()`, `send()` rejects with kind 'input', code `ERR_SMTP_POOL_CLOSED`.
@@ -374,7 +374,7 @@ export function createPool(options: PoolOptions): Pool {
         job.check = true;
         queue.unshift(job);
       } else {
-        settle(job, error);
+        settle(job, mayHaveBeenDelivered(error, watch.endWritten) ? outcomeUnknown(error) : error);
       }
     }
     park(slot);

@@ -2,7 +2,7 @@ import { SmtpError } from '@smtpkit/wire';
 import { describe, expect, it } from 'vitest';
 import { dataSupply } from '../src/deliver/data.js';
 import { nextStep } from '../src/deliver/decide.js';
-import { BodyWatch, mayHaveBeenDelivered, retryDecision } from '../src/pool/retry.js';
+import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision } from '../src/pool/retry.js';
 
 const reply = (code: number) =>
   new SmtpError(`rejected: ${code}`, { kind: 'reply', code: 'ERR_SMTP_REPLY', replyCode: code });
@@ -10,19 +10,20 @@ const lost = () => new SmtpError('connection closed', { kind: 'connection', code
 const timeout = () => new SmtpError('timed out during dataDone', { kind: 'timeout', code: 'ERR_SMTP_TIMEOUT' });
 
 describe('nextStep (which failures move on to the next MX)', () => {
-  const fresh = { bodyStarted: false, canResend: true };
+  const fresh = { endWritten: false, canResend: true };
   it.each([
     ['connection refused', lost(), fresh, 'next'],
     ['421 greeting', reply(421), fresh, 'next'],
     ['451 at MAIL', reply(451), fresh, 'next'],
-    ['451 after the body', reply(451), { bodyStarted: true, canResend: true }, 'next'],
+    ['451 after the end of data', reply(451), { endWritten: true, canResend: true }, 'next'],
     ['550', reply(550), fresh, 'stop'],
-    ['554 after the body', reply(554), { bodyStarted: true, canResend: true }, 'stop'],
+    ['554 after the end of data', reply(554), { endWritten: true, canResend: true }, 'stop'],
     ['TLS handshake failure', new SmtpError('tls', { kind: 'tls', code: 'ERR_SMTP_TLS' }), fresh, 'next'],
     ['garbage from the server', new SmtpError('garbage', { kind: 'protocol', code: 'ERR_SMTP_PROTOCOL' }), fresh, 'next'],
-    ['timeout after the body: maybe delivered', timeout(), { bodyStarted: true, canResend: true }, 'stop'],
-    ['connection lost after the body', lost(), { bodyStarted: true, canResend: true }, 'stop'],
-    ['one-shot body already read', reply(451), { bodyStarted: true, canResend: false }, 'stop'],
+    ['timeout after the end of data: maybe delivered', timeout(), { endWritten: true, canResend: true }, 'stop'],
+    ['connection lost after the end of data', lost(), { endWritten: true, canResend: true }, 'stop'],
+    ['connection lost mid-body: not delivered', lost(), fresh, 'next'],
+    ['one-shot body already read', reply(451), { endWritten: true, canResend: false }, 'stop'],
     ['local input error', new SmtpError('bad', { kind: 'input', code: 'ERR_SMTP_INPUT' }), fresh, 'stop'],
     ['abort', new SmtpError('aborted', { kind: 'aborted', code: 'ERR_SMTP_ABORTED' }), fresh, 'stop'],
   ] as const)('%s → %s', (_name, error, outcome, expected) => {
@@ -50,19 +51,26 @@ describe('retryDecision (the pool retries once, only before the body)', () => {
     expect(mayHaveBeenDelivered(timeout(), false)).toBe(false);
     expect(mayHaveBeenDelivered(reply(451), true)).toBe(false);
   });
-  it('BodyWatch notices the body from progress or from the transcript', () => {
+  it('outcomeUnknown keeps the kind and cause, and is not retryable', () => {
+    const original = timeout();
+    const e = outcomeUnknown(original);
+    expect(e).toMatchObject({ kind: 'timeout', code: 'ERR_SMTP_OUTCOME_UNKNOWN', retryable: false });
+    expect(e.cause).toBe(original);
+    expect(e.message).toMatch(/may have been delivered/);
+  });
+  it('BodyWatch notices the body and the end of data from progress or from the transcript', () => {
     const at = 0;
-    for (const text of ['.', '<message 12 bytes>', 'BDAT 0 LAST', 'BDAT 100']) {
+    for (const [text, end] of [['.', true], ['<message 12 bytes>', true], ['BDAT 0 LAST', true], ['BDAT 100', false]] as const) {
       const w = new BodyWatch();
       w.observe({ dir: 'C', text, at });
-      expect(w.started).toBe(true);
+      expect([w.started, w.endWritten]).toEqual([true, end]);
     }
     const w = new BodyWatch();
     for (const text of ['MAIL FROM:<a@b>', 'RCPT TO:<c@d>', 'DATA', 'RSET']) w.observe({ dir: 'C', text, at });
     w.observe({ dir: 'S', text: '.', at });
     expect(w.started).toBe(false);
     w.progress();
-    expect(w.started).toBe(true);
+    expect([w.started, w.endWritten]).toEqual([true, false]);
   });
 });
 

@@ -7,7 +7,7 @@ import { deliver, type DeliverOptions } from '../src/deliver.js';
 import type { MxRecord } from '../src/mx.js';
 import type { ConnectOptions } from '../src/types.js';
 import { tableResolver } from './mx-resolver.js';
-import { startRecordingServer, type RecordingServer } from './pool-server.js';
+import { startLineServer, startRecordingServer, type RecordingServer } from './pool-server.js';
 
 const servers: RecordingServer[] = [];
 afterEach(async () => {
@@ -159,6 +159,27 @@ describe('deliver: MX preference and fallback', () => {
     expect(r.domains[0]!.attempts.map((a) => a.host)).toEqual(['mx1.dest.test', 'mx2.dest.test']);
     expect(r.domains[0]!.error).toMatchObject({ kind: 'connection', retryable: true });
     expect(r.rejected.map((x) => x.address)).toEqual(['bob@dest.test']);
+  });
+
+  it('moves on when the connection drops before the body, but not after an unanswered end of data', async () => {
+    const dropsEarly = await startLineServer(['hang-up-after-mail']);
+    const dropsLate = await startLineServer(['hang-up-after-dot']);
+    const backup = await server();
+    try {
+      const mx = { 'dest.test': [{ exchange: 'mx1.dest.test', priority: 1 }, { exchange: 'mx2.dest.test', priority: 2 }] };
+      const early = await deliver(options(world(mx, { 'mx1.dest.test': dropsEarly.port, 'mx2.dest.test': backup.port }), ['a@dest.test']));
+      expect(early.domains[0]!.mx).toBe('mx2.dest.test');
+      expect(backup.messages.map((m) => m.to)).toEqual([['a@dest.test']]);
+
+      const late = await deliver(options(world(mx, { 'mx1.dest.test': dropsLate.port, 'mx2.dest.test': backup.port }), ['b@dest.test']));
+      expect(late.domains[0]!.error).toMatchObject({ code: 'ERR_SMTP_OUTCOME_UNKNOWN', retryable: false });
+      expect(late.domains[0]!.attempts.map((a) => a.host)).toEqual(['mx1.dest.test']);
+      expect(dropsLate.messages).toHaveLength(1);
+      expect(backup.messages).toHaveLength(1);
+      expect(late.rejected.map((x) => x.error.code)).toEqual(['ERR_SMTP_OUTCOME_UNKNOWN']);
+    } finally {
+      await Promise.all([dropsEarly.close(), dropsLate.close()]);
+    }
   });
 
   it('orders MX hosts of equal preference with the injected random', async () => {

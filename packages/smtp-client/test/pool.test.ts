@@ -193,7 +193,7 @@ describe('createPool: retries', () => {
     await pool.close();
   });
 
-  it('never retries once the body started: the message may have been delivered', async () => {
+  it('does not retry once the body started', async () => {
     const fake = new FakeConnector(async (o, s) => {
       o.onProgress?.(42);
       s.alive = false;
@@ -202,14 +202,15 @@ describe('createPool: retries', () => {
     const progress: number[] = [];
     const pool = createPool({ host: 'mx.test', connectFn: fake.connect });
     const e = await rejection(pool.send({ ...msg(1), onProgress: (n) => progress.push(n) }));
-    expect(e.kind).toBe('timeout');
+    // the end of data never went out, so the message was not delivered: the caller may resend
+    expect(e).toMatchObject({ kind: 'timeout', code: 'ERR_SMTP_TIMEOUT', retryable: true });
     expect(progress).toEqual([42]);
     expect(fake.sessions).toHaveLength(1);
     expect(fake.sessions[0]!.destroyed).toBe(true);
     await pool.close();
   });
 
-  it('never retries after the end of data went out, even for an empty body', async () => {
+  it('reports an unanswered end of data as ERR_SMTP_OUTCOME_UNKNOWN, even for an empty body', async () => {
     const fake = new FakeConnector(async (_o, s) => {
       s.options.onTranscript?.({ dir: 'C', text: '.', at: 0 });
       s.alive = false;
@@ -217,7 +218,8 @@ describe('createPool: retries', () => {
     });
     const seen: string[] = [];
     const pool = createPool({ host: 'mx.test', connectFn: fake.connect, onTranscript: (e) => seen.push(e.text) });
-    await rejection(pool.send({ ...msg(1), data: '' }));
+    const e = await rejection(pool.send({ ...msg(1), data: '' }));
+    expect(e).toMatchObject({ kind: 'connection', code: 'ERR_SMTP_OUTCOME_UNKNOWN', retryable: false });
     expect(fake.sessions).toHaveLength(1);
     expect(seen).toEqual(['.']);
     await pool.close();

@@ -1,9 +1,9 @@
-import { isSmtpError } from '@smtpkit/wire';
+import { isSmtpError, SmtpError } from '@smtpkit/wire';
 import type { TranscriptEvent } from '../transcript.js';
 
 /** What is known about a failed attempt. */
 export interface AttemptFacts {
-  /** Body octets were written, or the end of data (".", BDAT … LAST) may have been: see {@link BodyWatch}. */
+  /** The body started going out: see {@link BodyWatch.started}. */
   bodyStarted: boolean;
   /** Connection-level failures already charged to this send. */
   failures: number;
@@ -12,16 +12,22 @@ export interface AttemptFacts {
 }
 
 /**
- * Notices when a transaction reaches its body: `onProgress` reported octets, or the client wrote
- * the end of data or a BDAT chunk (seen in the transcript, which also covers an empty body).
- * From then on a failure without a reply leaves the message's fate unknown.
+ * Follows a transaction into its body, from `onProgress` and the transcript:
+ * - `started`: body octets were written (`onProgress`), or the end of data / a BDAT chunk was;
+ * - `endWritten`: the end of data went out (`C: .` after DATA, `C: BDAT n LAST`), which also covers
+ *   an empty body. From then on a failure without a reply leaves the message's fate unknown.
  */
 export class BodyWatch {
   started = false;
+  endWritten = false;
 
-  /** Transcript hook: `C: .`, `C: <message n bytes>`, `C: BDAT n [LAST]`. */
+  /** Transcript hook: `C: <message n bytes>`, `C: .`, `C: BDAT n [LAST]`. */
   observe(e: TranscriptEvent): void {
-    if (e.dir === 'C' && (e.text === '.' || e.text.startsWith('<message') || /^BDAT\b/i.test(e.text))) {
+    if (e.dir !== 'C') return;
+    if (e.text === '.' || e.text.startsWith('<message') || /^BDAT\b.*\bLAST\b/i.test(e.text)) {
+      this.started = true;
+      this.endWritten = true;
+    } else if (/^BDAT\b/i.test(e.text)) {
       this.started = true;
     }
   }
@@ -33,22 +39,38 @@ export class BodyWatch {
 }
 
 /**
- * True when a failed send may still have been delivered: it failed without a reply (reset,
- * timeout, garbage, abort) after its body started. Such a send must not be repeated: it would
- * duplicate the message (RFC 5321 §6.1: once the final dot is acknowledged the server is
- * responsible for it, and the client cannot know whether that happened).
+ * True when a failed send may still have been delivered: the end of data went out and no reply
+ * came (reset, timeout, garbage, abort). RFC 5321 §4.1.1.4 / §6.1: the server takes responsibility
+ * when it accepts the end of data, and the client cannot know whether that happened.
  */
-export function mayHaveBeenDelivered(error: unknown, bodyStarted: boolean): boolean {
-  if (!bodyStarted) return false;
+export function mayHaveBeenDelivered(error: unknown, endWritten: boolean): boolean {
+  if (!endWritten) return false;
   // A reply settles it: the server said what happened to the message.
   return !(isSmtpError(error) && error.replyCode !== undefined);
 }
 
 /**
+ * The error for a send whose outcome is unknown (see {@link mayHaveBeenDelivered}): code
+ * `ERR_SMTP_OUTCOME_UNKNOWN`, the original kind, `retryable: false` (resending could deliver the
+ * message twice), the original error as `cause`.
+ */
+export function outcomeUnknown(error: unknown): SmtpError {
+  const original = isSmtpError(error) ? error : undefined;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new SmtpError(`the message may have been delivered: no reply to the end of data (${reason})`, {
+    kind: original?.kind ?? 'connection',
+    code: 'ERR_SMTP_OUTCOME_UNKNOWN',
+    retryable: false,
+    ...(original?.command !== undefined ? { command: original.command } : {}),
+    hint: 'the whole message was sent but its reply never came; resending could deliver it twice',
+    cause: error,
+  });
+}
+
+/**
  * Whether a failed send may be retried once on another session: only when the session died at
- * connection level (connect failure, reset, timeout, 421) before the message could have been
- * taken — before its body started — and the send was not retried already. Everything else is
- * reported to the caller as is.
+ * connection level (connect failure, reset, timeout, 421) before the body started, and the send
+ * was not retried already. Everything else is reported to the caller as is.
  */
 export function retryDecision(error: unknown, facts: AttemptFacts): 'retry' | 'fail' {
   if (facts.failures >= 1 || facts.usable || facts.bodyStarted) return 'fail';

@@ -5,16 +5,18 @@ import { lineProblems, parseWithPython } from './helpers.js';
 
 const base = { from: 'a@example.com', to: ['b@example.org'], subject: 'stream', text: 'see attachment' };
 
+/** 1 MiB of pseudo-random bytes; chunks are uneven windows into it, so every block boundary differs. */
+const BASE = Buffer.concat(Array.from({ length: 32_768 }, (_, i) => createHash('sha256').update(String(i)).digest()));
+
 function* pattern(total: number, chunk: number): Generator<Uint8Array> {
   let sent = 0;
   let n = 0;
   while (sent < total) {
-    const size = Math.min(chunk + (n % 7) * 1013, total - sent); // uneven chunk sizes
-    const c = new Uint8Array(size);
-    for (let i = 0; i < size; i++) c[i] = (sent + i) * 2654435761 >>> 24;
+    const size = Math.min(chunk + (n % 7) * 1013, total - sent);
+    const offset = (n * 4099) % (BASE.length - size);
     sent += size;
     n++;
-    yield c;
+    yield BASE.subarray(offset, offset + size);
   }
 }
 

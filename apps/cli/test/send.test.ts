@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -331,8 +331,8 @@ describe('smtpkit send: exit codes', () => {
 });
 
 /** A raw TCP server for failure modes smtp-server will not produce. */
-async function rawServer(onConnection: (socket: import('node:net').Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<import('node:net').Socket>();
+async function rawServer(onConnection: (socket: Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
   const srv: Server = createServer((s) => {
     sockets.add(s);
     s.on('error', () => {});

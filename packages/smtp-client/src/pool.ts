@@ -1,6 +1,7 @@
-import { SmtpError, isSmtpError } from '@smtpkit/wire';
+import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { connect } from './connect.js';
 import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision } from './pool/retry.js';
+import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
 /** Opens a session; {@link connect} by default. */
@@ -66,69 +67,6 @@ interface Slot {
   watch: BodyWatch;
 }
 
-const POOL_KEYS = [
-  'maxConnections',
-  'maxMessagesPerConnection',
-  'idleTimeout',
-  'maxQueue',
-  'checkAfterIdle',
-  'checkCommand',
-  'connectFn',
-  'stopAfter',
-] as const;
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new SmtpError(`pool option "${name}" must be a positive integer, got ${String(value)}`, {
-      kind: 'input',
-      code: 'ERR_SMTP_INPUT',
-      retryable: false,
-    });
-  }
-  return value;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0)) {
-    throw new SmtpError(`pool option "${name}" must be a non-negative number of milliseconds`, {
-      kind: 'input',
-      code: 'ERR_SMTP_INPUT',
-      retryable: false,
-    });
-  }
-  return value;
-}
-
-function abortError(reason: unknown): SmtpError {
-  if (isSmtpError(reason)) return reason;
-  return new SmtpError('send aborted while queued in the pool', {
-    kind: 'aborted',
-    code: 'ERR_SMTP_ABORTED',
-    retryable: false,
-    cause: reason,
-  });
-}
-
-function unusableError(cause?: unknown): SmtpError {
-  return new SmtpError('the pooled session is no longer usable', {
-    kind: 'connection',
-    code: 'ERR_SMTP_SESSION_UNUSABLE',
-    retryable: true,
-    ...(cause !== undefined ? { cause } : {}),
-  });
-}
-
-function closedError(): SmtpError {
-  return new SmtpError('the pool is closed', {
-    kind: 'input',
-    code: 'ERR_SMTP_POOL_CLOSED',
-    retryable: false,
-    hint: 'create a new pool, or send before calling close()',
-  });
-}
-
 /**
  * A pool of SMTP sessions to one server, with the same `send()` as a {@link Session}.
  *
@@ -159,22 +97,9 @@ function closedError(): SmtpError {
  * ```
  */
 export function createPool(options: PoolOptions): Pool {
-  const maxConnections = positiveInteger('maxConnections', options.maxConnections, 5);
-  const maxMessages = positiveInteger('maxMessagesPerConnection', options.maxMessagesPerConnection, 100);
-  const maxQueue = positiveInteger('maxQueue', options.maxQueue, 1000);
-  const idleTimeout = nonNegative('idleTimeout', options.idleTimeout, 30_000);
-  const checkAfterIdle = nonNegative('checkAfterIdle', options.checkAfterIdle, 1_000);
-  const checkCommand = options.checkCommand ?? 'RSET';
-  if (checkCommand !== 'RSET' && checkCommand !== 'NOOP') {
-    throw new SmtpError(`pool option "checkCommand" must be 'RSET' or 'NOOP'`, {
-      kind: 'input',
-      code: 'ERR_SMTP_INPUT',
-      retryable: false,
-    });
-  }
+  const { maxConnections, maxMessages, maxQueue, idleTimeout, checkAfterIdle, checkCommand, connectOptions } =
+    resolvePoolOptions(options);
   const connectFn: ConnectFn = options.connectFn ?? connect;
-  const connectOptions: ConnectOptions = { ...options };
-  for (const key of POOL_KEYS) delete (connectOptions as unknown as Record<string, unknown>)[key];
 
   const slots = new Set<Slot>();
   const queue: Job[] = [];
@@ -407,14 +332,7 @@ export function createPool(options: PoolOptions): Pool {
       const signal = sendOptions.signal;
       if (signal?.aborted) return Promise.reject(abortError(signal.reason));
       if (queue.length >= maxQueue) {
-        return Promise.reject(
-          new SmtpError(`the pool queue is full (${maxQueue} sends waiting)`, {
-            kind: 'connection',
-            code: 'ERR_SMTP_POOL_QUEUE_FULL',
-            retryable: true,
-            hint: 'wait for some sends to finish, or raise maxQueue / maxConnections',
-          }),
-        );
+        return Promise.reject(queueFullError(maxQueue));
       }
       return new Promise<SendResult>((resolve, reject) => {
         const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, bounces: 0, detach: () => {} };

@@ -1,0 +1,105 @@
+import { SmtpError, isSmtpError } from '@smtpkit/wire';
+import type { PoolOptions } from '../pool.js';
+import type { ConnectOptions } from '../types.js';
+
+/** The pool's limits, validated and defaulted, and the options left for `connect()`. */
+export interface PoolSettings {
+  maxConnections: number;
+  maxMessages: number;
+  maxQueue: number;
+  idleTimeout: number;
+  checkAfterIdle: number;
+  checkCommand: 'RSET' | 'NOOP';
+  connectOptions: ConnectOptions;
+}
+
+const POOL_KEYS = [
+  'maxConnections',
+  'maxMessagesPerConnection',
+  'idleTimeout',
+  'maxQueue',
+  'checkAfterIdle',
+  'checkCommand',
+  'connectFn',
+  'stopAfter',
+] as const;
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw optionError(`pool option "${name}" must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0)) {
+    throw optionError(`pool option "${name}" must be a non-negative number of milliseconds`);
+  }
+  return value;
+}
+
+/** A send's signal fired while it waited (kind 'aborted'); an SmtpError reason is kept as is. */
+export function abortError(reason: unknown): SmtpError {
+  if (isSmtpError(reason)) return reason;
+  return new SmtpError('send aborted while queued in the pool', {
+    kind: 'aborted',
+    code: 'ERR_SMTP_ABORTED',
+    retryable: false,
+    cause: reason,
+  });
+}
+
+/** A pooled session that cannot carry another transaction (it failed its check or arrived dead). */
+export function unusableError(cause?: unknown): SmtpError {
+  return new SmtpError('the pooled session is no longer usable', {
+    kind: 'connection',
+    code: 'ERR_SMTP_SESSION_UNUSABLE',
+    retryable: true,
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
+/** `send()` after `close()`: a usage error, not retryable on this pool. */
+export function closedError(): SmtpError {
+  return new SmtpError('the pool is closed', {
+    kind: 'input',
+    code: 'ERR_SMTP_POOL_CLOSED',
+    retryable: false,
+    hint: 'create a new pool, or send before calling close()',
+  });
+}
+
+function optionError(message: string): SmtpError {
+  return new SmtpError(message, { kind: 'input', code: 'ERR_SMTP_INPUT', retryable: false });
+}
+
+/** Validates and defaults {@link PoolOptions}; throws kind 'input' naming the bad option. */
+export function resolvePoolOptions(options: PoolOptions): PoolSettings {
+  const checkCommand = options.checkCommand ?? 'RSET';
+  if (checkCommand !== 'RSET' && checkCommand !== 'NOOP') {
+    throw optionError(`pool option "checkCommand" must be 'RSET' or 'NOOP'`);
+  }
+  const connectOptions: ConnectOptions = { ...options };
+  for (const key of POOL_KEYS) delete (connectOptions as unknown as Record<string, unknown>)[key];
+  return {
+    maxConnections: positiveInteger('maxConnections', options.maxConnections, 5),
+    maxMessages: positiveInteger('maxMessagesPerConnection', options.maxMessagesPerConnection, 100),
+    maxQueue: positiveInteger('maxQueue', options.maxQueue, 1000),
+    idleTimeout: nonNegative('idleTimeout', options.idleTimeout, 30_000),
+    checkAfterIdle: nonNegative('checkAfterIdle', options.checkAfterIdle, 1_000),
+    checkCommand,
+    connectOptions,
+  };
+}
+
+/** `send()` beyond `maxQueue`: nothing was sent and the same send succeeds once the queue drains. */
+export function queueFullError(maxQueue: number): SmtpError {
+  return new SmtpError(`the pool queue is full (${maxQueue} sends waiting)`, {
+    kind: 'connection',
+    code: 'ERR_SMTP_POOL_QUEUE_FULL',
+    retryable: true,
+    hint: 'wait for some sends to finish, or raise maxQueue / maxConnections',
+  });
+}

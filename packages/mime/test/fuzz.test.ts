@@ -140,7 +140,9 @@ describe('fuzz: the MIME builder under hostile input', () => {
             return;
           }
           const bytes = v.bytes as Buffer;
-          expect(lineProblems(bytes)).toEqual([]);
+          const headerSection = bytes.subarray(0, bytes.indexOf('\r\n\r\n') + 2);
+          // BINARYMIME (RFC 3030 §3) lifts the line rules for the body, never for the header section.
+          expect(lineProblems(input.transferEncoding?.binary ? headerSection : bytes)).toEqual([]);
           const names = topHeaderNames(bytes);
           // Each of these appears at most once, and never one the caller did not ask for (RFC 5322 §3.6).
           for (const once of ['from', 'to', 'cc', 'subject', 'message-id', 'date', 'content-type', 'mime-version', 'reply-to']) {
@@ -148,7 +150,6 @@ describe('fuzz: the MIME builder under hostile input', () => {
           }
           expect(names).not.toContain('bcc');
           expect(names.every((n) => /^[\x21-\x39\x3b-\x7e]+$/.test(n)), `field names ${JSON.stringify(names)}`).toBe(true);
-          const headerSection = bytes.subarray(0, bytes.indexOf('\r\n\r\n'));
           if (!input.smtputf8) {
             // RFC 5322 headers are US-ASCII unless SMTPUTF8 (RFC 6532) was asked for.
             expect(headerSection.every((c) => c < 0x80), 'non-ASCII octet in the header section').toBe(true);

@@ -37,7 +37,11 @@ async function* bodyChunks(s: SmtpSession, o: SendOptions): AsyncGenerator<Uint8
 }
 
 /** After 354: the body through wire's {@link DataEncoder} (CRLF, dot-stuffing, terminator), then the final reply. */
-export async function sendDataBody(s: SmtpSession, o: SendOptions): Promise<{ final: Reply; bytes: number }> {
+export async function sendDataBody(
+  s: SmtpSession,
+  o: SendOptions,
+  mode: { pipelined: boolean },
+): Promise<{ final: Reply; bytes: number }> {
   const encoder = new DataEncoder();
   const write = (bytes: Uint8Array) =>
     bytes.length === 0 ? Promise.resolve() : s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
@@ -53,8 +57,12 @@ export async function sendDataBody(s: SmtpSession, o: SendOptions): Promise<{ fi
     await write(out);
     o.onProgress?.(encoder.bytesIn);
   }
-  await write(encoder.end());
+  // RFC 2920 §3.1: the next queued envelope may follow the end of data, in the same write.
+  const next = mode.pipelined ? s.takeNextEnvelope() : undefined;
+  const end = next ? Buffer.concat([encoder.end(), ...next.map((c) => c.bytes)]) : encoder.end();
+  await write(end);
   s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
+  for (const c of next ?? []) s.transcript.emit('C', c.logText);
   const final = await s.step('dataDone', (sig) => s.readReply(sig, 'DATA'), o.signal);
   return { final, bytes: encoder.bytesIn };
 }

@@ -6,7 +6,7 @@ import {
   type Reply,
 } from '@smtpkit/wire';
 import { quoteReply, replyError } from './errors.js';
-import { analyseBody, orcptFor, prepareEnvelope } from './envelope.js';
+import { analyseBody, orcptFor, prepareEnvelope, type BodyInfo, type PreparedEnvelope } from './envelope.js';
 import { sendBdat, sendDataBody } from './data.js';
 import type { SmtpSession } from './session.js';
 import type { Step } from './timeouts.js';
@@ -37,14 +37,19 @@ function stepOf(cmd: EncodedCommand): Step {
   return 'command';
 }
 
-/**
- * One mail transaction (RFC 5321 §3.3): MAIL, RCPT…, then DATA or BDAT. With PIPELINING the
- * envelope goes in one write and replies are matched in order (RFC 2920 §3.1); the body is sent
- * only after 354. Recipients refused are reported, not thrown, while at least one is accepted.
- */
-export async function sendTransaction(s: SmtpSession, o: SendOptions): Promise<SendResult> {
-  s.assertUsable();
-  const startedAt = Date.now();
+/** A transaction checked and planned; `groups[0]` may already be on the wire (see `writeNextEnvelope`). */
+export interface PlannedSend {
+  info: BodyInfo;
+  prepared: PreparedEnvelope;
+  groups: EncodedCommand[][];
+  pipelined: boolean;
+  allOrNothing: boolean;
+  /** The first group was written ahead, after the previous message's end of data. */
+  written: boolean;
+}
+
+/** Check and plan a transaction; throws kind 'input'/'tls' before anything is sent. */
+export function planSend(s: SmtpSession, o: SendOptions): PlannedSend {
   const info = analyseBody(o.data);
   const caps = {
     ...s.capabilities,
@@ -52,7 +57,6 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions): Promise<S
     chunking: s.capabilities.chunking && s.options.chunking !== 'never',
   };
   const prepared = prepareEnvelope(caps, o, info, { secure: s.secure, chunking: s.options.chunking });
-  for (const n of prepared.notes) s.transcript.note(n);
   const allOrNothing = o.partial === 'all-or-nothing';
   const plan = planTransaction(caps, prepared.envelope, { useBdat: prepared.useBdat, smtputf8: prepared.smtputf8 });
   // Under all-or-nothing DATA must wait for every RCPT reply: take it out of the pipelined group.
@@ -60,15 +64,40 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions): Promise<S
     ? plan.groups.map((g) => g.filter((c) => c.verb !== 'DATA')).filter((g) => g.length > 0)
     : plan.groups;
   const groups = withOrcpt(planned, s, o, prepared.smtputf8);
-  const pipelined = caps.pipelining;
+  return { info, prepared, groups, pipelined: caps.pipelining, allOrNothing, written: false };
+}
+
+/** Plan a queued send whose envelope can follow the previous end of data (PIPELINING only), or undefined. */
+export function planEarly(s: SmtpSession, o: SendOptions): PlannedSend | undefined {
+  if (!s.usable || o.signal?.aborted) return undefined;
+  try {
+    const p = planSend(s, o);
+    return p.pipelined ? { ...p, written: true } : undefined;
+  } catch {
+    return undefined; // the send reports it itself when its turn comes
+  }
+}
+
+/**
+ * One mail transaction (RFC 5321 §3.3): MAIL, RCPT…, then DATA or BDAT. With PIPELINING the
+ * envelope goes in one write and replies are matched in order (RFC 2920 §3.1); the body is sent
+ * only after 354. Recipients refused are reported, not thrown, while at least one is accepted.
+ */
+export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: PlannedSend): Promise<SendResult> {
+  s.assertUsable();
+  const startedAt = Date.now();
+  const { info, prepared, groups, pipelined, allOrNothing } = early ?? planSend(s, o);
+  for (const n of prepared.notes) s.transcript.note(n);
 
   const replies = new Map<EncodedCommand, Reply>();
   let mailOk = true;
   let accepted = 0;
-  for (const group of groups) {
+  for (const [index, group] of groups.entries()) {
     const gate = group.length === 1 && group[0]?.verb === 'DATA';
     if (!mailOk || (gate && accepted === 0)) break;
-    await s.step(stepOf(group[0] as EncodedCommand), (sig) => s.writeCommands(group, sig), o.signal);
+    if (!(index === 0 && early?.written)) {
+      await s.step(stepOf(group[0] as EncodedCommand), (sig) => s.writeCommands(group, sig), o.signal);
+    }
     for (const cmd of group) {
       const reply = await s.step(stepOf(cmd), (sig) => s.readReply(sig, cmd.logText), o.signal);
       replies.set(cmd, reply);
@@ -134,7 +163,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions): Promise<S
       await s.rset(o.signal);
       throw replyError(dataReply, 'DATA');
     }
-    ({ final, bytes } = await sendDataBody(s, o));
+    ({ final, bytes } = await sendDataBody(s, o, { pipelined }));
   }
   if (final.code !== 250 && final.code !== 251) {
     // The final reply ends the transaction either way (RFC 5321 §4.1.1.4): no RSET needed.

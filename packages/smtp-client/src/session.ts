@@ -1,11 +1,20 @@
 import { encodeCommand, SmtpError, type Capabilities, type Command, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import { replyError } from './errors.js';
 import { ReplyReader } from './reply-reader.js';
-import { sendTransaction } from './send.js';
+import { planEarly, sendTransaction, type PlannedSend } from './send.js';
 import { QUIT_WAIT_CAP, startDeadline, type Step, type Timeouts } from './timeouts.js';
 import type { Transcript } from './transcript.js';
 import type { Transport } from './transport.js';
 import type { SendOptions, SendResult, Session, TlsInfo } from './types.js';
+
+/** A queued call on the session; a send may have had its envelope written early. */
+interface Job {
+  run: (job: Job) => Promise<unknown>;
+  send?: SendOptions;
+  early?: PlannedSend;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
 
 /** Everything a session is built from. */
 export interface SessionInit {
@@ -37,7 +46,8 @@ export class SmtpSession implements Session {
   readonly #signal: AbortSignal | undefined;
   #dead: SmtpError | null = null;
   #closed = false;
-  #chain: Promise<unknown> = Promise.resolve();
+  readonly #jobs: Job[] = [];
+  #busy = false;
 
   constructor(init: SessionInit) {
     this.transport = init.transport;
@@ -146,15 +156,52 @@ export class SmtpSession implements Session {
     );
   }
 
-  /** Serialise work on the session: calls made while another runs wait their turn. */
-  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#chain.then(fn);
-    this.#chain = run.catch(() => undefined);
-    return run;
+  /** Serialise work on the session: calls made while another runs wait their turn, in order. */
+  #enqueue<T>(run: (job: Job) => Promise<T>, send?: SendOptions): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#jobs.push({
+        run: run as (job: Job) => Promise<unknown>,
+        ...(send ? { send } : {}),
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+      void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      for (let job = this.#jobs.shift(); job; job = this.#jobs.shift()) {
+        try {
+          job.resolve(await job.run(job));
+        } catch (err) {
+          job.reject(err);
+        }
+      }
+    } finally {
+      this.#busy = false;
+    }
   }
 
   send(options: SendOptions): Promise<SendResult> {
-    return this.#enqueue(() => sendTransaction(this, options));
+    return this.#enqueue((job) => sendTransaction(this, options, job.early), options);
+  }
+
+  /**
+   * RFC 2920 §3.1 lets the next transaction's envelope follow the end of data without waiting for its
+   * reply. Called as a DATA terminator is about to be written: when the next queued call is a send that
+   * can be planned now, its first group is returned to go out in the same write, and that send will
+   * only read its replies.
+   */
+  takeNextEnvelope(): readonly EncodedCommand[] | undefined {
+    const next = this.#jobs[0];
+    if (!next?.send || next.early) return undefined;
+    const early = planEarly(this, next.send);
+    if (!early) return undefined;
+    next.early = early;
+    return early.groups[0];
   }
 
   reset(options?: { signal?: AbortSignal }): Promise<Reply> {

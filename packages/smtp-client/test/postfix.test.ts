@@ -103,10 +103,16 @@ describe('Postfix without CHUNKING: DATA, pipelined and lock-step', () => {
       expect(s.capabilities.chunking).toBe(false);
       expect(s.capabilities.pipelining).toBe(pipelining);
       const body = message(`data ${pipelining}`, 'Line one.\r\n.\r\n..two dots\r\nlast line without newline');
-      const r = await s.send({ from: 'alice@example.com', to: ['bob@example.net', 'dave@example.com'], data: body });
-      expect(r.accepted).toEqual(['bob@example.net', 'dave@example.com']);
+      // Queued sends: with PIPELINING the second envelope follows the first end of data in one write.
+      const [r, r2] = await Promise.all([
+        s.send({ from: 'alice@example.com', to: ['bob@example.net', 'dave@example.com'], data: body }),
+        s.send({ from: 'alice@example.com', to: ['erin@example.org'], data: body }),
+      ]);
+      expect(r?.accepted).toEqual(['bob@example.net', 'dave@example.com']);
+      expect(r2?.accepted).toEqual(['erin@example.org']);
       await s.quit();
-      const stored = await postfix.waitForMessages(2, 20_000);
+      const stored = await postfix.waitForMessages(3, 20_000);
+      expect(stored).toHaveLength(3);
       for (const m of stored) expect(storedBody(m.raw)).toBe(`${lf(body)}\n`);
       expect(events.some((e) => e.dir === 'C' && e.text === 'DATA')).toBe(true);
     } finally {

@@ -9,6 +9,7 @@ function fakeServer(ehlo: string[], answer: (command: string, n: number) => stri
   const t = new MemoryTransport();
   let buf = Buffer.alloc(0);
   let skip = 0;
+  let inData = false;
   const commands: string[] = [];
   t.onWrite = (bytes) => {
     buf = Buffer.concat([buf, bytes]);
@@ -23,12 +24,21 @@ function fakeServer(ehlo: string[], answer: (command: string, n: number) => stri
       if (eol === -1) return;
       const line = buf.subarray(0, eol).toString('latin1');
       buf = buf.subarray(eol + 2);
+      if (inData) {
+        // Message lines get no reply; the lone "." ends the data (dot-stuffed, so unambiguous).
+        if (line !== '.') continue;
+        inData = false;
+        const reply = answer('.', commands.length);
+        if (reply) queueMicrotask(() => t.push(reply));
+        continue;
+      }
       commands.push(line);
       const bdat = /^BDAT (\d+)/.exec(line);
       if (bdat) skip = Number(bdat[1]);
       const reply = line.startsWith('EHLO')
         ? ehlo.map((k, i) => `250${i === ehlo.length - 1 ? ' ' : '-'}${k}\r\n`).join('')
         : answer(line, commands.length);
+      if (line === 'DATA' && reply?.startsWith('354')) inData = true;
       if (reply) queueMicrotask(() => t.push(reply));
     }
   };
@@ -152,6 +162,36 @@ describe('transaction edge cases', () => {
     expect(commands[1]).toBe('MAIL FROM:<a@example.com> RET=HDRS ENVID=id+2B1');
     expect(commands[2]).toBe('RCPT TO:<b@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@example.net');
     expect(commands[3]).toBe('RCPT TO:<c@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;c@example.net');
+    await s.quit();
+  });
+});
+
+describe('queued sends with PIPELINING (RFC 2920 §3.1)', () => {
+  it("the next envelope goes out in the same write as the previous message's end of data", async () => {
+    const { t, commands } = fakeServer(['fake', 'PIPELINING'], (line) => (line === '.' ? '250 queued\r\n' : ok(line)));
+    const s = await open(t);
+    const sends = [1, 2, 3].map((i) => s.send({ from: 'a@example.com', to: [`r${i}@example.net`], data: `Subject: ${i}\r\n\r\nbody\r\n` }));
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.accepted[0])).toEqual(['r1@example.net', 'r2@example.net', 'r3@example.net']);
+    const writes = t.writes.map((w) => (w === 'TLS' ? w : Buffer.from(w).toString('latin1')));
+    expect(writes).toContain('.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<r2@example.net>\r\nDATA\r\n');
+    expect(writes).toContain('.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<r3@example.net>\r\nDATA\r\n');
+    expect(commands.filter((c) => c.startsWith('MAIL'))).toHaveLength(3);
+    await s.quit();
+  });
+
+  it('a refused message does not disturb the envelope written after it', async () => {
+    let dots = 0;
+    const { t } = fakeServer(['fake', 'PIPELINING'], (line) =>
+      line === '.' ? (++dots === 1 ? '554 5.7.1 spam\r\n' : '250 queued\r\n') : ok(line),
+    );
+    const s = await open(t);
+    const first = s.send({ from: 'a@example.com', to: ['b@example.net'], data: 'Subject: 1\r\n\r\nspam\r\n' });
+    const second = s.send({ from: 'a@example.com', to: ['b@example.net'], data: 'Subject: 2\r\n\r\nham\r\n' });
+    const e = await rejection(first);
+    expect(e.replyCode).toBe(554);
+    expect((await second).reply.text).toBe('queued');
+    expect(s.usable).toBe(true);
     await s.quit();
   });
 });

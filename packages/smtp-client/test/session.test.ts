@@ -195,3 +195,30 @@ describe('queued sends with PIPELINING (RFC 2920 §3.1)', () => {
     await s.quit();
   });
 });
+
+describe('BINARYMIME and long AUTH payloads', () => {
+  it('a binary body goes with BODY=BINARYMIME over BDAT, bytes unchanged (no CRLF canonicalisation)', async () => {
+    const { t, commands } = fakeServer(['fake', 'PIPELINING', 'CHUNKING', 'BINARYMIME'], ok);
+    const s = await open(t);
+    const data = Uint8Array.from([0x41, 0x00, 0x0a, 0x0d, 0xff, 0x2e, 0x0a]);
+    await s.send({ from: 'a@example.com', to: ['b@example.net'], data });
+    expect(commands[1]).toBe('MAIL FROM:<a@example.com> BODY=BINARYMIME');
+    expect(commands).toContain('BDAT 7 LAST');
+    const raw = t.written;
+    const at = raw.indexOf('BDAT 7 LAST\r\n') + 'BDAT 7 LAST\r\n'.length;
+    expect([...raw.subarray(at, at + 7)]).toEqual([...data]);
+    await s.quit();
+  });
+
+  it('an XOAUTH2 payload too long for one command line goes after an empty 334 (RFC 4954 §4)', async () => {
+    const token = 'T'.repeat(2000);
+    const { t, commands } = fakeServer(['fake', 'AUTH XOAUTH2'], (line) =>
+      line === 'AUTH XOAUTH2' ? '334 \r\n' : line.length > 1000 ? '235 2.7.0 ok\r\n' : ok(line),
+    );
+    const s = await open(t, { auth: { user: 'me@example.com', accessToken: token }, allowInsecureAuth: true });
+    expect(s.authenticated).toBe('XOAUTH2');
+    expect(commands[1]).toBe('AUTH XOAUTH2');
+    expect(Buffer.from(commands[2] as string, 'base64').toString()).toBe(`user=me@example.com\x01auth=Bearer ${token}\x01\x01`);
+    await s.quit();
+  });
+});

@@ -107,8 +107,10 @@ export class SmtpSession implements Session {
       return await fn(deadline.signal);
     } catch (err) {
       const error = deadline.signal.aborted && deadline.signal.reason instanceof SmtpError ? deadline.signal.reason : err;
-      const typed =
-        error instanceof SmtpError
+      // Ended meanwhile by destroy() or a concurrent failure: report that cause, not its echo.
+      const typed = this.#dead
+        ? this.#dead
+        : error instanceof SmtpError
           ? error
           : new SmtpError(`${step} failed: ${error instanceof Error ? error.message : String(error)}`, {
               kind: 'connection',

@@ -222,3 +222,17 @@ describe('BINARYMIME and long AUTH payloads', () => {
     await s.quit();
   });
 });
+
+describe('destroy()', () => {
+  it('ends a running send with the given error and leaves the session unusable', async () => {
+    const { t } = fakeServer(['fake'], (line) => (line.startsWith('RCPT') ? undefined : ok(line)));
+    const s = await open(t);
+    const p = s.send({ from: 'a@example.com', to: ['b@example.net'], data: 'x\r\n' });
+    setTimeout(() => s.destroy(new Error('shutting down')), 20);
+    const e = await rejection(p);
+    expect(e.kind).toBe('aborted');
+    expect(e.message).toBe('shutting down');
+    expect(s.usable).toBe(false);
+    expect(t.destroyed).toBe(true);
+  });
+});

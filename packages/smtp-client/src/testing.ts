@@ -7,8 +7,9 @@
  */
 export { startFaultServer } from './testing/fault-server.js';
 export type { FaultHandler, FaultServer, FaultServerOptions } from './testing/fault-server.js';
-export { ConnectionClosedError, FaultConnection, FaultScriptError } from './testing/connection.js';
-export type { ConnectionRecord, ReadOptions, ReceivedChunk, UpgradeTlsOptions, WriteOptions } from './testing/connection.js';
+export { FaultConnection } from './testing/connection.js';
+export { ConnectionClosedError, FaultScriptError } from './testing/errors.js';
+export type { ConnectionRecord, ReadOptions, ReceivedChunk, UpgradeTlsOptions, WriteOptions } from './testing/types.js';
 export { runSteps } from './testing/steps.js';
 export type {
   AnswerRemainingStep,

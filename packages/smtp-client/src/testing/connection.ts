@@ -1,81 +1,9 @@
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
-
-/** Bytes received on one connection, with whether they arrived inside TLS. */
-export interface ReceivedChunk {
-  tls: boolean;
-  data: Buffer;
-}
-
-/** Options for a read from the client. */
-export interface ReadOptions {
-  /** Fail the read after this many milliseconds (default: the server's `readTimeoutMs`). */
-  timeoutMs?: number;
-  /** Fail the read when more than this many bytes arrive without its terminator. */
-  maxBytes?: number;
-}
-
-/** Options for a write to the client. */
-export interface WriteOptions {
-  /**
-   * Write in pieces: an array of segment sizes (the rest goes in a last segment) or
-   * 'bytewise' (one byte per write). Each piece is flushed before the next.
-   */
-  split?: readonly number[] | 'bytewise';
-  /** Pause between pieces in milliseconds (default 1 when split, so pieces travel apart). */
-  intervalMs?: number;
-}
-
-/** Options for {@link FaultConnection.upgradeTls}. */
-export interface UpgradeTlsOptions {
-  /** The reply that invites the handshake (default '220 2.0.0 Ready to start TLS\r\n'). */
-  reply?: string | Uint8Array;
-  /**
-   * Plaintext written in the same segment right after `reply`, before the handshake: the
-   * STARTTLS response injection (CVE-2011-0411 family; RFC 3207 §4.2 says the client must
-   * discard it).
-   */
-  injectPlaintext?: string | Uint8Array;
-  /** Fail when the client has not completed the handshake in this many milliseconds (default 10 000). */
-  timeoutMs?: number;
-}
-
-/** Raised inside a script when the client closed the connection or the server shut down. */
-export class ConnectionClosedError extends Error {
-  override readonly name = 'ConnectionClosedError';
-}
-
-/** Raised inside a script when a read did not complete in time or grew past its bound. */
-export class FaultScriptError extends Error {
-  override readonly name = 'FaultScriptError';
-}
-
-/** What the server saw on one connection (read-only for tests). */
-export interface ConnectionRecord {
-  /** 0 for the first connection, 1 for the second… */
-  readonly index: number;
-  /** Every byte received from the client, plaintext and decrypted TLS, in order. */
-  readonly received: Buffer;
-  /** The same bytes in arrival chunks, each marked with whether it came inside TLS. */
-  readonly chunks: readonly ReceivedChunk[];
-  /** Command lines read by the script (without CRLF), in order. */
-  readonly commands: readonly string[];
-  /** DATA payloads read by the script (dot-stuffed, without the terminating CRLF.CRLF). */
-  readonly messages: readonly Buffer[];
-  /** Plaintext the client sent after the STARTTLS line and before the handshake (dropped, RFC 3207 §4.2). */
-  readonly discardedBeforeTls: Buffer;
-  /** True once a TLS session was established (STARTTLS or implicit). */
-  readonly tls: boolean;
-  /** The TLS error, when a handshake failed (e.g. the client refused the certificate). */
-  readonly tlsError: Error | undefined;
-  /** True once the client closed or reset its side. */
-  readonly clientClosed: boolean;
-  /** Why the script stopped early: a mismatch, a read timeout, the client leaving… */
-  readonly scriptError: Error | undefined;
-  /** Resolves when the connection is fully closed and the script has ended. */
-  readonly done: Promise<void>;
-}
+import { splitBytes } from './split-bytes.js';
+import { tcpStream } from './tcp-stream.js';
+import { ConnectionClosedError, FaultScriptError } from './errors.js';
+import type { ConnectionRecord, ReadOptions, ReceivedChunk, UpgradeTlsOptions, WriteOptions } from './types.js';
 
 const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
 
@@ -396,7 +324,14 @@ export class FaultConnection implements ConnectionRecord {
   /** Half-closes politely (FIN) and then destroys the socket. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await new Promise<void>((resolve) => this.socket.end(resolve));
+    // Bounded: a client that stopped reading would otherwise keep the FIN (and us) waiting.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      this.socket.end(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     this.socket.destroy();
     this.markClosed();
   }
@@ -424,52 +359,4 @@ export class FaultConnection implements ConnectionRecord {
     this.socket.destroy();
     this.markClosed();
   }
-}
-
-/**
- * A plain stream over the TCP socket for TLS to run on. Wrapping the net.Socket directly
- * would hand its native handle to TLS, after which the TCP socket can no longer be reset
- * (`resetAndDestroy` under TLS crashes Node 20); through this stream the TCP socket keeps its
- * handle, so `reset()` works at any point, and no buffered byte is lost on the switch.
- */
-function tcpStream(tcp: Socket): Duplex {
-  const stream = new Duplex({
-    read() {
-      tcp.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      if (tcp.destroyed) callback();
-      else tcp.write(chunk, () => callback());
-    },
-    final(callback) {
-      tcp.end();
-      callback();
-    },
-    destroy(error, callback) {
-      tcp.destroy();
-      callback(error);
-    },
-  });
-  tcp.on('data', (data: Buffer) => {
-    if (!stream.push(data)) tcp.pause();
-  });
-  tcp.on('end', () => stream.push(null));
-  tcp.on('close', () => stream.destroy());
-  tcp.resume();
-  return stream;
-}
-
-function splitBytes(bytes: Buffer, split: WriteOptions['split']): Buffer[] {
-  if (split === undefined || bytes.length === 0) return [bytes];
-  if (split === 'bytewise') return Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
-  const pieces: Buffer[] = [];
-  let offset = 0;
-  for (const size of split) {
-    if (offset >= bytes.length) break;
-    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`split sizes must be positive integers, got ${size}`);
-    pieces.push(bytes.subarray(offset, offset + size));
-    offset += size;
-  }
-  if (offset < bytes.length) pieces.push(bytes.subarray(offset));
-  return pieces;
 }

@@ -1,5 +1,7 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { ConnectionClosedError, FaultConnection, type ConnectionRecord } from './connection.js';
+import { FaultConnection } from './connection.js';
+import { ConnectionClosedError } from './errors.js';
+import type { ConnectionRecord } from './types.js';
 import { runSteps, type FaultScript } from './steps.js';
 
 /** A script written as code: it gets the connection and drives it. */

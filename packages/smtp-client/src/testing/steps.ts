@@ -1,4 +1,6 @@
-import { FaultScriptError, type FaultConnection, type WriteOptions } from './connection.js';
+import type { FaultConnection } from './connection.js';
+import { FaultScriptError } from './errors.js';
+import type { WriteOptions } from './types.js';
 
 /** Send bytes to the client, optionally in pieces and after a pause. */
 export interface SendStep {

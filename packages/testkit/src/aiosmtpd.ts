@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureOutput, isRunning, stopChild } from './process.js';
+import { killQuietly, onExit, removeQuietly } from './cleanup.js';
 import type { TestCertificates } from './certificates.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -119,9 +120,14 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = captureOutput(child);
+  const forget = onExit(() => {
+    killQuietly(child.pid, 'SIGKILL');
+    removeQuietly(dir);
+  });
   const cleanup = async (): Promise<void> => {
     await stopChild(child);
     await rm(dir, { recursive: true, force: true });
+    forget();
   };
   let port: number;
   try {

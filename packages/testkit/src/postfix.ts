@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './free-port.js';
 import { captureOutput, isRunning, run, stopChild, waitForExit } from './process.js';
+import { killQuietly, onExit, removeQuietly } from './cleanup.js';
 import type { TestCertificates } from './certificates.js';
 
 /** Options for {@link startPostfix}. */
@@ -132,6 +133,12 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
     });
 
     const masterPid = await readMasterPid(dir);
+    // master(8) stops its children on SIGTERM; the directory goes with it.
+    const forget = onExit(() => {
+      killQuietly(masterPid);
+      killQuietly(started.pid);
+      removeQuietly(dir);
+    });
     const server: PostfixServer = {
       port,
       host: '127.0.0.1',
@@ -151,7 +158,10 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
         }
       },
       log: () => readFile(join(dir, 'postfix.log'), 'utf8').catch(() => ''),
-      stop: () => stopPostfix(dir, started),
+      stop: async () => {
+        await stopPostfix(dir, started);
+        forget();
+      },
     };
     return server;
   } catch (error) {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { freePort, waitForPort } from './free-port.js';
 import { captureOutput, isRunning, stopChild } from './process.js';
+import { killQuietly, onExit } from './cleanup.js';
 
 const SMTP_SINK = '/usr/sbin/smtp-sink';
 
@@ -56,5 +57,13 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     await stopChild(child);
     throw error;
   }
-  return { port, host: '127.0.0.1', stop: () => stopChild(child) };
+  const forget = onExit(() => killQuietly(child.pid, 'SIGKILL'));
+  return {
+    port,
+    host: '127.0.0.1',
+    stop: async () => {
+      await stopChild(child);
+      forget();
+    },
+  };
 }

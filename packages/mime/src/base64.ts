@@ -10,21 +10,30 @@ function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+/** Largest input encoded into one output block (4 blocks' worth), so huge chunks still stream in pieces. */
+const MAX_DIRECT = BLOCK_IN * 4;
+
 /**
- * Base64 of `src[start, end)` as 76-character lines, each preceded by CRLF. One native encode, one
- * latin1 write, then the lines are moved apart in place from the last to the first (memmove), which
- * is far cheaper than building the lines one by one.
+ * Base64 of `head` (one whole line, or empty) then `src[start, end)` as 76-character lines, each
+ * preceded by CRLF. One native encode and one latin1 write per piece, then the lines are moved apart
+ * in place from the last to the first (memmove), which is far cheaper than building lines one by one.
  */
-function encodeLinesWithLeadingCrlf(src: Buffer, start: number, end: number): Buffer {
+function encodeLinesWithLeadingCrlf(src: Buffer, start: number, end: number, head?: string): Buffer {
   const text = src.toString('base64', start, end);
   const len = text.length;
   const lines = Math.ceil(len / ENCODED_LINE_LENGTH);
-  const out = Buffer.allocUnsafe(len + 2 * lines);
-  out.write(text, 0, len, 'latin1');
+  const base = head === undefined ? 0 : ENCODED_LINE_LENGTH + 2;
+  const out = Buffer.allocUnsafe(base + len + 2 * lines);
+  if (head !== undefined) {
+    out[0] = 0x0d;
+    out[1] = 0x0a;
+    out.write(head, 2, ENCODED_LINE_LENGTH, 'latin1');
+  }
+  out.write(text, base, len, 'latin1');
   for (let i = lines - 1; i >= 0; i--) {
-    const from = i * ENCODED_LINE_LENGTH;
-    const to = i * (ENCODED_LINE_LENGTH + 2);
-    out.copyWithin(to + 2, from, Math.min(from + ENCODED_LINE_LENGTH, len));
+    const from = base + i * ENCODED_LINE_LENGTH;
+    const to = base + i * (ENCODED_LINE_LENGTH + 2);
+    out.copyWithin(to + 2, from, Math.min(from + ENCODED_LINE_LENGTH, base + len));
     out[to] = 0x0d;
     out[to + 1] = 0x0a;
   }
@@ -33,7 +42,9 @@ function encodeLinesWithLeadingCrlf(src: Buffer, start: number, end: number): Bu
 
 /**
  * Streaming base64 (RFC 2045 §6.8): push any chunking, get 76-character lines joined by CRLF in blocks
- * of about 64 KiB. The output has no CRLF after the last line. Memory is one block, whatever the input size.
+ * of about 64 KiB or the size of the input chunk. The output has no CRLF after the last line. Large
+ * chunks are encoded straight from the caller's memory; only small chunks and the odd octets at a
+ * chunk's end (fewer than 57) are copied. Memory stays bounded whatever the input size.
  *
  * @example
  * ```ts
@@ -52,25 +63,37 @@ export class Base64Encoder {
     return this.inBytes;
   }
 
-  /** Encodes what can be encoded now; keeps the rest (less than one block) for the next call. */
+  /** Encodes what can be encoded now; keeps the rest for the next call. */
   push(chunk: Uint8Array): Uint8Array[] {
     const buf = asBuffer(chunk);
     this.inBytes += buf.length;
     const out: Uint8Array[] = [];
+    // Small pieces are gathered until a block's worth is there.
+    if (this.carryLength + buf.length < BLOCK_IN) {
+      buf.copy(this.carry, this.carryLength);
+      this.carryLength += buf.length;
+      return out;
+    }
     let offset = 0;
+    let head: string | undefined;
     if (this.carryLength > 0) {
-      const take = Math.min(BLOCK_IN - this.carryLength, buf.length);
+      // Complete the held octets to whole lines with the start of this chunk (at most 56 octets copied).
+      const take = Math.min((LINE_IN - (this.carryLength % LINE_IN)) % LINE_IN, buf.length);
       buf.copy(this.carry, this.carryLength, 0, take);
       this.carryLength += take;
       offset = take;
-      if (this.carryLength < BLOCK_IN) return out;
-      out.push(this.emit(this.carry, 0, BLOCK_IN));
+      if (this.carryLength === LINE_IN) head = this.carry.toString('base64', 0, LINE_IN);
+      else out.push(this.emit(this.carry, 0, this.carryLength));
       this.carryLength = 0;
     }
-    while (buf.length - offset >= BLOCK_IN) {
-      out.push(this.emit(buf, offset, offset + BLOCK_IN));
-      offset += BLOCK_IN;
+    const whole = buf.length - ((buf.length - offset) % LINE_IN);
+    while (offset < whole) {
+      const stop = Math.min(whole, offset + MAX_DIRECT);
+      out.push(this.emit(buf, offset, stop, head));
+      head = undefined;
+      offset = stop;
     }
+    if (head !== undefined) out.push(this.emit(buf, offset, offset, head));
     if (offset < buf.length) {
       buf.copy(this.carry, 0, offset);
       this.carryLength = buf.length - offset;
@@ -86,8 +109,8 @@ export class Base64Encoder {
     return [block];
   }
 
-  private emit(src: Buffer, start: number, end: number): Uint8Array {
-    const block = encodeLinesWithLeadingCrlf(src, start, end);
+  private emit(src: Buffer, start: number, end: number, head?: string): Uint8Array {
+    const block = encodeLinesWithLeadingCrlf(src, start, end, head);
     if (this.started) return block;
     this.started = true;
     return block.subarray(2);

@@ -239,6 +239,32 @@ describe('smtpkit send: delivery and progress', () => {
   });
 });
 
+describe('smtpkit: program', () => {
+  it('--version and --help exit 0; no arguments prints the help', async () => {
+    const v = await runCli(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const h = await runCli(['--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/send \[options\]/);
+    expect(h.stdout).toMatch(/probe \[options\]/);
+    const sh = await runCli(['send', '--help']);
+    expect(sh.code).toBe(0);
+    for (const flag of ['--server', '--port', '--profile', '--mx', '--from', '--to', '--cc', '--bcc', '--subject', '--body', '--body-file', '--html', '--attach', '--inline', '--header', '--eml', '--read-recipients', '--tls', '--require-tls', '--ca', '--pin', '--insecure', '--user', '--auth', '--helo', '--helo-only', '--timeout', '--quit-after', '--dry-run', '--quiet', '--verbose', '--json', '--transcript']) {
+      expect(sh.stdout).toContain(flag);
+    }
+    expect((await runCli([])).stdout).toMatch(/Usage: smtpkit/);
+  });
+
+  it('-s names the server', async () => {
+    const r = await runCli(['send', '-s', '127.0.0.1', ...at(), '-f', 'a@example.com', '-t', 'b@example.com']);
+    expect(r.code).toBe(0);
+    const bad = await runCli(['send', '-s', '127.0.0.1', '-p', '1', '-f', 'a@example.com', '-t', 'b@example.com']);
+    expect(bad.code).toBe(75);
+    expect(bad.stderr).toMatch(/127\.0\.0\.1:1/);
+  });
+});
+
 describe('smtpkit send: exit codes', () => {
   it('64: unknown flag, missing --from, password on argv', async () => {
     expect((await runCli(['send', '--no-such-flag'])).code).toBe(64);

@@ -54,7 +54,7 @@ async function stopChild(child: ChildProcess, timeoutMs = 3000): Promise<void> {
 /**
  * Postfix's `smtp-sink` on a loopback port: accepts everything, keeps nothing. It offers PIPELINING and 8BITMIME
  * but not CHUNKING. As root it needs `-u` to drop privileges after binding. Started here rather than with the
- * test kit's helper so that it runs without `-c` (a per-message counter written to a pipe is server work that
+ * test kit's startSmtpSink so that it runs without `-c` (a per-message counter written to a pipe is server work that
  * would be billed to every client).
  */
 export async function startSmtpSink(): Promise<BenchServer> {

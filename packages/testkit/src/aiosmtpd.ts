@@ -35,6 +35,8 @@ export interface AiosmtpdMessage {
 export interface AiosmtpdServer {
   port: number;
   host: '127.0.0.1';
+  /** PID of the python3 process. */
+  pid: number;
   /** Every message received so far, oldest first. */
   messages(): Promise<AiosmtpdMessage[]>;
   /** Polls until at least `n` messages arrived; rejects after `timeoutMs` (default 10 000). */
@@ -173,6 +175,7 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
   return {
     port,
     host: '127.0.0.1',
+    pid: child.pid ?? -1,
     messages,
     waitForMessages: async (n, timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;

@@ -18,6 +18,8 @@ export interface SmtpSinkOptions {
 export interface SmtpSink {
   port: number;
   host: '127.0.0.1';
+  /** PID of the smtp-sink process. */
+  pid: number;
   /** Kills it (bounded) and waits for the exit. */
   stop(): Promise<void>;
 }
@@ -61,6 +63,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   return {
     port,
     host: '127.0.0.1',
+    pid: child.pid ?? -1,
     stop: async () => {
       await stopChild(child);
       forget();

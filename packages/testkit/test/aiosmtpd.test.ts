@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { generateCertificates, startAiosmtpd } from '../src/index.js';
+import { isAlive } from './alive.js';
 import { Dialogue, sendOne } from './dialogue.js';
 
 describe('startAiosmtpd', () => {
   it('records each message with its envelope and raw bytes, and stops, freeing the port', async () => {
     const server = await startAiosmtpd();
+    expect(isAlive(server.pid)).toBe(true);
     const d = await Dialogue.open(server.port);
     try {
       expect((await d.reply()).code).toBe(220);
@@ -21,6 +23,7 @@ describe('startAiosmtpd', () => {
       d.close();
       await server.stop();
     }
+    expect(isAlive(server.pid)).toBe(false);
     await expect(Dialogue.open(server.port)).rejects.toThrow(/ECONNREFUSED/);
   });
 

@@ -1,17 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificates, startPostfix, type PostfixServer, type TestCertificates } from '../src/index.js';
+import { isAlive } from './alive.js';
 import { Dialogue, sendOne } from './dialogue.js';
-
-/** True while `pid` is a live (not zombie) process. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe('startPostfix', () => {
   let certs: TestCertificates;

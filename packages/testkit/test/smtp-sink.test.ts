@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { freePort, startSmtpSink } from '../src/index.js';
+import { isAlive } from './alive.js';
 import { Dialogue, sendOne } from './dialogue.js';
 
 describe('startSmtpSink', () => {
   it('accepts a whole SMTP dialogue and stops, freeing the port', async () => {
     const sink = await startSmtpSink();
+    expect(isAlive(sink.pid)).toBe(true);
     const d = await Dialogue.open(sink.port);
     try {
       expect((await d.reply()).code).toBe(220);
@@ -17,6 +19,7 @@ describe('startSmtpSink', () => {
       d.close();
       await sink.stop();
     }
+    expect(isAlive(sink.pid)).toBe(false);
     await expect(Dialogue.open(sink.port)).rejects.toThrow(/ECONNREFUSED/);
   });
 

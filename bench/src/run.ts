@@ -267,11 +267,13 @@ async function versions(): Promise<Record<string, string>> {
     }
   };
   const postfix = await run('postconf', ['-d', 'mail_version'], 10_000).catch(() => undefined);
+  const coreutils = await run('base64', ['--version'], 10_000).catch(() => undefined);
   const commit = await run('git', ['-C', repoDir, 'rev-parse', '--short', 'HEAD'], 10_000).catch(() => undefined);
   return {
     node: process.version,
     nodemailer: await read(join(benchDir, 'node_modules', 'nodemailer', 'package.json')),
-    postfix: postfix?.stdout.split('=')[1]?.trim() ?? 'unknown',
+    'postfix (smtp-source, smtp-sink, smtpd)': postfix?.stdout.split('=')[1]?.trim() ?? 'unknown',
+    coreutils: /\d+(\.\d+)+/.exec(coreutils?.stdout.split('\n')[0] ?? '')?.[0] ?? 'unknown',
     '@smtpkit/client': await read(join(repoDir, 'packages', 'smtp-client', 'package.json')),
     '@smtpkit/mime': await read(join(repoDir, 'packages', 'mime', 'package.json')),
     'smtpkit commit': commit?.stdout.trim() || 'unknown',

@@ -78,6 +78,7 @@ interface ErrorLike {
   command?: string;
   hint?: string;
   reply?: ReplyLike;
+  rejected?: Array<{ address: string; reply?: ReplyLike; error?: { enhancedStatus?: string } }>;
 }
 
 /** The --json object for a failure. */
@@ -88,7 +89,13 @@ export function errorJson(error: unknown, exit: ExitCode, session?: Session) {
     exitCode: exit,
     messageId: null,
     accepted: [],
-    rejected: [],
+    // RecipientsRejectedError carries every refusal: report them all, not just the first.
+    rejected: (e.rejected ?? []).map((r) => ({
+      address: r.address,
+      code: r.reply?.code ?? null,
+      enhanced: r.error?.enhancedStatus ?? null,
+      text: r.reply?.text ?? '',
+    })),
     reply: replyJson(e.reply),
     tls: session?.tls ?? null,
     error: {

@@ -328,7 +328,14 @@ describe('smtpkit send: exit codes', () => {
     expect(r.code).toBe(69);
     expect(r.stderr).toMatch(/MAIL FROM.*550.*Sender blocked/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect((await runCli(['send', ...at(), '-f', 'a@example.com', '-t', 'nobody@example.com'])).code).toBe(69);
+    const all = await runCli(['send', ...at(), '--json', '-f', 'a@example.com', '-t', 'nobody@example.com', '-t', 'nobody@example.org']);
+    expect(all.code).toBe(69);
+    expect(JSON.parse(all.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 69,
+      accepted: [],
+      rejected: [{ address: 'nobody@example.com', code: 550 }, { address: 'nobody@example.org', code: 550 }],
+    });
   });
 
   it('75: temporary failure (451), connection refused, timeout, connection lost', async () => {

@@ -181,6 +181,16 @@ describe('startFaultServer: scripts', () => {
     expect(server.received().toString()).toBe('EHLO bare\n');
   });
 
+  it('sends strings as UTF-8 and decodes command lines as UTF-8', async () => {
+    server = await startFaultServer([{ send: '220 grüße\r\n' }, { expect: /^RCPT TO:<jörg@example\.com>$/ }, { send: '250 ok\r\n' }]);
+    const c = await open(server.port);
+    await c.receive('\r\n');
+    expect(Buffer.from(c.text, 'latin1')).toEqual(Buffer.from('220 grüße\r\n', 'utf8'));
+    c.socket.write(Buffer.from('RCPT TO:<jörg@example.com>\r\n', 'utf8'));
+    await c.receive('250 ok');
+    expect(server.connections[0]?.commands).toEqual(['RCPT TO:<jörg@example.com>']);
+  });
+
   it('runs each connection through the script from the start and keeps their bytes apart', async () => {
     server = await startFaultServer([{ send: '220 hi\r\n' }, { expect: 'NOOP' }, { send: '250 ok\r\n' }]);
     const a = await open(server.port);

@@ -124,8 +124,9 @@ export class FaultConnection implements ConnectionRecord {
   }
 
   /**
-   * Reads one line from the client (up to LF; a CR before it is dropped) and records it
-   * as a command. Bare-LF lines are returned too: check `received` for the exact bytes.
+   * Reads one line from the client (up to LF; a CR before it is dropped), decoded as UTF-8,
+   * and records it as a command. Bare-LF lines are returned too: check `received` for the
+   * exact bytes.
    */
   async readLine(options: ReadOptions = {}): Promise<string> {
     const deadline = Date.now() + (options.timeoutMs ?? this.defaults.readTimeoutMs);
@@ -134,7 +135,7 @@ export class FaultConnection implements ConnectionRecord {
       const lf = this.buffer.indexOf(0x0a);
       if (lf !== -1) {
         const end = lf > 0 && this.buffer[lf - 1] === 0x0d ? lf - 1 : lf;
-        const line = this.buffer.subarray(0, end).toString('latin1');
+        const line = this.buffer.subarray(0, end).toString('utf8');
         this.buffer = this.buffer.subarray(lf + 1);
         this.commands.push(line);
         return line;
@@ -232,9 +233,12 @@ export class FaultConnection implements ConnectionRecord {
     return this.closed || this.clientClosed;
   }
 
-  /** Writes to the client, whole or in pieces; a write after close is dropped. */
+  /**
+   * Writes to the client, whole or in pieces; a write after close is dropped. Strings go out
+   * as UTF-8; pass a Uint8Array for exact bytes (e.g. invalid UTF-8 in a reply).
+   */
   async write(data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
     const pieces = splitBytes(bytes, options.split);
     const interval = options.intervalMs ?? (pieces.length > 1 ? 1 : 0);
     for (let i = 0; i < pieces.length; i++) {
@@ -285,9 +289,9 @@ export class FaultConnection implements ConnectionRecord {
     this.discardedBeforeTls = Buffer.concat([this.discardedBeforeTls, this.buffer]);
     this.buffer = Buffer.alloc(0);
     const reply = options.reply ?? '220 2.0.0 Ready to start TLS\r\n';
-    const head = typeof reply === 'string' ? Buffer.from(reply, 'latin1') : Buffer.from(reply);
+    const head = typeof reply === 'string' ? Buffer.from(reply, 'utf8') : Buffer.from(reply);
     const injected = options.injectPlaintext === undefined ? Buffer.alloc(0)
-      : typeof options.injectPlaintext === 'string' ? Buffer.from(options.injectPlaintext, 'latin1') : Buffer.from(options.injectPlaintext);
+      : typeof options.injectPlaintext === 'string' ? Buffer.from(options.injectPlaintext, 'utf8') : Buffer.from(options.injectPlaintext);
     await this.writeRaw(Buffer.concat([head, injected]));
     await this.startTls(options.timeoutMs ?? 10_000);
   }

@@ -2,7 +2,7 @@ import type { FaultConnection } from './connection.js';
 import { FaultScriptError } from './errors.js';
 import type { WriteOptions } from './types.js';
 
-/** Send bytes to the client, optionally in pieces and after a pause. */
+/** Send bytes to the client (strings as UTF-8), optionally in pieces and after a pause. */
 export interface SendStep {
   send: string | Uint8Array;
   /** Segment sizes, or 'bytewise' (see {@link WriteOptions.split}). */

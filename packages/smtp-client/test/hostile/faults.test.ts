@@ -190,6 +190,66 @@ describe('recipients', () => {
   });
 });
 
+describe('pipelined groups (RFC 2920)', () => {
+  const PIPELINED: FaultStep[] = [...scenarios.plainGreeting(), ...scenarios.ehlo({ pipelining: true })];
+  const GROUP_OF_TWO: FaultStep[] = [{ expect: /^MAIL FROM:/i }, { expect: /^RCPT TO:/i }, { expect: /^RCPT TO:/i }, { expect: /^DATA$/i }];
+
+  it('one of two pipelined recipients rejected, DATA 354: sent to the other, rejection reported', async () => {
+    const server = await serve([
+      ...PIPELINED,
+      ...GROUP_OF_TWO,
+      { send: '250 2.1.0 Ok\r\n550 5.1.1 unknown user\r\n250 2.1.5 Ok\r\n354 go\r\n' },
+      { expectData: true },
+      { send: '250 2.0.0 queued\r\n' },
+      ...scenarios.quit(),
+    ]);
+    const result = expectSent(await send(server, { to: ['bad@example.com', TO] }));
+    expect(result.accepted).toEqual([TO]);
+    expect(result.rejected.map((r) => [r.address, r.reply.code, r.error.enhancedStatus])).toEqual([['bad@example.com', 550, '5.1.1']]);
+  });
+
+  it('MAIL refused but DATA answered 354 (RFC 2920 §3.1 violation): protocol error, no body sent', async () => {
+    const server = await serve([
+      ...PIPELINED,
+      { expect: /^MAIL FROM:/i },
+      { expect: /^RCPT TO:/i },
+      { expect: /^DATA$/i },
+      { send: '550 5.7.1 sender refused\r\n250 2.1.5 Ok\r\n354 go\r\n' },
+      { expectData: true, timeoutMs: 1500 },
+      { send: '250 2.0.0 queued (should never happen)\r\n' },
+    ]);
+    expectFailure(await send(server), { kind: 'protocol', code: 'ERR_SMTP_PROTOCOL' });
+    expect(clientBytes(server)).not.toMatch(/body line/);
+  });
+
+  it('the reply to DATA never comes after the envelope replies: timeout during dataInit, no body sent', async () => {
+    const server = await serve([
+      ...PIPELINED,
+      { expect: /^MAIL FROM:/i },
+      { expect: /^RCPT TO:/i },
+      { expect: /^DATA$/i },
+      { send: '250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n' },
+      { stall: true },
+    ]);
+    const error = expectFailure(await send(server), { kind: 'timeout', code: 'ERR_SMTP_TIMEOUT', retryable: true });
+    expect(error.message).toMatch(/dataInit/);
+    expect(clientBytes(server)).not.toMatch(/body line/);
+  });
+});
+
+describe('reply text', () => {
+  it('UTF-8 and invalid 8-bit bytes in reply text: sent, the text decoded without throwing', async () => {
+    const server = await serve([
+      { send: Buffer.concat([Buffer.from('220 fault.test grüßt ', 'utf8'), Buffer.from([0xff, 0x0d, 0x0a])]) },
+      ...scenarios.ehlo(),
+      ...scenarios.acceptMessage({ queued: '250 2.0.0 Ok: queued as Zürich\r\n' }),
+      ...scenarios.quit(),
+    ]);
+    const result = expectSent(await send(server));
+    expect(result.reply.code).toBe(250);
+  });
+});
+
 describe('SIZE (RFC 1870)', () => {
   it('message larger than the advertised SIZE: input error before MAIL, nothing sent after EHLO but QUIT', async () => {
     const server = await serve([

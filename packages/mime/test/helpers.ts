@@ -82,3 +82,18 @@ export function canonText(text: string | undefined): string {
 export async function collect(msg: BuiltMessage): Promise<Uint8Array> {
   return msg.toBuffer();
 }
+
+/** Lone surrogates become U+FFFD, as UTF-8 encoding does (String.prototype.toWellFormed, ES2024). */
+export function wellFormed(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/** Replaces C0 controls and DEL (optionally keeping TAB) with spaces: those are rejected by design. */
+export function replaceControls(text: string, keepTab: boolean): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    out += (c < 0x20 && !(keepTab && c === 0x09)) || c === 0x7f ? ' ' : ch;
+  }
+  return out;
+}

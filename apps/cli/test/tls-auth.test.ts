@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { generateCertificates, type TestCertificates } from '@smtpkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +187,65 @@ describe('AUTH', () => {
     expect(out).toContain('Password for alice@example.com:');
     expect(code).toBe(0);
     expect(starttls.auths.at(-1)?.username).toBe('alice@example.com');
+  });
+});
+
+describe('OAUTHBEARER (RFC 7628)', () => {
+  /** smtp-server does not speak OAUTHBEARER: a minimal implicit-TLS server that does, and checks the token. */
+  function oauthbearerServer(): Promise<{ port: number; seen: string[]; close(): Promise<void> }> {
+    const seen: string[] = [];
+    const server = createTlsServer({ key: certs.key, cert: certs.cert }, (socket) => {
+      socket.on('error', () => {});
+      socket.write('220 oauth.test ESMTP\r\n');
+      let buffer = '';
+      let inData = false;
+      socket.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('latin1');
+        for (;;) {
+          if (inData) {
+            const end = buffer.indexOf('\r\n.\r\n');
+            if (end < 0) return;
+            buffer = buffer.slice(end + 5);
+            inData = false;
+            socket.write('250 2.0.0 queued\r\n');
+            continue;
+          }
+          const eol = buffer.indexOf('\r\n');
+          if (eol < 0) return;
+          const line = buffer.slice(0, eol);
+          buffer = buffer.slice(eol + 2);
+          const [verb, , payload] = line.split(' ');
+          if (verb === 'EHLO') socket.write('250-oauth.test\r\n250-PIPELINING\r\n250 AUTH OAUTHBEARER\r\n');
+          else if (verb === 'AUTH') {
+            const decoded = Buffer.from(payload ?? '', 'base64').toString();
+            seen.push(decoded.replace(TOKEN, '<token>'));
+            if (decoded.startsWith('n,a=alice@example.com,') && decoded.includes(`\x01auth=Bearer ${TOKEN}\x01\x01`)) socket.write('235 2.7.0 ok\r\n');
+            else socket.write('535 5.7.8 bad token\r\n');
+          } else if (verb === 'DATA') {
+            inData = true;
+            socket.write('354 go\r\n');
+          } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+          else socket.write('250 ok\r\n');
+        }
+      });
+    });
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () =>
+        resolve({ port: (server.address() as AddressInfo).port, seen, close: () => new Promise((r) => server.close(() => r())) }),
+      ),
+    );
+  }
+
+  it('--auth oauthbearer sends the GS2 header and the bearer token over TLS', async () => {
+    const srv = await oauthbearerServer();
+    try {
+      const r = await runCli(['send', '-p', String(srv.port), '--tls', 'implicit', '--ca', ca, '--user', 'alice@example.com', '--auth', 'oauthbearer', '-v', ...msg], { env: { SMTPKIT_OAUTH_TOKEN: TOKEN } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('C: AUTH OAUTHBEARER');
+      expect(srv.seen[0]).toMatch(/^n,a=alice@example\.com,\x01host=[^\x01]+\x01port=\d+\x01auth=Bearer <token>\x01\x01$/);
+    } finally {
+      await srv.close();
+    }
   });
 });
 

@@ -242,7 +242,12 @@ describe('OAUTHBEARER (RFC 7628)', () => {
       const r = await runCli(['send', '-p', String(srv.port), '--tls', 'implicit', '--ca', ca, '--user', 'alice@example.com', '--auth', 'oauthbearer', '-v', ...msg], { env: { SMTPKIT_OAUTH_TOKEN: TOKEN } });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain('C: AUTH OAUTHBEARER');
-      expect(srv.seen[0]).toMatch(/^n,a=alice@example\.com,\x01host=[^\x01]+\x01port=\d+\x01auth=Bearer <token>\x01\x01$/);
+      // RFC 7628 §3.1: gs2-header, then key=value pairs separated by ^A, ending ^A^A.
+      const fields = srv.seen[0]!.split('\x01');
+      expect(fields[0]).toBe('n,a=alice@example.com,');
+      expect(fields).toContain('auth=Bearer <token>');
+      expect(fields.some((f) => f.startsWith('host='))).toBe(true);
+      expect(fields.slice(-2)).toEqual(['', '']);
     } finally {
       await srv.close();
     }

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import { domainToASCII } from 'node:url';
 import type { AddressInput, NormalizedAddress } from './address.js';
 import { formatDisplayName, normalizeAddress, parseAddressList } from './address.js';
 import { createBuiltMessage } from './built-message.js';
@@ -120,6 +121,12 @@ function normalizeMessageId(id: string): string {
     throw new MimeError(`messageId ${JSON.stringify(id)} is not id-left@id-right (RFC 5322 §3.6.4)`, { code: 'ERR_MIME_INVALID_OPTION', field: 'messageId' });
   }
   return `<${bare}>`;
+}
+
+/** The sender's domain for Message-ID (RFC 5322 §3.6.4), always ASCII (A-labels). */
+function messageIdDomain(address: string): string {
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  return /^[\x21-\x7e]+$/.test(domain) ? domain : domainToASCII(domain) || 'localhost';
 }
 
 function seededDate(seed: string): Date {
@@ -292,7 +299,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   const custom = customHeaders(input);
 
   const messageId =
-    input.messageId === undefined ? `<${randomHex(random, 16)}@${from.address.slice(from.address.lastIndexOf('@') + 1)}>` : normalizeMessageId(input.messageId);
+    input.messageId === undefined ? `<${randomHex(random, 16)}@${messageIdDomain(from.address)}>` : normalizeMessageId(input.messageId);
   const date = input.date ?? (options.seed === undefined ? new Date() : seededDate(options.seed));
   if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new MimeError('date must be a valid Date', { code: 'ERR_MIME_INVALID_OPTION', field: 'date' });
 

@@ -37,6 +37,8 @@ export type MimeNode = LeafNode | MultipartNode;
 const CRLF = Buffer.from('\r\n', 'latin1');
 /** Small pieces are gathered into blocks of about this size before they are yielded. */
 const COALESCE = 64 * 1024;
+/** Largest input handed to the base64 encoder at once. */
+const PIECE = 1024 * 1024;
 
 /** Encoded size of a streamed body, when its raw size is known. */
 function streamBodySize(body: StreamBody): number | undefined {
@@ -110,7 +112,10 @@ async function* streamBody(body: StreamBody): AsyncGenerator<Uint8Array> {
     for await (const chunk of body.source.open()) {
       seen += chunk.length;
       check();
-      for (const block of encoder.push(chunk)) yield block;
+      // A huge chunk is fed a piece at a time, so the encoded output in hand stays small.
+      for (let i = 0; i < chunk.length; i += PIECE) {
+        for (const block of encoder.push(chunk.subarray(i, i + PIECE))) yield block;
+      }
     }
     for (const block of encoder.end()) yield block;
   }

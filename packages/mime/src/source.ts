@@ -11,6 +11,13 @@ export interface OpenableSource {
   size: number | undefined;
 }
 
+/** Views (no copies) of at most this many octets, so a huge buffer is encoded a piece at a time. */
+const SLICE = 1024 * 1024;
+
+function* slices(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let i = 0; i < bytes.length; i += SLICE) yield bytes.subarray(i, i + SLICE);
+}
+
 function toBytes(chunk: unknown, field: string): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
@@ -36,12 +43,9 @@ async function* checked(source: AsyncIterable<unknown> | Iterable<unknown>, fiel
 
 /** Wraps any accepted content in an {@link OpenableSource}. */
 export function toOpenable(content: ContentSource, field: string, declaredSize?: number): OpenableSource {
-  if (typeof content === 'string') {
-    const bytes = Buffer.from(content, 'utf8');
-    return { open: () => [bytes], reusable: true, size: bytes.length };
-  }
-  if (content instanceof Uint8Array) {
-    return { open: () => [content], reusable: true, size: content.length };
+  if (typeof content === 'string' || content instanceof Uint8Array) {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    return { open: () => slices(bytes), reusable: true, size: bytes.length };
   }
   if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
     throw new MimeError(`${field}: size must be a non-negative integer`, { code: 'ERR_MIME_INVALID_OPTION', field });

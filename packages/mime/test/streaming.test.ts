@@ -199,3 +199,23 @@ describe('addresses and envelope', () => {
     expect(() => buildMessage({ ...base, attachments: [{ content: 'x', contentType: 'nonsense' }] })).toThrow(MimeError);
   });
 });
+
+describe('large in-memory content', () => {
+  it('encodes a big Uint8Array in bounded blocks', async () => {
+    const big = new Uint8Array(8 * 1024 * 1024).fill(0xa5);
+    const msg = buildMessage({ ...base, attachments: [{ filename: 'big.bin', content: big }] });
+    let largest = 0;
+    let total = 0;
+    for await (const block of msg) {
+      largest = Math.max(largest, block.length);
+      total += block.length;
+    }
+    expect(total).toBe(msg.size);
+    expect(largest).toBeLessThanOrEqual(300 * 1024);
+  });
+
+  it('writes an ASCII Message-ID even for a UTF-8 sender domain', () => {
+    const msg = buildMessage({ from: 'zoe@bücher.example', to: ['b@example.org'], smtputf8: true, text: 'x' });
+    expect(msg.messageId).toMatch(/@xn--bcher-kva\.example>$/);
+  });
+});

@@ -1,4 +1,4 @@
-import { heloCapabilities, parseEhlo, SmtpError, type Reply } from '@smtpkit/wire';
+import { encodeCommand, heloCapabilities, parseEhlo, SmtpError, type Reply } from '@smtpkit/wire';
 import { authenticate } from './auth.js';
 import { inputError, quoteReply, replyError } from './errors.js';
 import { openNetTransport } from './net-transport.js';
@@ -21,6 +21,20 @@ export interface ResolvedConnect {
   tls: TlsUpgradeOptions;
 }
 
+/** RFC 4616 §2 / RFC 4954: no NUL in PLAIN fields, no control characters in a user name. */
+function checkCredentials(auth: NonNullable<ConnectOptions['auth']>): void {
+  if (typeof auth.user !== 'string' || auth.user === '') throw inputError('ERR_SMTP_INPUT', '`auth.user` must be a non-empty string');
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(auth.user)) throw inputError('ERR_SMTP_INPUT', '`auth.user` contains control characters');
+  if (auth.pass !== undefined && (typeof auth.pass !== 'string' || auth.pass.includes('\0'))) {
+    throw inputError('ERR_SMTP_INPUT', '`auth.pass` must be a string without NUL');
+  }
+  const methods = ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER', 'CRAM-MD5'];
+  if (auth.method !== undefined && !methods.includes(auth.method)) {
+    throw inputError('ERR_SMTP_INPUT', `unknown auth.method ${JSON.stringify(auth.method)}: one of ${methods.join(', ')}`);
+  }
+}
+
 /** Validate and default the options (port → TLS mode, timeouts, pins). */
 export function resolveConnectOptions(o: ConnectOptions): ResolvedConnect {
   if (!o || typeof o.host !== 'string' || o.host === '') throw inputError('ERR_SMTP_INPUT', '`host` is required');
@@ -31,6 +45,10 @@ export function resolveConnectOptions(o: ConnectOptions): ResolvedConnect {
     throw inputError('ERR_SMTP_INPUT', `invalid tls mode ${JSON.stringify(mode)}`);
   }
   const pin = normalizePins(o.pin);
+  // Everything that will go on the wire is checked before connecting: the EHLO name through the
+  // one command validator, AUTH credentials for controls that base64 would hide from it.
+  encodeCommand({ verb: o.helo ? 'HELO' : 'EHLO', domain: o.clientName ?? 'localhost' });
+  if (o.auth) checkCredentials(o.auth);
   return {
     host: o.host,
     port,

@@ -60,7 +60,11 @@ export async function sendDataBody(
   // RFC 2920 §3.1: the next queued envelope may follow the end of data, in the same write.
   const next = mode.pipelined ? s.takeNextEnvelope() : undefined;
   const end = next ? Buffer.concat([encoder.end(), ...next.map((c) => c.bytes)]) : encoder.end();
-  await write(end);
+  await s.step('dataBlock', async (sig) => {
+    // A reply before our end of data answers nothing: never take it for the final one.
+    await s.assertNoUnsolicited(sig);
+    await s.transport.write(end, sig);
+  }, o.signal);
   s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
   for (const c of next ?? []) s.transcript.emit('C', c.logText);
   const final = await s.step('dataDone', (sig) => s.readReply(sig, 'DATA'), o.signal);
@@ -101,6 +105,7 @@ export async function sendBdat(
   };
   for await (const chunk of frameBdat(source())) {
     await s.step('dataBlock', async (sig) => {
+      if (outstanding.length === 0) await s.assertNoUnsolicited(sig);
       s.transcript.emit('C', chunk.command.logText);
       await s.transport.write(chunk.command.bytes, sig);
       if (chunk.data.length > 0) await s.transport.write(chunk.data, sig);

@@ -101,7 +101,8 @@ export function prepareEnvelope(
     throw inputError('ERR_SMTP_8BITMIME_UNSUPPORTED', 'the body has 8-bit octets but the server does not offer 8BITMIME (RFC 6152)');
   }
   const useBdat = chunkingOn;
-  if (body.longLine && !useBdat) {
+  // RFC 5322 §2.1.1 / RFC 5321 §4.5.3.1.6 hold for BDAT too; only BINARYMIME lifts the limit (RFC 3030 §3).
+  if (body.longLine && !binary) {
     throw inputError(
       'ERR_SMTP_LINE_TOO_LONG',
       `the body has a line longer than ${MAX_TEXT_LINE} octets (RFC 5321 §4.5.3.1.6); encode it (quoted-printable/base64)`,

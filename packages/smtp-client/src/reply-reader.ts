@@ -36,37 +36,54 @@ export class ReplyReader {
       if (chunk === null) {
         throw connectionError(`connection closed by ${this.#transport.remote} while waiting for a reply`);
       }
-      if (this.#bytesSeen === 0 && chunk.length >= 2 && chunk[0] === 0x16 && chunk[1] === 0x03 && !this.#transport.secure) {
-        // A TLS record where a plaintext greeting belongs: the port speaks implicit TLS.
-        throw new SmtpError('received TLS bytes on a plaintext connection', {
-          kind: 'tls',
-          code: 'ERR_SMTP_TLS_EXPECTED',
-          retryable: false,
-          hint: "this port expects TLS from the first byte: use tls: 'implicit' (usually port 465)",
-        });
-      }
-      const offset = this.#bytesSeen;
-      this.#bytesSeen += chunk.length;
-      let replies: Reply[];
-      try {
-        replies = this.#parser.push(chunk);
-      } catch (err) {
-        if (err instanceof SmtpError) throw err;
-        throw new SmtpError(`unparseable reply: ${String(err)}`, {
-          kind: 'protocol',
-          code: 'ERR_SMTP_PROTOCOL',
-          offset,
-          cause: err,
-        });
-      }
-      for (const reply of replies) {
-        reply.lines.forEach((line, i) => {
-          const sep = i === reply.lines.length - 1 ? ' ' : '-';
-          this.#transcript.emit('S', `${reply.code}${sep}${line}`);
-        });
-        this.#queue.push(reply);
-      }
+      this.#ingest(chunk);
     }
     return this.#queue.shift() as Reply;
+  }
+
+  /**
+   * A reply that is already here although no command is outstanding (parsed, or in a chunk that
+   * arrived unread), or undefined. Never waits for the network.
+   */
+  async takeUnsolicited(signal: AbortSignal): Promise<Reply | undefined> {
+    while (this.#queue.length === 0 && this.#transport.bufferedChunks > 0) {
+      const chunk = await this.#transport.read(signal);
+      if (chunk === null) break;
+      this.#ingest(chunk);
+    }
+    return this.#queue.shift();
+  }
+
+  #ingest(chunk: Uint8Array): void {
+    if (this.#bytesSeen === 0 && chunk.length >= 2 && chunk[0] === 0x16 && chunk[1] === 0x03 && !this.#transport.secure) {
+      // A TLS record where a plaintext greeting belongs: the port speaks implicit TLS.
+      throw new SmtpError('received TLS bytes on a plaintext connection', {
+        kind: 'tls',
+        code: 'ERR_SMTP_TLS_EXPECTED',
+        retryable: false,
+        hint: "this port expects TLS from the first byte: use tls: 'implicit' (usually port 465)",
+      });
+    }
+    const offset = this.#bytesSeen;
+    this.#bytesSeen += chunk.length;
+    let replies: Reply[];
+    try {
+      replies = this.#parser.push(chunk);
+    } catch (err) {
+      if (err instanceof SmtpError) throw err;
+      throw new SmtpError(`unparseable reply: ${String(err)}`, {
+        kind: 'protocol',
+        code: 'ERR_SMTP_PROTOCOL',
+        offset,
+        cause: err,
+      });
+    }
+    for (const reply of replies) {
+      reply.lines.forEach((line, i) => {
+        const sep = i === reply.lines.length - 1 ? ' ' : '-';
+        this.#transcript.emit('S', `${reply.code}${sep}${line}`);
+      });
+      this.#queue.push(reply);
+    }
   }
 }

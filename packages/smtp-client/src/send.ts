@@ -96,7 +96,10 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
     const gate = group.length === 1 && group[0]?.verb === 'DATA';
     if (!mailOk || (gate && accepted === 0)) break;
     if (!(index === 0 && early?.written)) {
-      await s.step(stepOf(group[0] as EncodedCommand), (sig) => s.writeCommands(group, sig), o.signal);
+      await s.step(stepOf(group[0] as EncodedCommand), async (sig) => {
+        await s.assertNoUnsolicited(sig);
+        await s.writeCommands(group, sig);
+      }, o.signal);
     }
     for (const cmd of group) {
       const reply = await s.step(stepOf(cmd), (sig) => s.readReply(sig, cmd.logText), o.signal);
@@ -155,6 +158,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
       dataCmd = encodeCommand({ verb: 'DATA' });
       const cmd = dataCmd;
       dataReply = await s.step('dataInit', async (sig) => {
+        await s.assertNoUnsolicited(sig);
         await s.writeCommands([cmd], sig);
         return s.readReply(sig, 'DATA');
       }, o.signal);

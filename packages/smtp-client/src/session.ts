@@ -1,5 +1,5 @@
 import { encodeCommand, SmtpError, type Capabilities, type Command, type EncodedCommand, type Reply } from '@smtpkit/wire';
-import { replyError } from './errors.js';
+import { protocolError, quoteReply, replyError } from './errors.js';
 import { ReplyReader } from './reply-reader.js';
 import { planEarly, sendTransaction, type PlannedSend } from './send.js';
 import { QUIT_WAIT_CAP, startDeadline, type Step, type Timeouts } from './timeouts.js';
@@ -145,12 +145,25 @@ export class SmtpSession implements Session {
     return reply;
   }
 
+  /**
+   * With nothing outstanding the server has no business speaking (RFC 5321 §4.2: one reply per
+   * command): a reply already here would be taken as the next command's. An unsolicited 421 is
+   * honoured (RFC 5321 §3.8); anything else is a protocol error. Call inside a step.
+   */
+  async assertNoUnsolicited(signal: AbortSignal): Promise<void> {
+    const stray = await this.reader.takeUnsolicited(signal);
+    if (!stray) return;
+    if (stray.code === 421) throw replyError(stray, 'unsolicited', 'server closing the connection;');
+    throw protocolError(`unsolicited reply from the server: ${quoteReply(stray)}`, stray);
+  }
+
   /** Send one command and read its reply under `step`'s deadline. */
   async command(cmd: Command | EncodedCommand, step: Step, signal?: AbortSignal): Promise<Reply> {
     const encoded = 'bytes' in cmd ? cmd : encodeCommand(cmd);
     return this.step(
       step,
       async (s) => {
+        await this.assertNoUnsolicited(s);
         await this.writeCommands([encoded], s);
         return this.readReply(s, encoded.logText);
       },

@@ -63,7 +63,7 @@ async function rejection(p: Promise<unknown>): Promise<SmtpError> {
 }
 
 const ok = (line: string) => (line === 'QUIT' ? '221 bye\r\n' : line === 'DATA' ? '354 go\r\n' : '250 ok\r\n');
-const mib = (n: number) => `${'x'.repeat(1022)}\r\n`.repeat(1024 * n);
+const mib = (n: number) => `${'x'.repeat(510)}\r\n`.repeat(2048 * n);
 
 describe('BDAT (RFC 3030)', () => {
   it('pipelined chunks; a refused chunk stops the transfer, outstanding replies are drained, then RSET', async () => {

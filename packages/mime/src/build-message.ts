@@ -5,37 +5,17 @@ import type { AddressInput, NormalizedAddress } from './address.js';
 import { formatDisplayName, normalizeAddress, parseAddressList } from './address.js';
 import { createBuiltMessage } from './built-message.js';
 import type { BuiltMessage } from './built-message.js';
-import { guessContentType } from './content-type.js';
 import { formatDate } from './date.js';
 import { encodeHeaderValue } from './encoded-word.js';
 import { MimeError } from './errors.js';
 import { foldHeader } from './fold.js';
 import { emitTree, endsWithCrlf, isReusable, nodeSize } from './mime-tree.js';
-import type { LeafNode, MimeNode, MultipartNode } from './mime-tree.js';
-import { formatLegacyNameParam, formatParam, withParams } from './params.js';
 import { randomHex, secureRandom, seededRandom } from './random.js';
-import type { RandomSource } from './random.js';
-import type { ContentSource } from './source.js';
-import { toOpenable } from './source.js';
-import { encodeText } from './text-body.js';
+import type { MimeNode } from './mime-tree.js';
+import { buildTree } from './message-tree.js';
+import type { AttachmentInput, TreeContext } from './message-tree.js';
 import type { TransferEncodingOptions } from './text-body.js';
 import { assertHeaderName, assertSafeText } from './validate.js';
-
-/** An attachment or inline part. */
-export interface AttachmentInput {
-  /** Shown to the recipient; RFC 2231 encoded when long or not ASCII. */
-  filename?: string;
-  /** Bytes, a string (sent as UTF-8), or a stream (async iterable or web ReadableStream). Never a path or URL. */
-  content: ContentSource;
-  /** Media type; guessed from `filename` when omitted. */
-  contentType?: string;
-  /** Raw size in octets of a streamed content, so that the message size is known up front. */
-  size?: number;
-  /** Default 'attachment' (for `inline` entries, 'inline'). */
-  disposition?: 'attachment' | 'inline';
-  /** Content-ID (without '<>') that HTML refers to as `cid:…`; required for `inline` entries. */
-  cid?: string;
-}
 
 /** Everything a message is made of. */
 export interface MessageInput {
@@ -84,7 +64,6 @@ const RESERVED: Record<string, string> = {
 };
 // RFC 2046 §5.1.1 bchars, without the space.
 const BOUNDARY_CHARS = /^[A-Za-z0-9'()+_,\-./:=?]*$/;
-const MEDIA_TYPE = /^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+\/[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+(?:\s*;.*)?$/;
 
 function list(value: AddressInput | AddressInput[] | undefined): AddressInput[] {
   if (value === undefined) return [];
@@ -162,102 +141,6 @@ function customHeaders(input: MessageInput): Array<[string, string]> {
   return out;
 }
 
-interface Context {
-  random: RandomSource;
-  prefix: string;
-  transfer: TransferEncodingOptions;
-}
-
-function textLeaf(subtype: 'plain' | 'html', text: string, field: string, ctx: Context): LeafNode {
-  if (typeof text !== 'string') throw new MimeError(`${field} must be a string`, { code: 'ERR_MIME_INVALID_OPTION', field });
-  const encoded = encodeText(text, ctx.transfer);
-  return {
-    kind: 'leaf',
-    headers: foldHeader('Content-Type', `text/${subtype}; charset=utf-8`) + foldHeader('Content-Transfer-Encoding', encoded.encoding),
-    body: { type: 'bytes', bytes: encoded.bytes },
-  };
-}
-
-function attachmentLeaf(att: AttachmentInput, field: string, defaultDisposition: 'attachment' | 'inline', ctx: Context): LeafNode {
-  if (typeof att !== 'object' || att === null) throw new MimeError(`${field} must be an object`, { code: 'ERR_MIME_INVALID_OPTION', field });
-  const filename = att.filename;
-  if (filename !== undefined) assertSafeText(filename, `${field}.filename`);
-  let contentType = att.contentType ?? (filename === undefined ? 'application/octet-stream' : guessContentType(filename));
-  assertSafeText(contentType, `${field}.contentType`);
-  contentType = contentType.trim();
-  if (!MEDIA_TYPE.test(contentType)) {
-    throw new MimeError(`${field}.contentType ${JSON.stringify(contentType)} is not type/subtype`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.contentType` });
-  }
-  if (typeof att.content === 'string' && /^text\//i.test(contentType) && !/;\s*charset=/i.test(contentType)) contentType += '; charset=utf-8';
-  const typeParams = filename === undefined ? [] : [formatLegacyNameParam(filename)];
-  const disposition = att.disposition ?? defaultDisposition;
-  if (disposition !== 'attachment' && disposition !== 'inline') {
-    throw new MimeError(`${field}.disposition must be 'attachment' or 'inline'`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.disposition` });
-  }
-  const source = toOpenable(att.content, `${field}.content`, att.size);
-  const encoding = ctx.transfer.binary === true ? 'binary' : 'base64';
-  let headers =
-    foldHeader('Content-Type', withParams(contentType, typeParams), `${field}.contentType`) +
-    foldHeader('Content-Transfer-Encoding', encoding) +
-    foldHeader('Content-Disposition', withParams(disposition, filename === undefined ? [] : formatParam('filename', filename)), `${field}.filename`);
-  if (att.cid !== undefined) {
-    assertSafeText(att.cid, `${field}.cid`);
-    const cid = att.cid.trim().replace(/^<|>$/g, '');
-    if (!/^[\x21-\x3b\x3d\x3f-\x7e]+$/.test(cid)) {
-      throw new MimeError(`${field}.cid ${JSON.stringify(att.cid)} must be printable ASCII without '<', '>' or spaces`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.cid` });
-    }
-    headers += foldHeader('Content-ID', `<${cid}>`, `${field}.cid`);
-  }
-  return { kind: 'leaf', headers, body: { type: 'stream', source, encoding, field: `${field}.content` } };
-}
-
-/** Collects the bytes we know up front in a subtree, to prove a boundary absent from them. */
-function knownText(node: MimeNode, out: string[]): void {
-  out.push(node.headers);
-  if (node.kind === 'multipart') for (const c of node.children) knownText(c, out);
-  else if (node.body.type === 'bytes') out.push(Buffer.from(node.body.bytes).toString('latin1'));
-}
-
-function multipart(subtype: 'mixed' | 'alternative' | 'related', children: MimeNode[], ctx: Context): MultipartNode {
-  const inner: string[] = [];
-  for (const c of children) knownText(c, inner);
-  // RFC 2046 §5.1.1: the boundary must not occur in the encapsulated parts. "=_" never occurs in base64
-  // or quoted-printable output; the known text (headers, 7bit/8bit bodies) is checked as well.
-  for (let attempt = 0; attempt < 16; attempt++) {
-    const boundary = `${ctx.prefix}=_${randomHex(ctx.random, 12)}`;
-    if (inner.some((s) => s.includes(`--${boundary}`))) continue;
-    const params = subtype === 'related' ? `; type="text/html"; boundary="${boundary}"` : `; boundary="${boundary}"`;
-    return { kind: 'multipart', headers: foldHeader('Content-Type', `multipart/${subtype}${params}`), boundary, children };
-  }
-  throw new MimeError('could not find a boundary absent from the content', { code: 'ERR_MIME_INVALID_CONTENT' });
-}
-
-function buildTree(input: MessageInput, ctx: Context): MimeNode {
-  const attachments = input.attachments ?? [];
-  const inline = input.inline ?? [];
-  const hasHtml = input.html !== undefined;
-  const related: LeafNode[] = [];
-  const mixed: LeafNode[] = [];
-  for (const [i, att] of inline.entries()) {
-    if (att?.cid === undefined) throw new MimeError(`inline[${i}] needs a cid for the HTML to refer to`, { code: 'ERR_MIME_MISSING_CID', field: `inline[${i}].cid` });
-    (hasHtml ? related : mixed).push(attachmentLeaf(att, `inline[${i}]`, 'inline', ctx));
-  }
-  for (const [i, att] of attachments.entries()) {
-    const leaf = attachmentLeaf(att, `attachments[${i}]`, 'attachment', ctx);
-    // An attachment the HTML can show inline by Content-ID belongs with it (as nodemailer and mail clients do).
-    if (hasHtml && att.cid !== undefined && att.disposition === 'inline') related.push(leaf);
-    else mixed.push(leaf);
-  }
-  const text = input.text === undefined ? undefined : textLeaf('plain', input.text, 'text', ctx);
-  let html: MimeNode | undefined = hasHtml ? textLeaf('html', input.html as string, 'html', ctx) : undefined;
-  if (html !== undefined && related.length > 0) html = multipart('related', [html, ...related], ctx);
-  let body: MimeNode | undefined;
-  if (text !== undefined && html !== undefined) body = multipart('alternative', [text, html], ctx);
-  else body = text ?? html;
-  if (mixed.length === 0) return body ?? textLeaf('plain', '', 'text', ctx);
-  return multipart('mixed', body === undefined ? mixed : [body, ...mixed], ctx);
-}
-
 /**
  * Builds an RFC 5322 / MIME message as a tree and returns it ready to stream. Everything is checked
  * here, before a byte is produced: addresses, header names and values (no CR, LF, NUL or other controls
@@ -303,7 +186,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   const date = input.date ?? (options.seed === undefined ? new Date() : seededDate(options.seed));
   if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new MimeError('date must be a valid Date', { code: 'ERR_MIME_INVALID_OPTION', field: 'date' });
 
-  const ctx: Context = { random, prefix, transfer: input.transferEncoding ?? {} };
+  const ctx: TreeContext = { random, prefix, transfer: input.transferEncoding ?? {} };
   const root = buildTree(input, ctx);
 
   let headers = foldHeader('Date', formatDate(date));

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { MessageInput } from '../src/index.js';
 import { buildMessage } from '../src/index.js';
-import { lineProblems } from './helpers.js';
+import { lineProblems, parseWithPostal, parseWithPython, sha256 } from './helpers.js';
 
 // Regenerate after an intended change with: UPDATE_GOLDEN=1 pnpm vitest run test/golden.test.ts (then review the diff).
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -67,5 +67,18 @@ describe('golden messages (deterministic mode)', () => {
     if (UPDATE) writeFileSync(golden(name), bytes);
     const expected = readFileSync(golden(name));
     expect(bytes.toString('latin1')).toBe(expected.toString('latin1'));
+
+    // And both independent parsers agree with the input.
+    const files = [...(input.inline ?? []), ...(input.attachments ?? [])];
+    const postal = await parseWithPostal(bytes);
+    expect(postal.subject).toBe(input.subject);
+    expect(postal.attachments.map((a) => [a.filename, sha256(new Uint8Array(a.content as ArrayBuffer))])).toEqual(
+      files.map((f) => [f.filename, sha256(f.content as Uint8Array)]),
+    );
+    const py = parseWithPython(bytes);
+    expect(py.headers.subject).toBe(input.subject);
+    const leaves = (p: typeof py.tree): typeof py.tree[] => (p.children ? p.children.flatMap(leaves) : [p]);
+    for (const leaf of leaves(py.tree)) expect(leaf.defects).toEqual([]);
+    expect(leaves(py.tree).filter((l) => l.filename).map((l) => [l.filename, l.sha256])).toEqual(files.map((f) => [f.filename, sha256(f.content as Uint8Array)]));
   });
 });

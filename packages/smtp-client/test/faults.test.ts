@@ -193,3 +193,33 @@ describe('faults during a transaction', () => {
     expect(result.reply.code).toBe(250);
   });
 });
+
+describe('unsolicited replies', () => {
+  it('an extra reply after EHLO: protocol error before MAIL FROM is written', async () => {
+    server = await startRawServer(async (c) => {
+      c.send('220 fault.test ESMTP\r\n');
+      await c.waitFor(/EHLO .*\r\n/);
+      c.send('250 fault.test\r\n250 2.0.0 unsolicited\r\n');
+      await c.closed;
+    });
+    const s = await connect({ host: '127.0.0.1', port: server.port, timeouts: fast });
+    const e = await rejection(s.send(MAIL));
+    expect(e.kind).toBe('protocol');
+    expect(s.usable).toBe(false);
+    expect(server.received().toString()).toBe('EHLO localhost\r\n');
+  });
+
+  it('an unsolicited 421 is honoured as a 421', async () => {
+    server = await startRawServer(async (c) => {
+      c.send('220 fault.test ESMTP\r\n');
+      await c.waitFor(/EHLO .*\r\n/);
+      c.send('250 fault.test\r\n421 4.4.2 idle too long\r\n');
+      await c.closed;
+    });
+    const s = await connect({ host: '127.0.0.1', port: server.port, timeouts: fast });
+    const e = await rejection(s.noop());
+    expect(e.replyCode).toBe(421);
+    expect(e.retryable).toBe(true);
+    expect(server.received().toString()).toBe('EHLO localhost\r\n');
+  });
+});

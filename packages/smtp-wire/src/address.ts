@@ -171,6 +171,21 @@ function isAddressLiteral(s: string): boolean {
   return isIPv4(inner);
 }
 
+// A small bounded memo for IDN conversion: senders repeat the same few domains, and UTS #46
+// processing is the most expensive step of encoding an envelope. Cleared when full, never unbounded.
+const IDN_CACHE_MAX = 256;
+const idnCache = new Map<string, string>();
+
+function toALabels(domain: string): string {
+  let ascii = idnCache.get(domain);
+  if (ascii === undefined) {
+    ascii = domainToASCII(domain);
+    if (idnCache.size >= IDN_CACHE_MAX) idnCache.clear();
+    idnCache.set(domain, ascii);
+  }
+  return ascii;
+}
+
 /**
  * Validates a domain (or address literal) and returns its ASCII form: IDN U-labels become A-labels
  * (UTS #46 via `node:url` `domainToASCII`, RFC 5890) unless `keepUnicode` is set. ASCII input is returned as is.
@@ -183,7 +198,7 @@ export function asciiDomain(domain: string, what: string, keepUnicode: boolean):
   }
   let ascii = domain;
   if (hasNonAscii(domain)) {
-    ascii = domainToASCII(domain);
+    ascii = toALabels(domain);
     if (ascii === '') fail(`${JSON.stringify(domain)} is not a valid internationalized domain`, what);
   }
   const err = ldhError(ascii);

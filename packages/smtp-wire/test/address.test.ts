@@ -1,3 +1,4 @@
+import { domainToASCII, domainToUnicode } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatPath, isValidEhloDomain, needsSmtputf8, parseMailbox } from '../src/address.js';
@@ -91,6 +92,16 @@ describe('formatPath', () => {
     expect(formatPath('user@bücher.example', { smtputf8: true })).toBe('<user@bücher.example>');
     expect(formatPath('üser@bücher.example', { smtputf8: true })).toBe('<üser@bücher.example>');
     expect(formatPath('User@Example.COM')).toBe('<User@Example.COM>');
+  });
+
+  it('converts many distinct IDN domains correctly (the memo stays bounded)', () => {
+    const domainOf = (path: string): string => path.slice(path.indexOf('@') + 1, -1);
+    for (let i = 0; i < 600; i++) {
+      const d = domainOf(formatPath(`a@bücher${i}.example`));
+      expect(d).toMatch(/^xn--bcher\d+-[a-z0-9]+\.example$/);
+      expect(domainToUnicode(d)).toBe(`bücher${i}.example`);
+    }
+    expect(formatPath('a@bücher7.example')).toBe(`<a@${domainToASCII('bücher7.example')}>`);
   });
 
   it('refuses a non-ASCII local part without SMTPUTF8', () => {

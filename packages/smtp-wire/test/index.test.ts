@@ -32,3 +32,11 @@ describe('package face', () => {
     expect(wire.parseEhlo(reply as wire.Reply).pipelining).toBe(true);
   });
 });
+
+describe('test environment', () => {
+  it('refuses to open sockets in wire tests', async () => {
+    const net = await import('node:net');
+    expect(() => net.connect({ host: '127.0.0.1', port: 9 })).toThrow(/never open a socket/);
+    expect(() => new net.Socket().connect(9, '127.0.0.1')).toThrow(/never open a socket/);
+  });
+});

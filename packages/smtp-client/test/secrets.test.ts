@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { connect, sendMail } from '../src/index.js';
 import { startFaultServer, reply, ehloLines, type FaultServer } from '../src/testing.js';
-import type { AuthMethod, ConnectOptions, TranscriptEvent } from '../src/types.js';
+import type { AuthMethod, ConnectOptions, TranscriptEvent } from '../src/index.js';
 
 // Secrets in logs (nodemailer passes a hand-built logStr at each AUTH branch; one forgotten branch
 // leaks): passwords and tokens must never appear in the transcript, in a thrown error (message,

@@ -59,7 +59,7 @@ class LineMachine {
   #failed: SmtpError | undefined;
 
   constructor(stuff: boolean, maxLine: number) {
-    if (!(maxLine > 0)) throw new RangeError('maxLineLength must be a positive number');
+    if (!(maxLine > 0)) throw inputError(`maxLineLength must be a positive number, got ${maxLine}`);
     this.#stuff = stuff;
     this.#maxLine = maxLine;
   }

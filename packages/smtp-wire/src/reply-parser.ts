@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { protocolError } from './errors.js';
+import { inputError, protocolError } from './errors.js';
 import { parseEnhanced } from './reply.js';
 import type { Reply } from './reply.js';
 
@@ -31,7 +31,9 @@ const DASH = 0x2d;
 
 function limit(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`ReplyParserOptions.${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < 1) {
+    throw inputError(`ReplyParserOptions.${name} must be a positive integer, got ${value}`);
+  }
   return value;
 }
 

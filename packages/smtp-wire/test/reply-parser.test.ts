@@ -156,8 +156,8 @@ describe('ReplyParser: protocol errors', () => {
   });
 
   it('rejects invalid limit options', () => {
-    expect(() => new ReplyParser({ maxLineLength: 0 })).toThrow(RangeError);
-    expect(() => new ReplyParser({ maxReplySize: 1.5 })).toThrow(RangeError);
+    expect(() => new ReplyParser({ maxLineLength: 0 })).toThrow(/must be a positive/);
+    expect(() => new ReplyParser({ maxReplySize: 1.5 })).toThrow(/must be a positive/);
   });
 });
 

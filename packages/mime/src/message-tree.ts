@@ -9,7 +9,8 @@ import { randomHex } from './random.js';
 import type { RandomSource } from './random.js';
 import type { ContentSource } from './source.js';
 import { toOpenable } from './source.js';
-import { encodeText } from './text-body.js';
+import { MAX_LINE_LENGTH } from './constants.js';
+import { encodeText, normalizeLineEndings } from './text-body.js';
 import type { TransferEncodingOptions } from './text-body.js';
 import { assertSafeText } from './validate.js';
 
@@ -65,7 +66,8 @@ function attachmentLeaf(att: AttachmentInput, field: string, defaultDisposition:
     throw new MimeError(`${field}.disposition must be 'attachment' or 'inline'`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.disposition` });
   }
   const source = toOpenable(att.content, `${field}.content`, att.size);
-  const encoding = ctx.transfer.binary === true ? 'binary' : 'base64';
+  const embedded = embeddedMessage(att.content, contentType, ctx.transfer);
+  const encoding = embedded?.encoding ?? (ctx.transfer.binary === true ? 'binary' : 'base64');
   let headers =
     foldHeader('Content-Type', withParams(contentType, typeParams), `${field}.contentType`) +
     foldHeader('Content-Transfer-Encoding', encoding) +
@@ -78,7 +80,24 @@ function attachmentLeaf(att: AttachmentInput, field: string, defaultDisposition:
     }
     headers += foldHeader('Content-ID', `<${cid}>`, `${field}.cid`);
   }
-  return { kind: 'leaf', headers, body: { type: 'stream', source, encoding, field: `${field}.content` } };
+  if (embedded !== undefined) return { kind: 'leaf', headers, body: { type: 'bytes', bytes: embedded.bytes } };
+  return { kind: 'leaf', headers, body: { type: 'stream', source, encoding: encoding === 'binary' ? 'binary' : 'base64', field: `${field}.content` } };
+}
+
+/**
+ * RFC 2046 §5.2.1: a message/rfc822 part may only be 7bit, 8bit or binary. An in-memory message that
+ * fits is embedded as it is (line ends canonicalised); otherwise it goes as base64, as most mail clients
+ * write and read it, since no other encoding could carry it.
+ */
+function embeddedMessage(content: ContentSource, contentType: string, transfer: TransferEncodingOptions): { encoding: '7bit' | '8bit'; bytes: Uint8Array } | undefined {
+  if (!/^message\/rfc822\b/i.test(contentType) || !(typeof content === 'string' || content instanceof Uint8Array)) return undefined;
+  // Octets as text, one character per octet (latin1), so line ends can be canonicalised without decoding.
+  const raw = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  const text = normalizeLineEndings(raw.toString('latin1'));
+  if (text.includes('\0') || text.split('\r\n').some((line) => line.length > MAX_LINE_LENGTH)) return undefined;
+  const bytes = Buffer.from(text, 'latin1');
+  if (!/[\u0080-\u00ff]/.test(text)) return { encoding: '7bit', bytes };
+  return transfer.eightBit === true || transfer.binary === true ? { encoding: '8bit', bytes } : undefined;
 }
 
 /** Collects the bytes we know up front in a subtree, to prove a boundary absent from them. */

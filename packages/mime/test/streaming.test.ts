@@ -219,3 +219,28 @@ describe('large in-memory content', () => {
     expect(msg.messageId).toMatch(/@xn--bcher-kva\.example>$/);
   });
 });
+
+describe('attached messages (RFC 2046 §5.2.1)', () => {
+  const eml = 'From: x@example.com\nSubject: inner\n\nInner body\n';
+
+  it('embeds a 7-bit message/rfc822 as it is, with CRLF line ends', async () => {
+    const msg = buildMessage({ ...base, attachments: [{ filename: 'fwd.eml', content: eml }] });
+    const out = await msg.toString();
+    expect(out).toContain('Content-Type: message/rfc822; name=fwd.eml\r\nContent-Transfer-Encoding: 7bit\r\n');
+    expect(out).toContain('From: x@example.com\r\nSubject: inner\r\n\r\nInner body\r\n');
+    expect(msg.size).toBe(Buffer.byteLength(out));
+    const py = parseWithPython(Buffer.from(out));
+    expect(py.tree.children?.[1]?.type).toBe('message/rfc822');
+    expect(py.tree.children?.[1]?.defects).toEqual([]);
+  });
+
+  it('uses 8bit only when allowed, else base64', async () => {
+    const utf8 = Buffer.from('Subject: ünï\r\n\r\nbody\r\n');
+    expect(await buildMessage({ ...base, attachments: [{ filename: 'a.eml', content: utf8 }] }).toString()).toContain(
+      'Content-Transfer-Encoding: base64',
+    );
+    const eight = buildMessage({ ...base, attachments: [{ filename: 'a.eml', content: utf8 }], transferEncoding: { eightBit: true } });
+    expect(eight.eightBit).toBe(true);
+    expect(Buffer.from(await eight.toBuffer()).includes(utf8)).toBe(true);
+  });
+});

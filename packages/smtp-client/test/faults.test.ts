@@ -194,6 +194,29 @@ describe('faults during a transaction', () => {
   });
 });
 
+describe('a server that stops reading mid-DATA', () => {
+  it('the write waits for drain, then times out as dataBlock: typed, socket destroyed, never a hang', async () => {
+    server = await startRawServer(esmtp([], async (c) => {
+      await c.waitFor(/MAIL FROM/);
+      c.send('250 ok\r\n');
+      await c.waitFor(/RCPT TO/);
+      c.send('250 ok\r\n');
+      await c.waitFor(/DATA\r\n/);
+      c.send('354 go\r\n');
+      c.socket.pause(); // stop reading: the client's socket buffer fills up
+    }));
+    const s = await connect({ host: '127.0.0.1', port: server.port, timeouts: { ...fast, dataBlock: 300 } });
+    const line = Buffer.from(`${'y'.repeat(510)}\r\n`);
+    async function* endless() {
+      for (let i = 0; i < 1_000_000; i++) yield line;
+    }
+    const e = await rejection(s.send({ ...MAIL, data: endless() }));
+    expect(e.kind).toBe('timeout');
+    expect(e.message).toContain('dataBlock');
+    expect(s.usable).toBe(false);
+  });
+});
+
 describe('unsolicited replies', () => {
   it('an extra reply after EHLO: protocol error before MAIL FROM is written', async () => {
     server = await startRawServer(async (c) => {

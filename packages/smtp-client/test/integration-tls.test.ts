@@ -93,6 +93,14 @@ describe('STARTTLS and implicit TLS against smtp-server', () => {
     await s.quit();
   });
 
+  it('an expired certificate is a tls error even with the right CA', async () => {
+    server = await startTestServer({ secure: true, key: certs.expired.key, cert: certs.expired.cert });
+    const e = await rejection(connect({ host: '127.0.0.1', port: server.port, tls: 'implicit', ca: certs.caCert }));
+    expect(e.kind).toBe('tls');
+    expect(e.code).toBe('ERR_SMTP_TLS_CERT');
+    expect(e.message).toMatch(/expired/i);
+  });
+
   it("tls: 'starttls' fails before MAIL FROM when STARTTLS is not offered; 'opportunistic' goes on in plaintext", async () => {
     server = await startTestServer({ hideSTARTTLS: true, record: true });
     const e = await rejection(sendMail({ host: '127.0.0.1', port: server.port, tls: 'starttls', ...MAIL }));

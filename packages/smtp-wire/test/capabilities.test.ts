@@ -3,7 +3,7 @@ import { heloCapabilities, parseEhlo } from '../src/capabilities.js';
 import type { Capabilities } from '../src/capabilities.js';
 import { ReplyParser, parseReply } from '../src/reply-parser.js';
 import type { Reply } from '../src/reply.js';
-import { EXIM, GMAIL_PLAIN, GMAIL_TLS, OFFICE365_PLAIN, OFFICE365_TLS, POSTFIX } from './fixtures/ehlo-replies.js';
+import { EXIM, GMAIL_PLAIN, GMAIL_TLS, OFFICE365_PLAIN, OFFICE365_TLS, POSTFIX, POSTFIX_LOCAL, SMTP_SINK } from './fixtures/ehlo-replies.js';
 import { bytes, splitsInTwo } from './support.js';
 
 type Flags = Pick<
@@ -22,6 +22,18 @@ const cases: Array<{ name: string; text: string; expected: Flags; extra: Record<
     text: POSTFIX,
     expected: { ...none, domain: 'mail.example.com', pipelining: true, size: 10240000, starttls: true, auth: ['PLAIN', 'LOGIN'], enhancedStatusCodes: true, eightBitMime: true, dsn: true, smtputf8: true, chunking: true },
     extra: { VRFY: [], ETRN: [], 'AUTH=PLAIN': ['LOGIN'] },
+  },
+  {
+    name: 'Postfix 3.7 (captured locally)',
+    text: POSTFIX_LOCAL,
+    expected: { ...none, domain: 'localhost', pipelining: true, size: 10240000, enhancedStatusCodes: true, eightBitMime: true, dsn: true, smtputf8: true, chunking: true },
+    extra: { VRFY: [], ETRN: [] },
+  },
+  {
+    name: 'Postfix smtp-sink (captured; ends with an empty line)',
+    text: SMTP_SINK,
+    expected: { ...none, domain: 'smtp-sink', pipelining: true, eightBitMime: true, auth: ['PLAIN', 'LOGIN'], enhancedStatusCodes: true, dsn: true },
+    extra: { XCLIENT: ['NAME', 'HELO'], XFORWARD: ['NAME', 'ADDR', 'PROTO', 'HELO'] },
   },
   {
     name: 'Exim',

@@ -214,7 +214,9 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
       : input.envelope.to.map((a, i) => normalizeAddress(a, `envelope.to[${i}]`, smtputf8).address);
   const seen = new Set<string>();
   const envelopeTo = recipients.filter((a) => {
-    const key = a.toLowerCase();
+    // RFC 5321 §2.4: the local part may be case-sensitive, the domain is not.
+    const at = a.lastIndexOf('@');
+    const key = a.slice(0, at) + a.slice(at).toLowerCase();
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -173,14 +173,14 @@ describe('addresses and envelope', () => {
     const msg = buildMessage({
       from: 'Zoë <zoe@bücher.example>',
       to: 'b@example.org, "C, c" <c@example.org>',
-      cc: ['B@example.org'],
+      cc: ['b@EXAMPLE.org', 'B@example.org'],
       bcc: ['d@example.org'],
     });
     const out = await msg.toString();
     expect(out).not.toMatch(/^bcc:/im);
     expect(out).not.toContain('d@example.org');
     expect(out).toContain('To: b@example.org, "C, c" <c@example.org>\r\n');
-    expect(msg.envelope).toEqual({ from: 'zoe@xn--bcher-kva.example', to: ['b@example.org', 'c@example.org', 'd@example.org'] });
+    expect(msg.envelope).toEqual({ from: 'zoe@xn--bcher-kva.example', to: ['b@example.org', 'c@example.org', 'B@example.org', 'd@example.org'] });
     expect(msg.needsSmtputf8).toBe(false);
   });
 

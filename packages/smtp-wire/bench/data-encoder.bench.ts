@@ -36,8 +36,8 @@ function throughput(name: string, make: () => Encoder, input: Buffer): [string, 
     bytes += input.length;
   };
   const options: BenchOptions = {
-    iterations: 6,
-    warmupIterations: 2,
+    iterations: 8,
+    warmupIterations: 3,
     time: 0,
     setup: () => {
       bytes = 0;

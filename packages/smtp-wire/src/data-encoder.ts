@@ -30,6 +30,25 @@ function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+/**
+ * Output capacity for an n-octet chunk: room for one change every 16 octets. Ordinary text needs far
+ * less; a chunk needing more grows once, to its worst case (see {@link reserve}).
+ */
+function initialCapacity(n: number): number {
+  return n + (n >> 4) + 16;
+}
+
+/**
+ * Returns `out` if `need` more octets fit after `o`, else a copy with room for `need` plus the worst
+ * case of the `rest` input octets still to come (every one doubled).
+ */
+function reserve(out: Buffer, o: number, need: number, rest: number): Buffer {
+  if (o + need <= out.length) return out;
+  const grown = Buffer.allocUnsafe(o + need + 2 * rest + 2);
+  out.copy(grown, 0, 0, o);
+  return grown;
+}
+
 /** Copies src[from, to) to dst at `at`; returns the new write position. */
 function copyRun(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
   const len = to - from;
@@ -108,7 +127,7 @@ class LineMachine {
       if (chunk[0] === LF) {
         i = 1; // the CR that ended the previous chunk and this LF are one CRLF
       } else {
-        out = Buffer.allocUnsafe(2 * n + 2); // a bare CR at the end of the last chunk becomes CRLF
+        out = Buffer.allocUnsafe(initialCapacity(n)); // a bare CR at the end of the last chunk becomes CRLF
         out[o++] = LF;
       }
     }
@@ -120,10 +139,11 @@ class LineMachine {
         // RFC 5321 §4.5.2: a line starting with "." gets one more "."
         if (stuff && chunk[i] === DOT) {
           if (out === null) {
-            out = Buffer.allocUnsafe(i + 2 * (n - i) + 2);
+            out = Buffer.allocUnsafe(initialCapacity(n));
             chunk.copy(out, 0, 0, i);
             o = i;
           } else {
+            out = reserve(out, o, i - from + 1, n - i);
             o = copyRun(view, from, i, out, o);
           }
           out[o++] = DOT;
@@ -168,10 +188,11 @@ class LineMachine {
       }
       // A bare CR or a bare LF: both become CRLF (RFC 5321 §2.3.8).
       if (out === null) {
-        out = Buffer.allocUnsafe(j + 2 * (n - j) + 2);
+        out = Buffer.allocUnsafe(initialCapacity(n));
         chunk.copy(out, 0, 0, j);
         o = j;
       } else {
+        out = reserve(out, o, j - from + 2, n - j - 1);
         o = copyRun(view, from, j, out, o);
       }
       out[o++] = CR;
@@ -186,6 +207,7 @@ class LineMachine {
     if (out === null) {
       result = input;
     } else {
+      out = reserve(out, o, n - from, 0);
       o = copyRun(view, from, n, out, o);
       result = out.subarray(0, o);
     }

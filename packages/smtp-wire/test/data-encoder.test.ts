@@ -230,6 +230,15 @@ describe('DataEncoder: properties', () => {
 });
 
 describe('DataEncoder: larger bodies', () => {
+  it('grows its output for chunks that need many changes', () => {
+    expect(encodeChunks([Buffer.alloc(10_000, 0x0a)]).toString('latin1')).toBe(`${'\r\n'.repeat(10_000)}.\r\n`);
+    expect(encodeChunks([bytes('.\n'.repeat(5_000))]).toString('latin1')).toBe(`${'..\r\n'.repeat(5_000)}.\r\n`);
+    expect(encodeChunks([bytes(`a\r${'.\r'.repeat(5_000)}`)]).toString('latin1')).toBe(`a\r\n${'..\r\n'.repeat(5_000)}.\r\n`);
+    const canon = new CrlfCanonicalizer();
+    canon.push(bytes('x\r'));
+    expect(Buffer.from(canon.push(Buffer.alloc(3_000, 0x0d))).toString('latin1')).toBe('\n' + '\r\n'.repeat(2_999) + '\r');
+  });
+
   it('handles long runs copied in bulk next to changes', () => {
     const line = `${'x'.repeat(100)}\n`;
     const input = latin1(`.${line.repeat(50)}`);

@@ -211,7 +211,8 @@ const PLAIN_PHRASE = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/
  * quoted-string, anything else as RFC 2047 encoded words.
  */
 export function formatDisplayName(name: string): string {
-  if (/[^\x20-\x7e]/.test(name) || /=\?/.test(name)) return encodeWord(name);
+  // Runs of whitespace are collapsed by some readers even inside a quoted-string; an encoded word keeps them.
+  if (/[^\x20-\x7e]/.test(name) || /=\?/.test(name) || /\s\s/.test(name)) return encodeWord(name);
   if (PLAIN_PHRASE.test(name)) return name;
   return `"${name.replace(/[\\"]/g, '\\$&')}"`;
 }

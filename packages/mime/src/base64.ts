@@ -10,8 +10,8 @@ function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-/** Largest input encoded into one output block (4 blocks' worth), so huge chunks still stream in pieces. */
-const MAX_DIRECT = BLOCK_IN * 4;
+/** Largest input encoded into one output block (two blocks' worth, about 128 KiB out), so huge chunks stream in pieces. */
+const MAX_DIRECT = BLOCK_IN * 2;
 
 /**
  * Base64 of `head` (one whole line, or empty) then `src[start, end)` as 76-character lines, each

@@ -211,7 +211,7 @@ describe('large in-memory content', () => {
       total += block.length;
     }
     expect(total).toBe(msg.size);
-    expect(largest).toBeLessThanOrEqual(300 * 1024);
+    expect(largest).toBeLessThanOrEqual(132 * 1024);
   });
 
   it('writes an ASCII Message-ID even for a UTF-8 sender domain', () => {

@@ -219,6 +219,36 @@ describe('ReplyParser: properties', () => {
   });
 });
 
+type Outcome = { replies: Reply[]; error?: { code: string; offset: number | undefined; message: string } };
+
+function outcome(chunks: Uint8Array[], options: ReplyParserOptions): Outcome {
+  const parser = new ReplyParser(options);
+  const replies: Reply[] = [];
+  try {
+    for (const c of chunks) replies.push(...parser.push(c));
+  } catch (e) {
+    if (!(e instanceof SmtpError)) throw e;
+    return { replies, error: { code: e.code, offset: e.offset, message: e.message } };
+  }
+  return { replies };
+}
+
+describe('ReplyParser: chunking never changes the outcome (property)', () => {
+  it('any bytes, any split: the same replies and the same error at the same offset', () => {
+    const protocolish = fc
+      .array(fc.oneof(fc.constantFrom(...'0123456789 -\r\n\r\n250 250-550 '.split('')), fc.string({ maxLength: 3 })), { maxLength: 60 })
+      .map((parts) => bytes(parts.join('')));
+    fc.assert(
+      fc.property(protocolish, fc.array(fc.nat(200), { maxLength: 6 }), fc.boolean(), (data, cuts, allowBareLf) => {
+        const options = { maxLineLength: 24, maxReplySize: 64, maxReplyLines: 4, allowBareLf };
+        const whole = outcome([data], options);
+        expect(outcome(cutAt(data, cuts), options)).toEqual(whole);
+      }),
+      fcParams('parser chunking independence', 1000),
+    );
+  });
+});
+
 describe('ReplyParser: fuzz', () => {
   it('100,000 random byte strings: only SmtpError is thrown and buffers stay bounded', () => {
     const seed = seedFor('reply parser fuzz');

@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { encodeCommand } from './command-encoder.js';
 import type { EncodedCommand } from './command-encoder.js';
-import { toChunks } from './data-encoder.js';
-import type { BodySource } from './data-encoder.js';
+import { toChunks } from './body-source.js';
+import type { BodySource } from './body-source.js';
 import { inputError } from './errors.js';
 
 /** Default BDAT chunk size: 1 MiB. */

@@ -49,8 +49,11 @@ export {
 } from './command-encoder.js';
 export type { Command, EncodedCommand, MailParams, RcptParams } from './command-encoder.js';
 
-export { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, encodeData, toChunks } from './data-encoder.js';
-export type { BodySource, DataEncoderOptions } from './data-encoder.js';
+export { toChunks } from './body-source.js';
+export type { BodySource } from './body-source.js';
+
+export { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, encodeData } from './data-encoder.js';
+export type { DataEncoderOptions } from './data-encoder.js';
 
 export { DEFAULT_BDAT_CHUNK_SIZE, frameBdat } from './bdat.js';
 export type { BdatChunk, FrameBdatOptions } from './bdat.js';

@@ -199,6 +199,28 @@ for (const chunking of [false, true]) {
       for (const m of all) expect((await parsed(m)).subject).not.toBe(tag);
     });
 
+    it('a 10,000-character line in a streamed raw body: a typed input error mid-stream, and no message is delivered', async () => {
+      const tag = nextTag();
+      async function* body(): AsyncGenerator<Uint8Array> {
+        yield Buffer.from(`Subject: ${tag}\r\n\r\nfirst line\r\n`);
+        yield Buffer.from(LONG_LINE.slice(0, 5000));
+        yield Buffer.from(LONG_LINE.slice(5000));
+      }
+      const before = proxy.sessions().length;
+      const err = await send(body()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isSmtpError(err)).toBe(true);
+      expect(err).toMatchObject({ kind: 'input', code: 'ERR_SMTP_LINE_TOO_LONG' });
+      // Whatever was written, it was never completed: no terminator, no BDAT LAST.
+      for (const session of proxy.sessions().slice(before)) {
+        expect(session.toString('latin1')).not.toMatch(/BDAT \d+ LAST|L{10000}\r\n\.\r\n/);
+      }
+      const all = await postfix.waitForMessages(sent.length);
+      for (const m of all) expect((await parsed(m)).subject).not.toBe(tag);
+    });
+
     it('exactly one message per send arrived, and nothing was smuggled', async () => {
       await postfix.waitForMessages(sent.length);
       // Give a smuggled second message time to be delivered, if one was queued.

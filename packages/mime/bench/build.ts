@@ -71,6 +71,6 @@ const results = fileURLToPath(new URL('./results.md', import.meta.url));
 writeFileSync(
   results,
   `# buildMessage vs nodemailer MailComposer\n\nText + HTML + one attachment streamed from a generator of 64 KiB chunks into a discarding sink; ` +
-    `each cell is the median of ${runs} child processes (at most 2 for 1 GiB); peak RSS is the largest seen. MiB/s is wall time, MiB/CPU-s is user+system CPU time (steadier on a busy machine); module loading is excluded and each library first builds one 1 MiB message (measured warm). Idle worker peak RSS: ${baseline.peakRssMb.toFixed(0)} MB. ` +
+    `each cell is the median of ${runs} child processes (at most 2 for 1 GiB); peak RSS is the largest seen. MiB/s is wall time, MiB/CPU-s is user+system CPU time (steadier on a busy machine); module loading is excluded and each library first builds one 64 MiB message (measured warm, steady state). Idle worker peak RSS: ${baseline.peakRssMb.toFixed(0)} MB. ` +
     `Node ${process.version}, ${cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}.\n\n${table}\n`,
 );

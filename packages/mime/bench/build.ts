@@ -1,7 +1,7 @@
 // `pnpm --filter @smtpkit/mime bench`: build a message with a large attachment into a discarding sink,
 // smtpkit beside nodemailer's MailComposer, each measurement in its own child process (honest peak RSS).
 // Throughput is attachment MiB per second of wall time. MIME_BENCH_SIZES=10,100 (MiB) picks sizes;
-// MIME_BENCH_RUNS=3 repeats each (the median is reported). Needs `pnpm --filter @smtpkit/mime build` first.
+// MIME_BENCH_RUNS=3 repeats each (the median is reported). The script builds dist first.
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

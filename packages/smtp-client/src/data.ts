@@ -1,4 +1,4 @@
-import { CrlfCanonicalizer, DataEncoder, frameBdat, SmtpError, toChunks, type Reply } from '@smtpkit/wire';
+import { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type Reply } from '@smtpkit/wire';
 import type { SmtpSession } from './session.js';
 import type { SendOptions } from './types.js';
 
@@ -84,10 +84,19 @@ export async function sendBdat(
   const window = mode.pipelined ? BDAT_WINDOW : 1;
   let bytesIn = 0;
   async function* source(): AsyncGenerator<Uint8Array> {
-    const canon = mode.binary ? null : new CrlfCanonicalizer();
+    // RFC 5321 §4.5.3.1.6 holds for BDAT too; only BINARYMIME lifts the line limit (RFC 3030 §3).
+    const canon = mode.binary ? null : new CrlfCanonicalizer({ maxLineLength: MAX_DATA_LINE });
     for await (const chunk of bodyChunks(s, o)) {
       bytesIn += chunk.length;
-      const out = canon ? canon.push(chunk) : chunk;
+      let out: Uint8Array;
+      try {
+        out = canon ? canon.push(chunk) : chunk;
+      } catch (err) {
+        // Chunks already accepted cannot be recalled: end the session so the server drops them.
+        const error = bodyError(err);
+        s.fail(error);
+        throw error;
+      }
       if (out.length > 0) yield out;
     }
     const tail = canon?.end();

@@ -1,69 +1,48 @@
-import type { TranscriptEvent } from '@smtpkit/client';
+import type { EnvelopeCheck, Session, SendOptions } from '@smtpkit/client';
 import { EXIT, type ExitCode } from './exit-codes.js';
-
-/** A reply seen in the transcript: `250 2.1.5 Ok` → code 250. */
-export interface SeenReply {
-  code: number;
-  text: string;
-}
+import type { Output } from './output.js';
 
 /**
- * `--quit-after mail|rcpt` (swaks style). The client's handshake stops by itself up to `auth`; for
- * the envelope steps the CLI watches the transcript of a non-pipelined send and aborts as soon as the
- * last reply of the step has arrived, so the next command is never written (the client checks the
- * signal before every write) and no message data is sent. The session ends without QUIT: after an
- * abort the client closes the connection rather than risk a reply out of step.
+ * `--quit-after mail|rcpt` (swaks style): the client's `checkEnvelope` sends MAIL FROM (and every
+ * RCPT TO), then RSET; no message data is ever sent, and the session ends with QUIT. A refused MAIL
+ * FROM throws like a send and is mapped by the caller.
  */
-export class EnvelopeStopper {
-  readonly controller = new AbortController();
-  readonly mailReplies: SeenReply[] = [];
-  readonly rcptReplies: SeenReply[] = [];
-  private last: 'MAIL' | 'RCPT' | undefined;
-  private rcptsSent = 0;
+export async function stopAtEnvelope(
+  session: Session,
+  step: 'mail' | 'rcpt',
+  send: SendOptions,
+  out: Output,
+): Promise<ExitCode> {
+  const { data: _data, onProgress: _progress, partial: _partial, ...envelope } = send;
+  const check = await session.checkEnvelope({ ...envelope, stopAfter: step });
+  await session.quit();
+  const exit = envelopeExitCode(step, check);
+  const rejected = new Map(check.rejected.map((r) => [r.address, r.reply]));
+  out.json({
+    ok: exit === EXIT.OK,
+    quitAfter: step,
+    mail: { code: check.mail.code, text: check.mail.text },
+    rcpt:
+      step === 'rcpt'
+        ? send.to.map((address) => {
+            const reply = rejected.get(address);
+            return { address, accepted: !reply, code: reply?.code ?? null, text: reply?.text ?? null };
+          })
+        : [],
+    tls: session.tls,
+  });
+  const summary =
+    step === 'mail'
+      ? `${check.mail.code} ${check.mail.lines[0] ?? ''}`
+      : `${check.accepted.length} accepted` +
+        check.rejected.map((r) => `; ${r.address}: ${r.reply.code} ${r.reply.lines[0] ?? ''}`).join('');
+  out.info(`stopped after ${step}: ${summary}`);
+  return exit;
+}
 
-  constructor(
-    readonly step: 'mail' | 'rcpt',
-    readonly recipients: number,
-  ) {}
-
-  get stopped(): boolean {
-    return this.controller.signal.aborted;
-  }
-
-  /** Feed every transcript event; returns false for events after the stop (commands never written). */
-  observe(e: TranscriptEvent): boolean {
-    if (this.stopped) return e.dir !== 'C';
-    if (e.dir === 'C') {
-      const verb = e.text.slice(0, 4).toUpperCase();
-      this.last = verb === 'MAIL' || verb === 'RCPT' ? verb : undefined;
-      if (verb === 'RCPT') this.rcptsSent++;
-      return true;
-    }
-    if (e.dir !== 'S' || !this.last) return true;
-    const m = /^(\d{3})([ -])(.*)$/.exec(e.text);
-    if (!m) return true;
-    const reply = { code: Number(m[1]), text: m[3] ?? '' };
-    if (m[2] === '-') return true;
-    if (this.last === 'MAIL') {
-      this.mailReplies.push(reply);
-      if (this.step === 'mail') this.controller.abort(new Error('--quit-after mail'));
-    } else {
-      this.rcptReplies.push(reply);
-      if (this.step === 'rcpt' && this.rcptsSent >= this.recipients) this.controller.abort(new Error('--quit-after rcpt'));
-    }
-    this.last = undefined;
-    return true;
-  }
-
-  /** Exit code from what the server said before the stop. */
-  exitCode(): ExitCode {
-    const klass = (r: SeenReply | undefined) => Math.floor((r?.code ?? 0) / 100);
-    const mail = this.mailReplies[0];
-    if (klass(mail) !== 2) return klass(mail) === 4 ? EXIT.TEMPFAIL : klass(mail) === 5 ? EXIT.UNAVAILABLE : EXIT.PROTOCOL;
-    if (this.step === 'mail') return EXIT.OK;
-    const bad = this.rcptReplies.filter((r) => klass(r) !== 2);
-    if (bad.length === 0) return EXIT.OK;
-    if (bad.length < this.rcptReplies.length) return EXIT.NOUSER;
-    return bad.every((r) => klass(r) === 4) ? EXIT.TEMPFAIL : EXIT.UNAVAILABLE;
-  }
+/** Exit code from the envelope's replies: 0, 67 some refused, 75 / 69 all refused (4xx / 5xx). */
+export function envelopeExitCode(step: 'mail' | 'rcpt', check: EnvelopeCheck): ExitCode {
+  if (step === 'mail' || check.rejected.length === 0) return EXIT.OK;
+  if (check.accepted.length > 0) return EXIT.NOUSER;
+  return check.rejected.every((r) => r.reply.code >= 400 && r.reply.code < 500) ? EXIT.TEMPFAIL : EXIT.UNAVAILABLE;
 }

@@ -9,7 +9,7 @@ import { exitCodeFor, EXIT, InputFileError, UsageError, type ExitCode } from './
 import { prepareMessage, type PreparedMessage } from './message.js';
 import { Output } from './output.js';
 import type { SendFlags } from './program.js';
-import { EnvelopeStopper } from './quit-after.js';
+import { stopAtEnvelope } from './quit-after.js';
 import { resolvePassword, tokenSource, ttyPrompt } from './secrets.js';
 import { resolveSend, type SendConfig } from './send-options.js';
 
@@ -118,11 +118,8 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
     const ca = cfg.ca !== undefined ? await readFile(cfg.ca).catch((e: unknown) => Promise.reject(new InputFileError(cfg.ca!, e))) : undefined;
     if (cfg.insecure) out.warn('smtpkit: WARNING: --insecure: the server certificate is NOT verified; anyone on the path can read and change this session');
 
-    const stopper =
-      cfg.quitAfter === 'mail' || cfg.quitAfter === 'rcpt' ? new EnvelopeStopper(cfg.quitAfter, prepared.to.length) : undefined;
-    const onTranscript = (e: TranscriptEvent) => {
-      if (!stopper || stopper.observe(e)) out.transcript(e);
-    };
+    const envelopeStep = cfg.quitAfter === 'mail' || cfg.quitAfter === 'rcpt' ? cfg.quitAfter : undefined;
+    const onTranscript = (e: TranscriptEvent) => out.transcript(e);
     const options = connectOptions({ ...cfg, helo: cfg.helo ?? defaultHeloName() }, { auth, ca, onTranscript });
     progress = await progressFor(out, prepared.message.size);
     const send = sendOptionsFor(prepared, progress);
@@ -134,18 +131,18 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
       const m = prepared.message;
       const data = m.reusable ? () => m.stream() : await m.toBuffer();
       outcome = fromDeliverResult(await deliver({ ...rest, ...send, data }));
-    } else if (cfg.quitAfter && !stopper) {
+    } else if (cfg.quitAfter && !envelopeStep) {
       session = await connect({ ...options, stopAfter: cfg.quitAfter as Exclude<typeof cfg.quitAfter, 'mail' | 'rcpt'> });
       await session.quit();
       out.json({ ok: true, quitAfter: cfg.quitAfter, greeting: replyJson(session.greeting.code ? session.greeting : undefined), capabilities: [...session.capabilities.keywords.keys()], tls: session.tls });
       out.info(`stopped after ${cfg.quitAfter}`);
       return EXIT.OK;
     } else {
-      session = await connect({ ...options, ...(stopper ? { pipelining: 'never' as const } : {}) });
+      session = await connect(options);
       if (cfg.requireTls && !session.secure) {
         throw new SmtpError('--require-tls: TLS is not up, refusing to send MAIL FROM', { kind: 'tls', code: 'ERR_SMTP_TLS_REQUIRED' });
       }
-      if (stopper) return await stopAtEnvelope(session, stopper, send, out);
+      if (envelopeStep) return await stopAtEnvelope(session, envelopeStep, send, out);
       outcome = fromSendResult(await session.send(send));
       progress?.(-1);
       await session.quit();
@@ -171,26 +168,4 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
   } finally {
     out.close();
   }
-}
-
-/** Run the envelope until the stopper aborts it; report the replies seen. */
-async function stopAtEnvelope(session: Session, stopper: EnvelopeStopper, send: SendOptions, out: Output): Promise<ExitCode> {
-  try {
-    await session.send({ ...send, signal: stopper.controller.signal });
-  } catch (error) {
-    if (!stopper.stopped) throw error;
-  }
-  session.destroy();
-  const exit = stopper.exitCode();
-  const rcpt = stopper.rcptReplies;
-  out.json({
-    ok: exit === EXIT.OK,
-    quitAfter: stopper.step,
-    mail: stopper.mailReplies[0] ?? null,
-    rcpt: send.to.map((address, i) => ({ address, code: rcpt[i]?.code ?? null, text: rcpt[i]?.text ?? null })),
-    tls: session.tls,
-  });
-  const seen = stopper.step === 'mail' ? stopper.mailReplies : rcpt;
-  out.info(`stopped after ${stopper.step}: ${seen.map((r) => `${r.code} ${r.text}`).join('; ')}`);
-  return exit;
 }

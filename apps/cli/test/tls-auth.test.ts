@@ -276,6 +276,8 @@ describe('--quit-after', () => {
     expect(r.stderr).toContain('C: MAIL FROM:<alice@example.com>');
     expect(r.stderr).not.toContain('C: RCPT');
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, quitAfter: 'mail', mail: { code: 250 } });
+    expect(r.stderr).toContain('C: RSET');
+    expect(r.stderr).toContain('C: QUIT');
     expect(starttls.messages.length).toBe(before);
   });
 
@@ -285,6 +287,8 @@ describe('--quit-after', () => {
     expect(r.code).toBe(0);
     expect(r.stderr.match(/C: RCPT TO/g)).toHaveLength(2);
     expect(r.stderr).not.toContain('C: DATA');
+    expect(r.stderr).not.toContain('C: BDAT');
+    expect(r.stderr).toContain('C: QUIT');
     expect(starttls.messages.length).toBe(before);
   });
 });

@@ -5,7 +5,8 @@ import { planEarly, sendTransaction, type PlannedSend } from './send.js';
 import { QUIT_WAIT_CAP, startDeadline, type Step, type Timeouts } from './timeouts.js';
 import type { Transcript } from './transcript.js';
 import type { Transport } from './transport.js';
-import type { SendOptions, SendResult, Session, TlsInfo } from './types.js';
+import { checkEnvelope } from './check-envelope.js';
+import type { CheckEnvelopeOptions, EnvelopeCheck, SendOptions, SendResult, Session, TlsInfo } from './types.js';
 
 /** A queued call on the session; a send may have had its envelope written early. */
 interface Job {
@@ -217,6 +218,10 @@ export class SmtpSession implements Session {
     if (!early) return undefined;
     next.early = early;
     return early.groups[0];
+  }
+
+  checkEnvelope(options: CheckEnvelopeOptions): Promise<EnvelopeCheck> {
+    return this.#enqueue(() => checkEnvelope(this, options));
   }
 
   reset(options?: { signal?: AbortSignal }): Promise<Reply> {

@@ -100,6 +100,22 @@ export interface SendOptions {
   onProgress?: (bytesSent: number) => void;
 }
 
+/** What {@link Session.checkEnvelope} asks: an envelope, and where to stop. */
+export interface CheckEnvelopeOptions extends Omit<SendOptions, 'data' | 'partial' | 'onProgress'> {
+  /** `mail`: MAIL FROM only; `rcpt` (default): MAIL FROM and every RCPT TO. */
+  stopAfter?: 'mail' | 'rcpt';
+}
+
+/** The server's answers to an envelope; nothing was sent, and the transaction was reset. */
+export interface EnvelopeCheck {
+  /** The reply to MAIL FROM. */
+  mail: Reply;
+  /** Recipients the server would accept (empty with `stopAfter: 'mail'`). */
+  accepted: string[];
+  /** Recipients it refused, with their replies. */
+  rejected: RecipientRejection[];
+}
+
 /** A recipient the server refused, with its reply. */
 export interface RecipientRejection {
   address: string;
@@ -133,6 +149,11 @@ export interface Session {
   /** The peer as `address:port`. */
   readonly remote: string;
   send(options: SendOptions): Promise<SendResult>;
+  /**
+   * MAIL FROM and RCPT TO, then RSET, without sending a message: does the server take this envelope?
+   * Throws like {@link Session.send} when MAIL FROM is refused; refused recipients are data.
+   */
+  checkEnvelope(options: CheckEnvelopeOptions): Promise<EnvelopeCheck>;
   reset(options?: { signal?: AbortSignal }): Promise<Reply>;
   noop(options?: { signal?: AbortSignal }): Promise<Reply>;
   /** QUIT and close; never throws; waits at most the command timeout, capped at 5 s. */

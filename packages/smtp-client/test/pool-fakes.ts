@@ -1,5 +1,5 @@
 import { SmtpError, type Capabilities, type Reply } from '@smtpkit/wire';
-import type { ConnectOptions, SendOptions, SendResult, Session } from '../src/types.js';
+import type { ConnectOptions, EnvelopeCheck, SendOptions, SendResult, Session } from '../src/types.js';
 
 export const OK: Reply = { code: 250, lines: ['OK'], text: 'OK' };
 
@@ -54,6 +54,10 @@ export class FakeSession implements Session {
     } finally {
       this.running--;
     }
+  }
+
+  async checkEnvelope(): Promise<EnvelopeCheck> {
+    throw new Error('FakeSession.checkEnvelope is not scripted');
   }
 
   async reset(): Promise<Reply> {

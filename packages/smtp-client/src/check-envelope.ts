@@ -1,0 +1,51 @@
+import type { EncodedCommand, Reply } from '@smtpkit/wire';
+import { replyError } from './errors.js';
+import { planSend } from './send.js';
+import type { SmtpSession } from './session.js';
+import type { CheckEnvelopeOptions, EnvelopeCheck, RecipientRejection } from './types.js';
+
+/**
+ * MAIL FROM and (unless `stopAfter: 'mail'`) every RCPT TO, then RSET: what the server would say to an
+ * envelope, with no message data ever sent (swaks' `--quit-after rcpt`). Uses the same checks and
+ * pipelining plan as a send; the DATA / BDAT step is left out, so no transaction is left open
+ * (RFC 5321 §4.1.1.5).
+ */
+export async function checkEnvelope(s: SmtpSession, o: CheckEnvelopeOptions): Promise<EnvelopeCheck> {
+  s.assertUsable();
+  const stopAfter = o.stopAfter ?? 'rcpt';
+  const plan = planSend(s, { ...o, data: '', partial: 'allow' });
+  const keep = (c: EncodedCommand) => c.verb === 'MAIL' || (stopAfter === 'rcpt' && c.verb === 'RCPT');
+  const groups = plan.groups.map((g) => g.filter(keep)).filter((g) => g.length > 0);
+  const replies = new Map<EncodedCommand, Reply>();
+  let mailOk = true;
+  for (const group of groups) {
+    if (!mailOk) break;
+    const first = group[0] as EncodedCommand;
+    await s.step(first.verb === 'MAIL' ? 'mail' : 'rcpt', async (sig) => {
+      await s.assertNoUnsolicited(sig);
+      await s.writeCommands(group, sig);
+    }, o.signal);
+    for (const cmd of group) {
+      const reply = await s.step(cmd.verb === 'MAIL' ? 'mail' : 'rcpt', (sig) => s.readReply(sig, cmd.logText), o.signal);
+      replies.set(cmd, reply);
+      if (cmd.verb === 'MAIL' && reply.code !== 250 && reply.code !== 251) mailOk = false;
+    }
+  }
+  const commands = groups.flat();
+  const mailCmd = commands.find((c) => c.verb === 'MAIL') as EncodedCommand;
+  const mail = replies.get(mailCmd) as Reply;
+  if (!mailOk) throw replyError(mail, mailCmd.logText, 'MAIL FROM');
+  const accepted: string[] = [];
+  const rejected: RecipientRejection[] = [];
+  commands
+    .filter((c) => c.verb === 'RCPT')
+    .forEach((cmd, i) => {
+      const reply = replies.get(cmd);
+      const address = plan.prepared.envelope.to[i] as string;
+      if (!reply) return;
+      if (reply.code === 250 || reply.code === 251) accepted.push(address);
+      else rejected.push({ address, reply, error: replyError(reply, cmd.logText, `recipient ${address}`) });
+    });
+  await s.rset(o.signal);
+  return { mail, accepted, rejected };
+}

@@ -61,7 +61,7 @@ const cases: Array<[string, MessageInput]> = [
 ];
 
 describe('golden messages (deterministic mode)', () => {
-  it.each(cases)('%s matches test/golden/%s.eml byte for byte', async (name, input) => {
+  it.each(cases)('%s matches its golden .eml byte for byte', async (name, input) => {
     const bytes = Buffer.from(await buildMessage(input, { seed: `golden-${name}` }).toBuffer());
     expect(lineProblems(bytes)).toEqual([]);
     if (UPDATE) writeFileSync(golden(name), bytes);

@@ -1,7 +1,7 @@
 // Envelope encoding cost: MAIL FROM + 3 RCPT TO per message, as a busy sender encodes them.
 import { bench, describe } from 'vitest';
 import type { BenchOptions } from 'vitest';
-import { encodeCommand, planTransaction, parseEhlo, parseReply } from '../src/index.js';
+import { encodeCommand, planTransaction, parseEhlo, parseReply } from '../dist/index.js';
 
 const caps = parseEhlo(parseReply('250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-DSN\r\n250 8BITMIME\r\n'));
 const MESSAGES = 5_000;

@@ -2,7 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { bench, describe } from 'vitest';
 import type { BenchOptions } from 'vitest';
-import { ReplyParser } from '../src/index.js';
+import { ReplyParser } from '../dist/index.js';
 
 const SINGLE = Buffer.from('250 2.1.5 Ok\r\n'.repeat(10_000));
 const EHLO = Buffer.from(

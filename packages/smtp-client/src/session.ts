@@ -2,7 +2,7 @@ import { encodeCommand, SmtpError, type Capabilities, type Command, type Encoded
 import { protocolError, quoteReply, replyError } from './errors.js';
 import { ReplyReader } from './reply-reader.js';
 import { planEarly, sendTransaction, type PlannedSend } from './send.js';
-import { QUIT_WAIT_CAP, startDeadline, type Step, type Timeouts } from './timeouts.js';
+import { QUIT_WAIT_CAP, StepClock, startDeadline, type Step, type Timeouts } from './timeouts.js';
 import type { Transcript } from './transcript.js';
 import type { Transport } from './transport.js';
 import { checkEnvelope } from './check-envelope.js';
@@ -44,7 +44,7 @@ export class SmtpSession implements Session {
   tls: TlsInfo | null = null;
   greeting: Reply = { code: 0, lines: [], text: '' };
   authenticated: string | null = null;
-  readonly #signal: AbortSignal | undefined;
+  readonly #clock: StepClock;
   #dead: SmtpError | null = null;
   #closed = false;
   readonly #jobs: Job[] = [];
@@ -56,7 +56,7 @@ export class SmtpSession implements Session {
     this.timeouts = init.timeouts;
     this.capabilities = init.capabilities;
     this.options = { pipelining: init.pipelining, chunking: init.chunking };
-    this.#signal = init.signal;
+    this.#clock = new StepClock(init.signal);
     this.reader = new ReplyReader(init.transport, init.transcript);
   }
 
@@ -81,6 +81,7 @@ export class SmtpSession implements Session {
   fail(error: SmtpError): void {
     if (this.#dead || this.#closed) return;
     this.#dead = error;
+    this.#clock.stop();
     this.transcript.note(`connection dropped: ${error.message}`);
     this.transport.destroy();
   }
@@ -103,11 +104,24 @@ export class SmtpSession implements Session {
    */
   async step<T>(step: Step, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
     this.assertUsable();
-    const deadline = startDeadline(step, this.timeouts[step], [this.#signal, signal]);
+    const clock = this.#clock;
+    const outer = clock.running ? clock.state : undefined;
+    clock.arm(step, this.timeouts[step]);
+    // The caller's signal is listened to only for this step, and only when there is one.
+    let onAbort: (() => void) | undefined;
+    if (signal) {
+      if (signal.aborted) clock.abort(signal.reason);
+      else {
+        onAbort = () => clock.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    }
+    const sig = clock.signal;
     try {
-      return await fn(deadline.signal);
+      if (sig.aborted) throw sig.reason;
+      return await fn(sig);
     } catch (err) {
-      const error = deadline.signal.aborted && deadline.signal.reason instanceof SmtpError ? deadline.signal.reason : err;
+      const error = sig.aborted && sig.reason instanceof SmtpError ? sig.reason : err;
       // Ended meanwhile by destroy() or a concurrent failure: report that cause, not its echo.
       const typed = this.#dead
         ? this.#dead
@@ -121,7 +135,9 @@ export class SmtpSession implements Session {
       this.fail(typed);
       throw typed;
     } finally {
-      deadline.clear();
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (outer) clock.restore(outer);
+      else clock.disarm();
     }
   }
 
@@ -264,6 +280,7 @@ export class SmtpSession implements Session {
     } finally {
       deadline.clear();
       this.#closed = true;
+      this.#clock.stop();
       this.transport.end();
       // Give the FIN a moment, then make sure nothing lingers.
       setTimeout(() => this.transport.destroy(), 1000).unref?.();

@@ -115,3 +115,103 @@ export function abortedError(reason: unknown, step?: Step): SmtpError {
     cause: reason,
   });
 }
+
+/**
+ * The deadline of a session's current step, cheap enough to arm several times per message: one
+ * AbortController for the session's life (any timeout or abort ends the session, so it never needs
+ * resetting) and one timer that is re-armed only when a step's due time comes earlier than the
+ * timer's. A step arms it with its own RFC 5321 §4.5.3.2 limit and disarms it when done.
+ */
+export class StepClock {
+  readonly #controller = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed timer fires (ms since epoch), or 0. */
+  #timerAt = 0;
+  /** When the current step times out, or 0 when no step is running. */
+  #due = 0;
+  #ms = 0;
+  #step: Step = 'command';
+  readonly #onTimer = (): void => this.#fire();
+
+  constructor(signal?: AbortSignal) {
+    if (!signal) return;
+    if (signal.aborted) this.#controller.abort(abortedError(signal.reason));
+    else signal.addEventListener('abort', () => this.abort(signal.reason), { once: true });
+  }
+
+  /** Aborts with a typed {@link SmtpError}: kind 'timeout' naming the step, or kind 'aborted'. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** A step is armed. */
+  get running(): boolean {
+    return this.#due !== 0;
+  }
+
+  /** The step running now and its due time, to restore after a nested step. */
+  get state(): { step: Step; due: number; ms: number } {
+    return { step: this.#step, due: this.#due, ms: this.#ms };
+  }
+
+  /** Start `step` with a limit of `ms`. */
+  arm(step: Step, ms: number): void {
+    this.#step = step;
+    this.#ms = ms;
+    const now = Date.now();
+    this.#due = now + ms;
+    if (this.#timer === undefined || this.#timerAt > this.#due) this.#schedule(ms, now);
+  }
+
+  /** Resume an outer step (see {@link state}). */
+  restore(state: { step: Step; due: number; ms: number }): void {
+    this.#step = state.step;
+    this.#due = state.due;
+    this.#ms = state.ms;
+    if (state.due !== 0 && (this.#timer === undefined || this.#timerAt > state.due)) {
+      const now = Date.now();
+      this.#schedule(Math.max(0, state.due - now), now);
+    }
+  }
+
+  /** The current step finished in time. The timer stays, to be re-armed by the next step. */
+  disarm(): void {
+    this.#due = 0;
+  }
+
+  /** Abort the current step (and so the session) for the caller's `reason`. */
+  abort(reason: unknown): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(abortedError(reason, this.#due ? this.#step : undefined));
+  }
+
+  /** Stop the timer for good. */
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#due = 0;
+  }
+
+  #schedule(ms: number, now: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#onTimer, ms);
+    this.#timer.unref?.();
+    this.#timerAt = now + ms;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    if (this.#due === 0 || this.#controller.signal.aborted) return;
+    const now = Date.now();
+    if (now < this.#due) {
+      this.#schedule(this.#due - now, now);
+      return;
+    }
+    this.#controller.abort(
+      new SmtpError(`timed out after ${this.#ms} ms during ${this.#step}`, {
+        kind: 'timeout',
+        code: 'ERR_SMTP_TIMEOUT',
+        retryable: true,
+      }),
+    );
+  }
+}

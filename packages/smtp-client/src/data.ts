@@ -36,6 +36,9 @@ async function* bodyChunks(s: SmtpSession, o: SendOptions): AsyncGenerator<Uint8
   }
 }
 
+/** Held-back body bytes up to this size go out in the same write as the end of data. */
+const COALESCE_LIMIT = 64 * 1024;
+
 /** After 354: the body through wire's {@link DataEncoder} (CRLF, dot-stuffing, terminator), then the final reply. */
 export async function sendDataBody(
   s: SmtpSession,
@@ -43,30 +46,57 @@ export async function sendDataBody(
   mode: { pipelined: boolean },
 ): Promise<{ final: Reply; bytes: number }> {
   const encoder = new DataEncoder();
-  const write = (bytes: Uint8Array) =>
-    bytes.length === 0 ? Promise.resolve() : s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
-  for await (const chunk of bodyChunks(s, o)) {
-    let out: Uint8Array;
+  const encode = (chunk: Uint8Array): Uint8Array => {
     try {
-      out = encoder.push(chunk);
+      return encoder.push(chunk);
     } catch (err) {
       const error = bodyError(err);
       s.fail(error);
       throw error;
     }
-    await write(out);
-    o.onProgress?.(encoder.bytesIn);
+  };
+  const write = (bytes: Uint8Array): Promise<void> =>
+    s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
+  // The last encoded piece is held back so that it, the end of data and the next envelope share one
+  // write: one wake-up of the server per message instead of two or three.
+  let held: Uint8Array | undefined;
+  const data = o.data;
+  if (typeof data === 'string' || data instanceof Uint8Array) {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (bytes.length > 0) {
+      held = encode(bytes);
+      o.onProgress?.(encoder.bytesIn);
+    }
+  } else {
+    for await (const chunk of bodyChunks(s, o)) {
+      const out = encode(chunk);
+      if (held && held.length > 0) await write(held);
+      held = out;
+      o.onProgress?.(encoder.bytesIn);
+    }
+  }
+  if (held && held.length > COALESCE_LIMIT) {
+    await write(held);
+    held = undefined;
   }
   // RFC 2920 §3.1: the next queued envelope may follow the end of data, in the same write.
   const next = mode.pipelined ? s.takeNextEnvelope() : undefined;
-  const end = next ? Buffer.concat([encoder.end(), ...next.map((c) => c.bytes)]) : encoder.end();
+  const tail = encoder.end();
+  let end = tail;
+  if (next || (held && held.length > 0)) {
+    const parts: Uint8Array[] = held && held.length > 0 ? [held, tail] : [tail];
+    if (next) for (const c of next) parts.push(c.bytes);
+    end = Buffer.concat(parts);
+  }
   await s.step('dataBlock', async (sig) => {
     // A reply before our end of data answers nothing: never take it for the final one.
     await s.assertNoUnsolicited(sig);
     await s.transport.write(end, sig);
   }, o.signal);
-  s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
-  for (const c of next ?? []) s.transcript.emit('C', c.logText);
+  if (s.transcript.enabled) {
+    s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
+    for (const c of next ?? []) s.transcript.emit('C', c.logText);
+  }
   const final = await s.step('dataDone', (sig) => s.readReply(sig, 'DATA'), o.signal);
   return { final, bytes: encoder.bytesIn };
 }

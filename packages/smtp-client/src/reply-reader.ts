@@ -78,11 +78,12 @@ export class ReplyReader {
         cause: err,
       });
     }
+    const logged = this.#transcript.enabled;
     for (const reply of replies) {
-      reply.lines.forEach((line, i) => {
-        const sep = i === reply.lines.length - 1 ? ' ' : '-';
-        this.#transcript.emit('S', `${reply.code}${sep}${line}`);
-      });
+      if (logged) {
+        const last = reply.lines.length - 1;
+        for (let i = 0; i <= last; i++) this.#transcript.emit('S', `${reply.code}${i === last ? ' ' : '-'}${reply.lines[i]}`);
+      }
       this.#queue.push(reply);
     }
   }

@@ -174,8 +174,10 @@ describe('queued sends with PIPELINING (RFC 2920 §3.1)', () => {
     const results = await Promise.all(sends);
     expect(results.map((r) => r.accepted[0])).toEqual(['r1@example.net', 'r2@example.net', 'r3@example.net']);
     const writes = t.writes.map((w) => (w === 'TLS' ? w : Buffer.from(w).toString('latin1')));
-    expect(writes).toContain('.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<r2@example.net>\r\nDATA\r\n');
-    expect(writes).toContain('.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<r3@example.net>\r\nDATA\r\n');
+    // A small body, its end of data and the next envelope: one write.
+    expect(writes).toContain('Subject: 1\r\n\r\nbody\r\n.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<r2@example.net>\r\nDATA\r\n');
+    expect(writes).toContain('Subject: 2\r\n\r\nbody\r\n.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<r3@example.net>\r\nDATA\r\n');
+    expect(writes).toContain('Subject: 3\r\n\r\nbody\r\n.\r\n');
     expect(commands.filter((c) => c.startsWith('MAIL'))).toHaveLength(3);
     await s.quit();
   });

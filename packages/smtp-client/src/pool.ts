@@ -13,6 +13,12 @@ export interface PoolOptions extends ConnectOptions {
   maxConnections?: number;
   /** A session QUITs after this many transactions (successful or not). Default 100. */
   maxMessagesPerConnection?: number;
+  /**
+   * Sends handed to one session at a time when it offers PIPELINING (1 otherwise). Above 1 the next
+   * message's envelope goes out with the previous one's end of data (RFC 2920 §3.1), so a connection
+   * needs one round trip per message instead of two. Default 4.
+   */
+  maxPipelinedPerConnection?: number;
   /** An idle session QUITs after this many milliseconds. Default 30 000. */
   idleTimeout?: number;
   /** Sends waiting for a session at most; beyond, `send()` rejects with `ERR_SMTP_POOL_QUEUE_FULL`. Default 1000. */
@@ -60,18 +66,24 @@ interface Slot {
   session: Session | undefined;
   transactions: number;
   idleSince: number;
-  /** The last transaction failed: check before reuse. */
+  /** A transaction failed: nothing joins the session, and it is checked before reuse. */
   dirty: boolean;
+  /** The liveness check runs: nothing joins the session meanwhile. */
+  checking: boolean;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Whether the current transaction reached its body. */
-  watch: BodyWatch;
+  /** One per send handed to the session and not settled yet, in the order the session runs them. */
+  inflight: BodyWatch[];
+  /** Sends put back in the queue since the session died, to keep their order. */
+  requeued: number;
 }
 
 /**
  * A pool of SMTP sessions to one server, with the same `send()` as a {@link Session}.
  *
- * - Sends queue in order and spread over up to `maxConnections` sessions; each session runs one
- *   transaction at a time.
+ * - Sends queue in order and spread over up to `maxConnections` sessions. A session that offers
+ *   PIPELINING carries up to `maxPipelinedPerConnection` sends at once: it runs them in order, and
+ *   each next envelope follows the previous end of data in one write (RFC 2920 §3.1). Others run
+ *   one transaction at a time.
  * - A session is checked (RSET, or NOOP, under the command timeout) before reuse when it was idle
  *   longer than `checkAfterIdle` or its last transaction failed. It is never reused after a
  *   timeout, an abort, a 421, a protocol error or a failed check (`session.usable` is false): it
@@ -81,7 +93,8 @@ interface Slot {
  *   'connection', code `ERR_SMTP_POOL_QUEUE_FULL`, `retryable: true` (nothing was sent; the same
  *   send succeeds once the queue drains, so back off and retry).
  * - A send whose session fails at connection level (connect failure, reset, timeout, 421) before
- *   its body started is retried once on another, checked or new, session. Once body octets went
+ *   its body started is retried once on another, checked or new, session. Sends queued behind it
+ *   on that session, which wrote nothing or only their envelope, go back to the queue uncharged. Once body octets went
  *   out it is never retried by the pool; its error says whether the caller may. When the end of
  *   data went out and no reply came, the message may have been delivered (RFC 5321 §4.1.1.4,
  *   §6.1): the send rejects with code `ERR_SMTP_OUTCOME_UNKNOWN`, `retryable: false`.
@@ -97,7 +110,7 @@ interface Slot {
  * ```
  */
 export function createPool(options: PoolOptions): Pool {
-  const { maxConnections, maxMessages, maxQueue, idleTimeout, checkAfterIdle, checkCommand, connectOptions } =
+  const { maxConnections, maxMessages, maxPipelined, maxQueue, idleTimeout, checkAfterIdle, checkCommand, connectOptions } =
     resolvePoolOptions(options);
   const connectFn: ConnectFn = options.connectFn ?? connect;
 
@@ -163,6 +176,24 @@ export function createPool(options: PoolOptions): Pool {
     return best;
   }
 
+  /** Sends a session may carry at once: several only when it pipelines (RFC 2920). */
+  function capacity(session: Session): number {
+    return session.capabilities.pipelining && connectOptions.pipelining !== 'never' ? maxPipelined : 1;
+  }
+
+  /** A busy, healthy, pipelining session with room for one more send, the least loaded first. */
+  function pickJoinable(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of slots) {
+      const session = s.session;
+      if (s.state !== 'busy' || s.dirty || s.checking || !session?.usable) continue;
+      const n = s.inflight.length;
+      if (n >= capacity(session) || s.transactions + n >= maxMessages) continue;
+      if (!best || n < best.inflight.length) best = s;
+    }
+    return best;
+  }
+
   function open(): void {
     const slot: Slot = {
       state: 'connecting',
@@ -170,15 +201,25 @@ export function createPool(options: PoolOptions): Pool {
       transactions: 0,
       idleSince: Date.now(),
       dirty: false,
+      checking: false,
       idleTimer: undefined,
-      watch: new BodyWatch(),
+      inflight: [],
+      requeued: 0,
     };
     slots.add(slot);
     const userTranscript = connectOptions.onTranscript;
     connectFn({
       ...connectOptions,
       onTranscript: (e) => {
-        slot.watch.observe(e);
+        // The session runs its sends in order: an end of data belongs to the first send not past it.
+        if (e.dir === 'C') {
+          for (const w of slot.inflight) {
+            if (!w.endWritten) {
+              w.observe(e);
+              break;
+            }
+          }
+        }
         userTranscript?.(e);
       },
     }).then(
@@ -252,20 +293,41 @@ export function createPool(options: PoolOptions): Pool {
     }
   }
 
+  /** Put a send back at the head of the queue; several from one dead session keep their order. */
+  function requeue(slot: Slot, job: Job): void {
+    if (slot.session?.usable) queue.unshift(job);
+    else queue.splice(Math.min(slot.requeued++, queue.length), 0, job);
+  }
+
+  /** A send left the session: park it when nothing else runs there, then hand out work. */
+  function leave(slot: Slot, watch?: BodyWatch): void {
+    if (watch) {
+      const i = slot.inflight.indexOf(watch);
+      if (i >= 0) slot.inflight.splice(i, 1);
+    }
+    if (slot.inflight.length === 0 && slot.state === 'busy') park(slot);
+    pump();
+  }
+
   async function run(slot: Slot, job: Job): Promise<void> {
+    const first = slot.inflight.length === 0;
     slot.state = 'busy';
     clearIdle(slot);
     const session = slot.session!;
     const signal = job.options.signal;
     if (signal?.aborted) {
       settle(job, abortError(signal.reason));
-      park(slot);
-      pump();
+      leave(slot);
       return;
     }
-    if (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle) {
+    const watch = new BodyWatch();
+    slot.inflight.push(watch);
+    if (first && (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle)) {
+      slot.checking = true;
       const failure = await check(session);
+      slot.checking = false;
       if (failure) {
+        slot.inflight.splice(slot.inflight.indexOf(watch), 1);
         discard(slot);
         bounce(job, failure);
         return;
@@ -273,12 +335,11 @@ export function createPool(options: PoolOptions): Pool {
       slot.dirty = false;
     }
     if (!session.usable) {
-      discard(slot);
+      slot.inflight.splice(slot.inflight.indexOf(watch), 1);
+      if (slot.inflight.length === 0) discard(slot);
       bounce(job, unusableError());
       return;
     }
-    const watch = new BodyWatch();
-    slot.watch = watch;
     const userProgress = job.options.onProgress;
     try {
       const result = await session.send({
@@ -291,24 +352,33 @@ export function createPool(options: PoolOptions): Pool {
       slot.transactions++;
       settle(job, undefined, result);
     } catch (error) {
-      slot.transactions++;
       slot.dirty = true;
-      const decision = retryDecision(error, { bodyStarted: watch.started, failures: job.failures, usable: session.usable });
-      if (decision === 'retry') {
-        job.failures++;
+      if (!watch.started && !session.usable && isSmtpError(error) && error.code === 'ERR_SMTP_SESSION_UNUSABLE') {
+        // Queued behind a send that killed the session: nothing of its own went out, or only its
+        // envelope, written early after the previous end of data (RFC 2920 §3.1), which the server
+        // drops with the connection. Not its fault: back to the queue, uncharged.
         job.check = true;
-        queue.unshift(job);
+        job.bounces++;
+        if (job.bounces > maxConnections) settle(job, error);
+        else requeue(slot, job);
       } else {
-        settle(job, mayHaveBeenDelivered(error, watch.endWritten) ? outcomeUnknown(error) : error);
+        slot.transactions++;
+        const decision = retryDecision(error, { bodyStarted: watch.started, failures: job.failures, usable: session.usable });
+        if (decision === 'retry') {
+          job.failures++;
+          job.check = true;
+          requeue(slot, job);
+        } else {
+          settle(job, mayHaveBeenDelivered(error, watch.endWritten) ? outcomeUnknown(error) : error);
+        }
       }
     }
-    park(slot);
-    pump();
+    leave(slot, watch);
   }
 
   function pump(): void {
     while (queue.length > 0) {
-      const idle = pickIdle();
+      const idle = pickIdle() ?? pickJoinable();
       if (idle) {
         void run(idle, queue.shift()!);
         continue;

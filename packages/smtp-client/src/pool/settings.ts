@@ -6,6 +6,7 @@ import type { ConnectOptions } from '../types.js';
 export interface PoolSettings {
   maxConnections: number;
   maxMessages: number;
+  maxPipelined: number;
   maxQueue: number;
   idleTimeout: number;
   checkAfterIdle: number;
@@ -16,6 +17,7 @@ export interface PoolSettings {
 const POOL_KEYS = [
   'maxConnections',
   'maxMessagesPerConnection',
+  'maxPipelinedPerConnection',
   'idleTimeout',
   'maxQueue',
   'checkAfterIdle',
@@ -86,6 +88,7 @@ export function resolvePoolOptions(options: PoolOptions): PoolSettings {
   return {
     maxConnections: positiveInteger('maxConnections', options.maxConnections, 5),
     maxMessages: positiveInteger('maxMessagesPerConnection', options.maxMessagesPerConnection, 100),
+    maxPipelined: positiveInteger('maxPipelinedPerConnection', options.maxPipelinedPerConnection, 4),
     maxQueue: positiveInteger('maxQueue', options.maxQueue, 1000),
     idleTimeout: nonNegative('idleTimeout', options.idleTimeout, 30_000),
     checkAfterIdle: nonNegative('checkAfterIdle', options.checkAfterIdle, 1_000),

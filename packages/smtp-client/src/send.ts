@@ -1,5 +1,8 @@
 import {
+  CrlfCanonicalizer,
+  DEFAULT_BDAT_CHUNK_SIZE,
   encodeCommand,
+  MAX_DATA_LINE,
   planTransaction,
   SmtpError,
   type EncodedCommand,
@@ -34,6 +37,7 @@ function stepOf(cmd: EncodedCommand): Step {
   if (cmd.verb === 'MAIL') return 'mail';
   if (cmd.verb === 'RCPT') return 'rcpt';
   if (cmd.verb === 'DATA') return 'dataInit';
+  if (cmd.verb === 'BDAT') return 'dataDone';
   return 'command';
 }
 
@@ -46,6 +50,34 @@ export interface PlannedSend {
   allOrNothing: boolean;
   /** The first group was written ahead, after the previous message's end of data. */
   written: boolean;
+  /**
+   * The whole message is in the first group: MAIL, RCPT…, `BDAT n LAST` with the body (RFC 3030
+   * §4.2 lets BDAT join a pipelined group), so the transaction is one write and the replies.
+   */
+  inline: boolean;
+}
+
+/**
+ * With PIPELINING, a body given whole that fits one BDAT chunk goes out with its envelope as one
+ * pipelined `BDAT n LAST` (RFC 3030 §4.2). Not under all-or-nothing: there the body must wait for
+ * every RCPT reply.
+ */
+function inlineBdat(o: SendOptions, binary: boolean): EncodedCommand | undefined {
+  const data = o.data;
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) return undefined;
+  const raw = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  if (raw.length > DEFAULT_BDAT_CHUNK_SIZE) return undefined;
+  let body: Uint8Array = raw;
+  if (!binary) {
+    // RFC 5321 §4.5.3.1.6 holds for BDAT too; only BINARYMIME lifts the line limit (RFC 3030 §3).
+    const canon = new CrlfCanonicalizer({ maxLineLength: MAX_DATA_LINE });
+    const head = canon.push(raw);
+    const tail = canon.end();
+    body = tail.length > 0 ? Buffer.concat([head, tail]) : head;
+  }
+  if (body.length > DEFAULT_BDAT_CHUNK_SIZE) return undefined;
+  const command = encodeCommand({ verb: 'BDAT', size: body.length, last: true });
+  return { verb: 'BDAT', bytes: Buffer.concat([command.bytes, body]), logText: command.logText };
 }
 
 /** Check and plan a transaction; throws kind 'input'/'tls' before anything is sent. */
@@ -64,15 +96,23 @@ export function planSend(s: SmtpSession, o: SendOptions): PlannedSend {
     ? plan.groups.map((g) => g.filter((c) => c.verb !== 'DATA')).filter((g) => g.length > 0)
     : plan.groups;
   const groups = withOrcpt(planned, s, o, prepared.smtputf8);
-  return { info, prepared, groups, pipelined: caps.pipelining, allOrNothing, written: false };
+  const bdat = prepared.useBdat && caps.pipelining && !allOrNothing ? inlineBdat(o, prepared.binary) : undefined;
+  if (bdat) (groups[groups.length - 1] as EncodedCommand[]).push(bdat);
+  return { info, prepared, groups, pipelined: caps.pipelining, allOrNothing, written: false, inline: bdat !== undefined };
 }
 
 /** Plan a queued send whose envelope can follow the previous end of data (PIPELINING only), or undefined. */
-export function planEarly(s: SmtpSession, o: SendOptions): PlannedSend | undefined {
+export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): PlannedSend | undefined {
   if (!s.usable || o.signal?.aborted) return undefined;
   try {
     const p = planSend(s, o);
-    return p.pipelined ? { ...p, written: true } : undefined;
+    if (!p.pipelined || (inlineOnly && !p.inline)) return undefined;
+    if (inlineOnly) {
+      // Behind a BDAT message whose outcome is not known yet: RSET first, so this transaction starts
+      // clean whatever the server made of the previous one (RFC 2920 §3.1 allows RSET in a group).
+      (p.groups[0] as EncodedCommand[]).unshift(encodeCommand({ verb: 'RSET' }));
+    }
+    return { ...p, written: true };
   } catch {
     return undefined; // the send reports it itself when its turn comes
   }
@@ -86,8 +126,13 @@ export function planEarly(s: SmtpSession, o: SendOptions): PlannedSend | undefin
 export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: PlannedSend): Promise<SendResult> {
   s.assertUsable();
   const startedAt = Date.now();
-  const { info, prepared, groups, pipelined, allOrNothing } = early ?? planSend(s, o);
+  const { info, prepared, groups, pipelined, allOrNothing, inline } = early ?? planSend(s, o);
   for (const n of prepared.notes) s.transcript.note(n);
+  // A failed inline BDAT message RSETs only when nothing was written behind it (whatever was
+  // starts with its own RSET): a reply read here must never be one meant for a later send.
+  const rset = async () => {
+    if (!(inline && s.nextWrittenEarly)) await s.rset(o.signal);
+  };
 
   const replies = new Map<EncodedCommand, Reply>();
   let mailOk = true;
@@ -101,8 +146,19 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
         await s.writeCommands(group, sig);
       }, o.signal);
     }
+    if (inline) {
+      o.onProgress?.(info.size ?? 0);
+      // RFC 3030 §4.2 + RFC 2920: queued one-write messages follow before these replies return.
+      const ahead = s.takeAhead();
+      if (ahead.length > 0) await s.step('mail', (sig) => s.writeCommands(ahead, sig), o.signal);
+    }
     for (const cmd of group) {
       const reply = await s.step(stepOf(cmd), (sig) => s.readReply(sig, cmd.logText), o.signal);
+      if (cmd.verb === 'RSET' && reply.code !== 250) {
+        const error = replyError(reply, 'RSET');
+        s.fail(error);
+        throw error;
+      }
       replies.set(cmd, reply);
       if (cmd.verb === 'MAIL' && reply.code !== 250 && reply.code !== 251) mailOk = false;
       if (cmd.verb === 'RCPT' && (reply.code === 250 || reply.code === 251)) accepted++;
@@ -113,6 +169,19 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   const mailReply = replies.get(mailCmd) as Reply;
   let dataCmd = commands.find((c) => c.verb === 'DATA');
   let dataReply = dataCmd ? replies.get(dataCmd) : undefined;
+  const bdatCmd = inline ? commands.find((c) => c.verb === 'BDAT') : undefined;
+  const bdatReply = bdatCmd ? replies.get(bdatCmd) : undefined;
+  if (bdatReply && (bdatReply.code === 250 || bdatReply.code === 251) && (!mailOk || accepted === 0)) {
+    // RFC 3030 §2: a chunk is refused when the transaction has no valid recipient.
+    const error = new SmtpError('server accepted BDAT although no recipient was accepted', {
+      kind: 'protocol',
+      code: 'ERR_SMTP_PROTOCOL',
+      reply: bdatReply,
+      command: bdatCmd?.logText ?? 'BDAT',
+    });
+    s.fail(error);
+    throw error;
+  }
   if (dataReply?.code === 354 && (!mailOk || accepted === 0)) {
     // RFC 2920 §3.1 forbids 354 without a valid recipient; the only safe way out is to hang up.
     const error = new SmtpError('server answered DATA with 354 although no recipient was accepted', {
@@ -137,7 +206,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
     else rejected.push({ address, reply, error: replyError(reply, cmd.logText, `recipient ${address}`) });
   });
   if (acceptedList.length === 0 || (allOrNothing && rejected.length > 0)) {
-    await s.rset(o.signal);
+    await rset();
     const all = acceptedList.length === 0;
     throw new RecipientsRejectedError(
       all
@@ -151,7 +220,12 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   const envelopeDone = Date.now();
   let final: Reply;
   let bytes: number;
-  if (prepared.useBdat) {
+  if (bdatReply) {
+    final = bdatReply;
+    bytes = info.size ?? 0;
+    if (s.transcript.enabled) s.transcript.emit('*', `message sent in one BDAT chunk: ${bytes} bytes`);
+    if (final.code !== 250 && final.code !== 251) await rset();
+  } else if (prepared.useBdat) {
     ({ final, bytes } = await sendBdat(s, o, { binary: prepared.binary, pipelined }));
   } else {
     if (!dataReply) {

@@ -8,6 +8,9 @@ import type { Transport } from './transport.js';
 import { checkEnvelope } from './check-envelope.js';
 import type { CheckEnvelopeOptions, EnvelopeCheck, SendOptions, SendResult, Session, TlsInfo } from './types.js';
 
+/** Sends written ahead of the running one's replies at most (one-write BDAT messages). */
+const AHEAD_WINDOW = 3;
+
 /** A queued call on the session; a send may have had its envelope written early. */
 interface Job {
   run: (job: Job) => Promise<unknown>;
@@ -234,6 +237,31 @@ export class SmtpSession implements Session {
     if (!early) return undefined;
     next.early = early;
     return early.groups[0];
+  }
+
+  /**
+   * RFC 3030 §4.2 with RFC 2920: queued sends that are whole in one write (MAIL, RCPT…, `BDAT n LAST`
+   * and the body) go out before the running send's replies return, up to {@link AHEAD_WINDOW} sends
+   * behind it. Returns the commands to write; those sends will only read their replies.
+   */
+  takeAhead(): EncodedCommand[] {
+    const out: EncodedCommand[] = [];
+    const n = Math.min(this.#jobs.length, AHEAD_WINDOW);
+    for (let i = 0; i < n; i++) {
+      const job = this.#jobs[i] as Job;
+      if (!job.send) break;
+      if (job.early) continue;
+      const early = planEarly(this, job.send, true);
+      if (!early) break;
+      job.early = early;
+      for (const c of early.groups[0] as EncodedCommand[]) out.push(c);
+    }
+    return out;
+  }
+
+  /** The next queued send's commands are already on the wire. */
+  get nextWrittenEarly(): boolean {
+    return this.#jobs[0]?.early?.written === true;
   }
 
   checkEnvelope(options: CheckEnvelopeOptions): Promise<EnvelopeCheck> {

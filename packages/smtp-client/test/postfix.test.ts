@@ -66,6 +66,48 @@ describe('Postfix with CHUNKING, PIPELINING and STARTTLS', () => {
     expect(c).not.toContain('DATA');
   });
 
+  it('queued sends: MAIL, RCPT and BDAT LAST with the body in one write, several before their replies (RFC 3030 §4.2)', async () => {
+    const before = (await postfix.messages()).length;
+    const events: TranscriptEvent[] = [];
+    const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'starttls', ca: certs.caCert, onTranscript: (e) => events.push(e) });
+    const bodies = [1, 2, 3, 4, 5].map((n) => message(`window${n}`, `Message ${n}.\r\n`));
+    const to = (n: number) => (n === 3 ? ['mallory@elsewhere.invalid'] : ['bob@example.net']);
+    const settled = await Promise.allSettled(bodies.map((data, i) => s.send({ from: 'alice@example.com', to: to(i + 1), data })));
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    // Every recipient refused: the server refuses the pipelined chunk and nothing is delivered.
+    expect((settled[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_SMTP_RECIPIENTS_REJECTED' });
+    expect(s.usable).toBe(true);
+    await s.quit();
+    const stored = await postfix.waitForMessages(before + 4, 20_000);
+    const got = stored.map((m) => storedBody(m.raw)).filter((b) => b.includes('Subject: window'));
+    expect(got.sort()).toEqual([0, 1, 3, 4].map((i) => lf(bodies[i] as string)).sort());
+    const lines = events.filter((e) => e.dir !== '*').map((e) => `${e.dir}: ${e.text}`);
+    const bdats = lines.flatMap((l, i) => (/^C: BDAT \d+ LAST$/.test(l) ? [i] : []));
+    expect(bdats).toHaveLength(5);
+    // The second message went out before the first one's final reply came back.
+    const firstQueued = lines.findIndex((l) => /^S: 250 .*queued/i.test(l));
+    expect(bdats[1]).toBeLessThan(firstQueued);
+    // No DATA, and no BDAT waits for the RCPT reply of its own transaction.
+    expect(lines).not.toContain('C: DATA');
+  });
+
+  it("all-or-nothing keeps BDAT behind every RCPT reply, and sends nothing when one is refused", async () => {
+    const events: TranscriptEvent[] = [];
+    const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'starttls', ca: certs.caCert, onTranscript: (e) => events.push(e) });
+    const data = message('strict', 'Strict.\r\n');
+    await expect(
+      s.send({ from: 'alice@example.com', to: ['bob@example.net', 'mallory@elsewhere.invalid'], data, partial: 'all-or-nothing' }),
+    ).rejects.toMatchObject({ code: 'ERR_SMTP_RECIPIENTS_REJECTED' });
+    const r = await s.send({ from: 'alice@example.com', to: ['bob@example.net'], data, partial: 'all-or-nothing' });
+    expect(r.reply.code).toBe(250);
+    await s.quit();
+    const lines = events.filter((e) => e.dir !== '*').map((e) => `${e.dir}: ${e.text}`);
+    expect(lines.filter((l) => l.startsWith('C: BDAT'))).toHaveLength(1);
+    const bdat = lines.findIndex((l) => l.startsWith('C: BDAT'));
+    const rcpt = lines.lastIndexOf('C: RCPT TO:<bob@example.net>');
+    expect(lines.slice(rcpt, bdat).some((l) => l.startsWith('S: 250 2.1.5'))).toBe(true);
+  });
+
   it('recipients outside the accepted domains are reported; the others get the message', async () => {
     const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'starttls', ca: certs.caCert });
     const r = await s.send({

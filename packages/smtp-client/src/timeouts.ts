@@ -133,10 +133,17 @@ export class StepClock {
   #step: Step = 'command';
   readonly #onTimer = (): void => this.#fire();
 
+  #detach: (() => void) | undefined;
+
   constructor(signal?: AbortSignal) {
     if (!signal) return;
-    if (signal.aborted) this.#controller.abort(abortedError(signal.reason));
-    else signal.addEventListener('abort', () => this.abort(signal.reason), { once: true });
+    if (signal.aborted) {
+      this.#controller.abort(abortedError(signal.reason));
+      return;
+    }
+    const onAbort = (): void => this.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#detach = () => signal.removeEventListener('abort', onAbort);
   }
 
   /** Aborts with a typed {@link SmtpError}: kind 'timeout' naming the step, or kind 'aborted'. */
@@ -184,8 +191,10 @@ export class StepClock {
     if (!this.#controller.signal.aborted) this.#controller.abort(abortedError(reason, this.#due ? this.#step : undefined));
   }
 
-  /** Stop the timer for good. */
+  /** Stop the timer and stop listening to the session's signal, for good. */
   stop(): void {
+    this.#detach?.();
+    this.#detach = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#due = 0;

@@ -16,7 +16,8 @@ export interface PoolOptions extends ConnectOptions {
   /**
    * Sends handed to one session at a time when it offers PIPELINING (1 otherwise). Above 1 the next
    * message's envelope goes out with the previous one's end of data (RFC 2920 §3.1), so a connection
-   * needs one round trip per message instead of two. Default 4.
+   * needs one round trip per message instead of two, and one-write BDAT messages stream with up to
+   * this many awaiting their replies (RFC 3030 §4.2). Default 8.
    */
   maxPipelinedPerConnection?: number;
   /** An idle session QUITs after this many milliseconds. Default 30 000. */

@@ -41,6 +41,11 @@ export class ReplyReader {
     return this.#queue.shift() as Reply;
   }
 
+  /** A reply already parsed, without waiting, or undefined. */
+  take(): Reply | undefined {
+    return this.#queue.shift();
+  }
+
   /**
    * A reply that is already here although no command is outstanding (parsed, or in a chunk that
    * arrived unread), or undefined. Never waits for the network.

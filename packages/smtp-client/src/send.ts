@@ -152,8 +152,10 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
       const ahead = s.takeAhead();
       if (ahead.length > 0) await s.step('mail', (sig) => s.writeCommands(ahead, sig), o.signal);
     }
-    for (const cmd of group) {
-      const reply = await s.step(stepOf(cmd), (sig) => s.readReply(sig, cmd.logText), o.signal);
+    const groupReplies = await s.readReplies(group, stepOf, o.signal);
+    for (let i = 0; i < group.length; i++) {
+      const cmd = group[i] as EncodedCommand;
+      const reply = groupReplies[i] as Reply;
       if (cmd.verb === 'RSET' && reply.code !== 250) {
         const error = replyError(reply, 'RSET');
         s.fail(error);

@@ -9,7 +9,7 @@ import { checkEnvelope } from './check-envelope.js';
 import type { CheckEnvelopeOptions, EnvelopeCheck, SendOptions, SendResult, Session, TlsInfo } from './types.js';
 
 /** Sends written ahead of the running one's replies at most (one-write BDAT messages). */
-const AHEAD_WINDOW = 3;
+const AHEAD_WINDOW = 7;
 
 /** A queued call on the session; a send may have had its envelope written early. */
 interface Job {
@@ -163,6 +163,35 @@ export class SmtpSession implements Session {
     const reply = await this.reader.next(signal);
     if (reply.code === 421) throw replyError(reply, command, 'server closing the connection;');
     return reply;
+  }
+
+  /**
+   * Read the replies to a written group in order, each under its own command's deadline (the clock
+   * is re-armed per reply), in one step: replies that arrived together are taken without waiting.
+   */
+  async readReplies(
+    commands: readonly EncodedCommand[],
+    stepOf: (cmd: EncodedCommand) => Step,
+    signal?: AbortSignal,
+  ): Promise<Reply[]> {
+    const first = commands[0] as EncodedCommand;
+    return this.step(
+      stepOf(first),
+      async (sig) => {
+        const replies: Reply[] = [];
+        for (const cmd of commands) {
+          if (cmd !== first) {
+            const step = stepOf(cmd);
+            this.#clock.arm(step, this.timeouts[step]);
+          }
+          const reply = this.reader.take() ?? (await this.reader.next(sig));
+          if (reply.code === 421) throw replyError(reply, cmd.logText, 'server closing the connection;');
+          replies.push(reply);
+        }
+        return replies;
+      },
+      signal,
+    );
   }
 
   /**

@@ -7,8 +7,12 @@ export interface TranscriptEvent {
   at: number;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
 /** Escape CR, LF and other C0 controls so a transcript line stays one printable line. */
 export function escapeLine(text: string): string {
+  if (!CONTROL.test(text)) return text;
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => {
     if (c === '\r') return '\\r';

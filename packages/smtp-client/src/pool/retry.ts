@@ -23,7 +23,9 @@ export class BodyWatch {
 
   /** Transcript hook: `C: <message n bytes>`, `C: .`, `C: BDAT n [LAST]`. */
   observe(e: TranscriptEvent): void {
-    if (e.dir !== 'C') return;
+    // Cheap tests first: this sees every command line of a pooled session.
+    const c0 = e.text.charCodeAt(0) | 0x20; // '.', '<', 'b' or 'B'
+    if (e.dir !== 'C' || (c0 !== 0x2e && c0 !== 0x3c && c0 !== 0x62)) return;
     if (e.text === '.' || e.text.startsWith('<message') || /^BDAT\b.*\bLAST\b/i.test(e.text)) {
       this.started = true;
       this.endWritten = true;

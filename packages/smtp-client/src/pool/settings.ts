@@ -88,7 +88,7 @@ export function resolvePoolOptions(options: PoolOptions): PoolSettings {
   return {
     maxConnections: positiveInteger('maxConnections', options.maxConnections, 5),
     maxMessages: positiveInteger('maxMessagesPerConnection', options.maxMessagesPerConnection, 100),
-    maxPipelined: positiveInteger('maxPipelinedPerConnection', options.maxPipelinedPerConnection, 4),
+    maxPipelined: positiveInteger('maxPipelinedPerConnection', options.maxPipelinedPerConnection, 8),
     maxQueue: positiveInteger('maxQueue', options.maxQueue, 1000),
     idleTimeout: nonNegative('idleTimeout', options.idleTimeout, 30_000),
     checkAfterIdle: nonNegative('checkAfterIdle', options.checkAfterIdle, 1_000),

@@ -77,7 +77,13 @@ function inlineBdat(o: SendOptions, binary: boolean): EncodedCommand | undefined
   }
   if (body.length > DEFAULT_BDAT_CHUNK_SIZE) return undefined;
   const command = encodeCommand({ verb: 'BDAT', size: body.length, last: true });
-  return { verb: 'BDAT', bytes: Buffer.concat([command.bytes, body]), logText: command.logText };
+  const inline: EncodedCommand & { chunk: number } = {
+    verb: 'BDAT',
+    bytes: Buffer.concat([command.bytes, body]),
+    logText: command.logText,
+    chunk: body.length,
+  };
+  return inline;
 }
 
 /** Check and plan a transaction; throws kind 'input'/'tls' before anything is sent. */

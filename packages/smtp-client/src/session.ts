@@ -154,6 +154,9 @@ export class SmtpSession implements Session {
       bytes.set(c.bytes, at);
       at += c.bytes.length;
       this.transcript.emit('C', c.logText);
+      // A BDAT command carrying its chunk (RFC 3030 §4.2): the data logs as one line.
+      const chunk = (c as { chunk?: number }).chunk;
+      if (chunk !== undefined && this.transcript.enabled) this.transcript.emit('C', `<chunk ${chunk} bytes>`);
     }
     await this.transport.write(bytes, signal);
   }

@@ -84,6 +84,7 @@ describe('Postfix with CHUNKING, PIPELINING and STARTTLS', () => {
     const lines = events.filter((e) => e.dir !== '*').map((e) => `${e.dir}: ${e.text}`);
     const bdats = lines.flatMap((l, i) => (/^C: BDAT \d+ LAST$/.test(l) ? [i] : []));
     expect(bdats).toHaveLength(5);
+    expect(lines[(bdats[0] as number) + 1]).toMatch(/^C: <chunk \d+ bytes>$/);
     // The second message went out before the first one's final reply came back.
     const firstQueued = lines.findIndex((l) => /^S: 250 .*queued/i.test(l));
     expect(bdats[1]).toBeLessThan(firstQueued);

@@ -2,7 +2,7 @@ import { encodeCommand, SmtpError, type Capabilities, type Command, type Encoded
 import { protocolError, quoteReply, replyError } from './errors.js';
 import { ReplyReader } from './reply-reader.js';
 import { planEarly, sendTransaction, type PlannedSend } from './send.js';
-import { QUIT_WAIT_CAP, StepClock, startDeadline, type Step, type Timeouts } from './timeouts.js';
+import { abortedError, QUIT_WAIT_CAP, StepClock, startDeadline, type Step, type Timeouts } from './timeouts.js';
 import type { Transcript } from './transcript.js';
 import type { Transport } from './transport.js';
 import { checkEnvelope } from './check-envelope.js';
@@ -253,7 +253,11 @@ export class SmtpSession implements Session {
   }
 
   send(options: SendOptions): Promise<SendResult> {
-    return this.#enqueue((job) => sendTransaction(this, options, job.early), options);
+    return this.#enqueue((job) => {
+      // Aborted while queued, before anything of it went out: the session is not harmed.
+      if (!job.early && options.signal?.aborted) return Promise.reject(abortedError(options.signal.reason));
+      return sendTransaction(this, options, job.early);
+    }, options);
   }
 
   /**

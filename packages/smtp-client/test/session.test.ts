@@ -182,6 +182,22 @@ describe('queued sends with PIPELINING (RFC 2920 §3.1)', () => {
     await s.quit();
   });
 
+  it('a queued send aborted before its turn rejects alone; the session carries on', async () => {
+    const { t, commands } = fakeServer(['fake', 'PIPELINING'], (line) => (line === '.' ? '250 queued\r\n' : ok(line)));
+    const s = await open(t);
+    const controller = new AbortController();
+    const first = s.send({ from: 'a@example.com', to: ['r1@example.net'], data: 'one\r\n' });
+    const second = s.send({ from: 'a@example.com', to: ['r2@example.net'], data: 'two\r\n', signal: controller.signal });
+    const third = s.send({ from: 'a@example.com', to: ['r3@example.net'], data: 'three\r\n' });
+    controller.abort();
+    await expect(second).rejects.toMatchObject({ kind: 'aborted' });
+    expect((await first).accepted).toEqual(['r1@example.net']);
+    expect((await third).accepted).toEqual(['r3@example.net']);
+    expect(s.usable).toBe(true);
+    expect(commands.filter((c) => c.startsWith('RCPT'))).toEqual(['RCPT TO:<r1@example.net>', 'RCPT TO:<r3@example.net>']);
+    await s.quit();
+  });
+
   it('a refused message does not disturb the envelope written after it', async () => {
     let dots = 0;
     const { t } = fakeServer(['fake', 'PIPELINING'], (line) =>

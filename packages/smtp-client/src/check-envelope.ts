@@ -1,8 +1,8 @@
 import type { EncodedCommand, Reply } from '@smtpkit/wire';
 import { replyError } from './errors.js';
-import { planSend } from './send.js';
+import { planSend, recipientOutcomes } from './send.js';
 import type { SmtpSession } from './session.js';
-import type { CheckEnvelopeOptions, EnvelopeCheck, RecipientRejection } from './types.js';
+import type { CheckEnvelopeOptions, EnvelopeCheck } from './types.js';
 
 /**
  * MAIL FROM and (unless `stopAfter: 'mail'`) every RCPT TO, then RSET: what the server would say to an
@@ -35,17 +35,7 @@ export async function checkEnvelope(s: SmtpSession, o: CheckEnvelopeOptions): Pr
   const mailCmd = commands.find((c) => c.verb === 'MAIL') as EncodedCommand;
   const mail = replies.get(mailCmd) as Reply;
   if (!mailOk) throw replyError(mail, mailCmd.logText, 'MAIL FROM');
-  const accepted: string[] = [];
-  const rejected: RecipientRejection[] = [];
-  commands
-    .filter((c) => c.verb === 'RCPT')
-    .forEach((cmd, i) => {
-      const reply = replies.get(cmd);
-      const address = plan.prepared.envelope.to[i] as string;
-      if (!reply) return;
-      if (reply.code === 250 || reply.code === 251) accepted.push(address);
-      else rejected.push({ address, reply, error: replyError(reply, cmd.logText, `recipient ${address}`) });
-    });
+  const { accepted, rejected } = recipientOutcomes(commands, replies, plan.prepared.envelope.to);
   await s.rset(o.signal);
   return { mail, accepted, rejected };
 }

@@ -203,16 +203,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   }
   if (!mailOk) throw replyError(mailReply, mailCmd.logText, 'MAIL FROM');
 
-  const acceptedList: string[] = [];
-  const rejected: RecipientRejection[] = [];
-  const rcpts = commands.filter((c) => c.verb === 'RCPT');
-  rcpts.forEach((cmd, i) => {
-    const address = prepared.envelope.to[i] as string;
-    const reply = replies.get(cmd);
-    if (!reply) return;
-    if (reply.code === 250 || reply.code === 251) acceptedList.push(address);
-    else rejected.push({ address, reply, error: replyError(reply, cmd.logText, `recipient ${address}`) });
-  });
+  const { accepted: acceptedList, rejected } = recipientOutcomes(commands, replies, prepared.envelope.to);
   if (acceptedList.length === 0 || (allOrNothing && rejected.length > 0)) {
     await rset();
     const all = acceptedList.length === 0;
@@ -281,4 +272,27 @@ function withOrcpt(groups: EncodedCommand[][], s: SmtpSession, o: SendOptions, s
       );
     }),
   );
+}
+
+/**
+ * Accepted and refused recipients from the RCPT replies, in envelope order (RCPT commands are planned in the
+ * order of `to`). A RCPT without a reply (not sent) is in neither list.
+ */
+export function recipientOutcomes(
+  commands: readonly EncodedCommand[],
+  replies: ReadonlyMap<EncodedCommand, Reply>,
+  to: readonly string[],
+): { accepted: string[]; rejected: RecipientRejection[] } {
+  const accepted: string[] = [];
+  const rejected: RecipientRejection[] = [];
+  let i = 0;
+  for (const cmd of commands) {
+    if (cmd.verb !== 'RCPT') continue;
+    const address = to[i++] as string;
+    const reply = replies.get(cmd);
+    if (!reply) continue;
+    if (reply.code === 250 || reply.code === 251) accepted.push(address);
+    else rejected.push({ address, reply, error: replyError(reply, cmd.logText, `recipient ${address}`) });
+  }
+  return { accepted, rejected };
 }

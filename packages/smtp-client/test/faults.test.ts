@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { connect, sendMail } from '../src/index.js';
 import { startRawServer, type RawConnection, type RawServer } from './helpers/raw-server.js';
+import { rejection } from './helpers/rejection.js';
 
 let server: RawServer | undefined;
 afterEach(async () => {
@@ -9,16 +9,6 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function rejection(p: Promise<unknown>): Promise<SmtpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-  expect(isSmtpError(e)).toBe(true);
-  return e as SmtpError;
-}
 
 /** Greeting + EHLO (no extensions but the ones given), then `rest`. */
 function esmtp(extensions: string[], rest: (c: RawConnection) => Promise<void>) {

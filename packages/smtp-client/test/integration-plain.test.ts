@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SmtpError } from '@smtpkit/wire';
-import { isSmtpError } from '@smtpkit/wire';
 import { connect, sendMail } from '../src/index.js';
 import { RecipientsRejectedError } from '../src/send.js';
 import type { TranscriptEvent } from '../src/transcript.js';
 import { smtpReject, startTestServer, type TestServer } from './helpers/smtp-server.js';
+import { rejection } from './helpers/rejection.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -14,16 +13,6 @@ afterEach(async () => {
 
 const MESSAGE = 'From: a@example.com\r\nTo: b@example.net\r\nSubject: plain\r\n\r\nHello.\r\n.leading dot\r\n';
 
-async function rejection(p: Promise<unknown>): Promise<SmtpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-  expect(isSmtpError(e)).toBe(true);
-  return e as SmtpError;
-}
 
 describe('plain SMTP against smtp-server', () => {
   it('sends one message; the server receives the exact bytes and envelope', async () => {

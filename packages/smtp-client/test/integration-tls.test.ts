@@ -1,11 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificates, type TestCertificates } from '@smtpkit/testkit';
-import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { connect, sendMail } from '../src/index.js';
 import type { TranscriptEvent } from '../src/transcript.js';
 import { startRawServer, type RawServer } from './helpers/raw-server.js';
 import { startTestServer, type TestServer } from './helpers/smtp-server.js';
+import { rejection } from './helpers/rejection.js';
 
 let certs: TestCertificates;
 let server: TestServer | undefined;
@@ -20,16 +20,6 @@ afterEach(async () => {
   raw = undefined;
 });
 
-async function rejection(p: Promise<unknown>): Promise<SmtpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-  expect(isSmtpError(e)).toBe(true);
-  return e as SmtpError;
-}
 
 const MAIL = { from: 'a@example.com', to: ['b@example.net'], data: 'Subject: tls\r\n\r\nsecret body\r\n' };
 

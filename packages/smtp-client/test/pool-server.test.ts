@@ -1,7 +1,7 @@
-import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createPool, type Pool, type PoolOptions } from '../src/pool.js';
 import { startLineServer, startRecordingServer, type RecordingServer } from './pool-server.js';
+import { rejection } from './helpers/rejection.js';
 
 const servers: RecordingServer[] = [];
 const pools: Pool[] = [];
@@ -29,14 +29,6 @@ const msg = (n: number, from = 'sender@example.com') => ({
   data: `Subject: message ${n}\r\n\r\nbody of message ${n}\r\n`,
 });
 
-async function rejection(p: Promise<unknown>): Promise<SmtpError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(isSmtpError(e)).toBe(true);
-  return e as SmtpError;
-}
 
 function connectionsOf(s: RecordingServer): string[] {
   return [...new Set(s.commands.map((c) => c.split(' ')[0]!))];

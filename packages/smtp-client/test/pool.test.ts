@@ -1,18 +1,11 @@
-import { SmtpError, isSmtpError } from '@smtpkit/wire';
+import { SmtpError } from '@smtpkit/wire';
 import { describe, expect, it, vi } from 'vitest';
 import { createPool } from '../src/pool.js';
 import { FakeConnector, connectionLost, deferred, result, type FakeSession } from './pool-fakes.js';
+import { rejection } from './helpers/rejection.js';
 
 const msg = (n: number) => ({ from: 'a@example.com', to: [`r${n}@example.com`], data: `Subject: ${n}\r\n\r\nbody ${n}\r\n` });
 
-async function rejection(p: Promise<unknown>): Promise<SmtpError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(isSmtpError(e)).toBe(true);
-  return e as SmtpError;
-}
 
 describe('createPool: scheduling', () => {
   it('spreads queued sends over at most maxConnections sessions, one send at a time per session', async () => {

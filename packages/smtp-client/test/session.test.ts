@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { handshake, resolveConnectOptions } from '../src/connect.js';
 import { MemoryTransport } from '../src/memory-transport.js';
 import type { ConnectOptions, Session } from '../src/types.js';
+import { rejection } from './helpers/rejection.js';
 
 /** An in-memory server answering each command line through `answer` (BDAT payloads skipped by size). */
 function fakeServer(ehlo: string[], answer: (command: string, n: number) => string | undefined) {
@@ -51,16 +51,6 @@ async function open(t: MemoryTransport, extra: Partial<ConnectOptions> = {}): Pr
   return handshake(t, o, resolveConnectOptions(o), null);
 }
 
-async function rejection(p: Promise<unknown>): Promise<SmtpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-  expect(isSmtpError(e)).toBe(true);
-  return e as SmtpError;
-}
 
 const ok = (line: string) => (line === 'QUIT' ? '221 bye\r\n' : line === 'DATA' ? '354 go\r\n' : '250 ok\r\n');
 const mib = (n: number) => `${'x'.repeat(510)}\r\n`.repeat(2048 * n);

@@ -40,12 +40,23 @@ function isLetDig(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 }
 
-function fail(message: string, what: string): never {
-  throw inputError(`${what}: ${message}`);
+/** `address "…"` for an error message, built only when an error is thrown. */
+class Described {
+  readonly #address: string;
+  constructor(address: string) {
+    this.#address = address;
+  }
+  toString(): string {
+    return `address ${JSON.stringify(this.#address)}`;
+  }
+}
+
+function fail(message: string, what: string | { toString(): string }): never {
+  throw inputError(`${String(what)}: ${message}`);
 }
 
 /** RFC 5321 §4.1.2 Dot-string (RFC 6531 §3.3 adds UTF-8); returns whether it is non-ASCII. */
-function checkDotString(s: string, what: string): boolean {
+function checkDotString(s: string, what: string | { toString(): string }): boolean {
   if (s.length === 0) fail('empty local part', what);
   let nonAscii = false;
   let atomLen = 0;
@@ -68,7 +79,7 @@ function checkDotString(s: string, what: string): boolean {
 }
 
 /** RFC 5321 §4.1.2 Quoted-string; `s` includes the quotes. Returns whether it is non-ASCII. */
-function checkQuoted(s: string, what: string): boolean {
+function checkQuoted(s: string, what: string | { toString(): string }): boolean {
   let nonAscii = false;
   if (s.length < 2 || s.charCodeAt(s.length - 1) !== 0x22) fail('unterminated quoted local part', what);
   for (let i = 1; i < s.length - 1; i++) {
@@ -191,7 +202,7 @@ function toALabels(domain: string): string {
  * (UTS #46 via `node:url` `domainToASCII`, RFC 5890) unless `keepUnicode` is set. ASCII input is returned as is.
  * @internal
  */
-export function asciiDomain(domain: string, what: string, keepUnicode: boolean): string {
+export function asciiDomain(domain: string, what: string | { toString(): string }, keepUnicode: boolean): string {
   if (domain.charCodeAt(0) === 0x5b) {
     if (!isAddressLiteral(domain)) fail(`${JSON.stringify(domain)} is not a valid address literal (RFC 5321 §4.1.3)`, what);
     return domain;
@@ -228,7 +239,7 @@ export function isValidEhloDomain(domain: string): boolean {
  * ```
  */
 export function parseMailbox(address: string): Mailbox {
-  const what = `address ${JSON.stringify(address)}`;
+  const what = new Described(address);
   assertNoControls(address, 'address');
   let s = address;
   if (s.charCodeAt(0) === 0x3c && s.charCodeAt(s.length - 1) === 0x3e) s = s.slice(1, -1);
@@ -262,6 +273,24 @@ export function needsSmtputf8(address: string): boolean {
 export function formatPath(address: string, options?: EncodeOptions): string {
   if (address === '' || address === '<>') return '<>';
   const smtputf8 = options?.smtputf8 === true;
+  const memo = smtputf8 ? utf8PathMemo : asciiPathMemo;
+  let path = memo.get(address);
+  if (path === undefined) {
+    path = checkedPath(address, smtputf8);
+    if (memo.size >= PATH_MEMO_MAX) memo.clear();
+    memo.set(address, path);
+  }
+  return path;
+}
+
+// Paths are pure functions of the address: a small bounded memo of valid ones spares a sender that
+// repeats the same few addresses the parsing of every one. Cleared when full, never unbounded; an
+// invalid address is never stored, so it fails every time.
+const PATH_MEMO_MAX = 256;
+const asciiPathMemo = new Map<string, string>();
+const utf8PathMemo = new Map<string, string>();
+
+function checkedPath(address: string, smtputf8: boolean): string {
   const box = parseMailbox(address);
   if (box.needsSmtputf8 && !smtputf8) {
     throw inputError(

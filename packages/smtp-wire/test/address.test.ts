@@ -104,6 +104,16 @@ describe('formatPath', () => {
     expect(formatPath('a@bücher7.example')).toBe(`<a@${domainToASCII('bücher7.example')}>`);
   });
 
+  it('remembers only valid paths: a bad address fails every time, and the same address with SMTPUTF8 is judged apart', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(inputErrorOf(() => formatPath('bad..dots@example.com')).message).toBe(
+        'address "bad..dots@example.com": local part has an empty atom at index 4 (leading, trailing or double dot)',
+      );
+    }
+    expect(formatPath('üser@example.com', { smtputf8: true })).toBe('<üser@example.com>');
+    expect(inputErrorOf(() => formatPath('üser@example.com')).code).toBe('ERR_SMTP_SMTPUTF8_REQUIRED');
+  });
+
   it('refuses a non-ASCII local part without SMTPUTF8', () => {
     expect(inputErrorOf(() => formatPath('üser@example.com')).code).toBe('ERR_SMTP_SMTPUTF8_REQUIRED');
   });

@@ -16,10 +16,12 @@ export async function checkEnvelope(s: SmtpSession, o: CheckEnvelopeOptions): Pr
   const plan = planSend(s, { ...o, data: '', partial: 'allow' });
   const keep = (c: EncodedCommand) => c.verb === 'MAIL' || (stopAfter === 'rcpt' && c.verb === 'RCPT');
   const groups = plan.groups.map((g) => g.filter(keep)).filter((g) => g.length > 0);
-  const replies = new Map<EncodedCommand, Reply>();
-  let mailOk = true;
+  const commands: EncodedCommand[] = [];
+  const replies: Reply[] = [];
+  let mail: Reply | undefined;
+  let mailCmd: EncodedCommand | undefined;
   for (const group of groups) {
-    if (!mailOk) break;
+    if (mail && mail.code !== 250 && mail.code !== 251) break;
     const first = group[0] as EncodedCommand;
     await s.step(first.verb === 'MAIL' ? 'mail' : 'rcpt', async (sig) => {
       await s.assertNoUnsolicited(sig);
@@ -27,15 +29,17 @@ export async function checkEnvelope(s: SmtpSession, o: CheckEnvelopeOptions): Pr
     }, o.signal);
     for (const cmd of group) {
       const reply = await s.step(cmd.verb === 'MAIL' ? 'mail' : 'rcpt', (sig) => s.readReply(sig, cmd.logText), o.signal);
-      replies.set(cmd, reply);
-      if (cmd.verb === 'MAIL' && reply.code !== 250 && reply.code !== 251) mailOk = false;
+      commands.push(cmd);
+      replies.push(reply);
+      if (cmd.verb === 'MAIL') {
+        mail = reply;
+        mailCmd = cmd;
+      }
     }
   }
-  const commands = groups.flat();
-  const mailCmd = commands.find((c) => c.verb === 'MAIL') as EncodedCommand;
-  const mail = replies.get(mailCmd) as Reply;
-  if (!mailOk) throw replyError(mail, mailCmd.logText, 'MAIL FROM');
+  // Every plan starts with MAIL, so its reply is here.
+  if (mail!.code !== 250 && mail!.code !== 251) throw replyError(mail!, mailCmd!.logText, 'MAIL FROM');
   const { accepted, rejected } = recipientOutcomes(commands, replies, plan.prepared.envelope.to);
   await s.rset(o.signal);
-  return { mail, accepted, rejected };
+  return { mail: mail!, accepted, rejected };
 }

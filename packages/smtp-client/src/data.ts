@@ -85,19 +85,23 @@ export async function sendDataBody(
   let end = tail;
   if (next || (held && held.length > 0)) {
     const parts: Uint8Array[] = held && held.length > 0 ? [held, tail] : [tail];
-    if (next) for (const c of next) parts.push(c.bytes);
+    if (next) for (const c of next.commands) parts.push(c.bytes);
     end = Buffer.concat(parts);
   }
-  await s.step('dataBlock', async (sig) => {
+  // One step: the write under the data block deadline, the reply under the end of data one.
+  const final = await s.step('dataBlock', async (sig) => {
     // A reply before our end of data answers nothing: never take it for the final one.
     await s.assertNoUnsolicited(sig);
     await s.transport.write(end, sig);
+    o.onEndOfData?.();
+    if (next) for (const whole of next.whole) whole.onEndOfData?.();
+    if (s.transcript.enabled) {
+      s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
+      for (const c of next?.commands ?? []) s.transcript.emit('C', c.logText);
+    }
+    s.rearm('dataDone');
+    return s.readReply(sig, 'DATA');
   }, o.signal);
-  if (s.transcript.enabled) {
-    s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
-    for (const c of next ?? []) s.transcript.emit('C', c.logText);
-  }
-  const final = await s.step('dataDone', (sig) => s.readReply(sig, 'DATA'), o.signal);
   return { final, bytes: encoder.bytesIn };
 }
 
@@ -145,6 +149,8 @@ export async function sendBdat(
   for await (const chunk of frameBdat(source())) {
     await s.step('dataBlock', async (sig) => {
       if (outstanding.length === 0) await s.assertNoUnsolicited(sig);
+      // From here the last chunk may reach the server: count the end of data as written.
+      if (chunk.last) o.onEndOfData?.();
       s.transcript.emit('C', chunk.command.logText);
       await s.transport.write(chunk.command.bytes, sig);
       if (chunk.data.length > 0) await s.transport.write(chunk.data, sig);

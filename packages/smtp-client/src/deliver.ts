@@ -82,6 +82,7 @@ const SEND_KEYS = [
   'requireTls',
   'partial',
   'onProgress',
+  'onEndOfData',
 ] as const;
 
 function inputError(message: string): SmtpError {
@@ -172,15 +173,11 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
       out.attempts.push(attempt);
       const watch = new BodyWatch();
       const userProgress = shared.sendOptions.onProgress;
-      const userTranscript = shared.connectOptions.onTranscript;
+      const userEnd = shared.sendOptions.onEndOfData;
       let session;
       try {
         session = await shared.connectFn({
           ...shared.connectOptions,
-          onTranscript: (e) => {
-            watch.observe(e);
-            userTranscript?.(e);
-          },
           host: address,
           // TLS SNI and certificate name: the MX name, never the IP (RFC 6066 §3).
           ...(isIP(host.host) === 0 ? { servername: host.host } : {}),
@@ -193,6 +190,10 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
           onProgress: (n) => {
             watch.progress();
             userProgress?.(n);
+          },
+          onEndOfData: () => {
+            watch.endOfData();
+            userEnd?.();
           },
         });
         out.mx = host.host;

@@ -6,6 +6,8 @@ import type { SendOptions } from './types.js';
 const MAX_TEXT_LINE = 998;
 /** Message-ID is looked for in this many leading octets of the body. */
 const HEADER_SCAN = 64 * 1024;
+const EMPTY_LINE_CRLF = Buffer.from('\n\r\n');
+const EMPTY_LINE_LF = Buffer.from('\n\n');
 
 /** What can be learnt from a body before sending it (only for string/Uint8Array bodies). */
 export interface BodyInfo {
@@ -43,9 +45,13 @@ export function analyseBody(data: BodySource): BodyInfo {
 }
 
 function findMessageId(bytes: Uint8Array): string | undefined {
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEADER_SCAN)).toString('latin1');
-  const end = head.search(/\r?\n\r?\n/);
-  const headers = end === -1 ? head : head.slice(0, end);
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEADER_SCAN));
+  // The header section ends at the first empty line (RFC 5322 §2.1): found natively, then only the
+  // header octets become a string.
+  const crlf = head.indexOf(EMPTY_LINE_CRLF);
+  const lf = head.indexOf(EMPTY_LINE_LF);
+  const end = crlf === -1 ? lf : lf === -1 ? crlf : Math.min(crlf, lf);
+  const headers = head.toString('latin1', 0, end === -1 ? head.length : end);
   return /^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^>\r\n]+>)/im.exec(headers)?.[1];
 }
 

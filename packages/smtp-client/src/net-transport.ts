@@ -6,6 +6,9 @@ import type { Transcript } from './transcript.js';
 import type { TlsUpgradeOptions, Transport } from './transport.js';
 import type { TlsInfo } from './types.js';
 
+/** What {@link NetTransport.write} returns when the socket took the bytes without backpressure. */
+const WRITTEN: Promise<void> = Promise.resolve();
+
 /** Chunks held before the socket is paused: incoming data is bounded by backpressure too. */
 const MAX_QUEUED_CHUNKS = 64;
 
@@ -76,6 +79,8 @@ export class NetTransport implements Transport {
   #error: Error | null = null;
   #secure = false;
   #detach: () => void = () => {};
+  /** The signal {@link read} listens to (see there). */
+  #readSignal: AbortSignal | null = null;
   readonly remote: string;
 
   constructor(socket: Socket) {
@@ -140,34 +145,34 @@ export class NetTransport implements Transport {
     }
     if (this.#ended) return Promise.resolve(null);
     if (signal.aborted) return Promise.reject(signal.reason);
+    // A session reads under one signal for its whole life: listen to it once, not once per read.
+    if (signal !== this.#readSignal) {
+      this.#readSignal?.removeEventListener('abort', this.#onReadAbort);
+      signal.addEventListener('abort', this.#onReadAbort);
+      this.#readSignal = signal;
+    }
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.#waiter = null;
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#waiter = {
-        resolve: (c) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(c);
-        },
-        reject: (e) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      };
+      this.#waiter = { resolve, reject };
     });
   }
 
-  async write(bytes: Uint8Array, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) throw signal.reason;
+  /** The signal of the read in progress was aborted: that read rejects with its reason. */
+  readonly #onReadAbort = (): void => {
+    const w = this.#waiter;
+    if (!w) return;
+    this.#waiter = null;
+    w.reject(this.#readSignal?.reason);
+  };
+
+  write(bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason);
     const socket = this.#socket;
     if (this.#error || socket.destroyed || !socket.writable) {
-      throw connectionError(`connection to ${this.remote} closed`, this.#error ?? undefined);
+      return Promise.reject(connectionError(`connection to ${this.remote} closed`, this.#error ?? undefined));
     }
-    if (socket.write(bytes)) return;
+    if (socket.write(bytes)) return WRITTEN;
     // Backpressure: wait for 'drain', but never past a close or an abort.
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const done = (err?: unknown) => {
         socket.off('drain', onDrain);
         socket.off('close', onClose);

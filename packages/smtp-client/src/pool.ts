@@ -208,22 +208,7 @@ export function createPool(options: PoolOptions): Pool {
       requeued: 0,
     };
     slots.add(slot);
-    const userTranscript = connectOptions.onTranscript;
-    connectFn({
-      ...connectOptions,
-      onTranscript: (e) => {
-        // The session runs its sends in order: an end of data belongs to the first send not past it.
-        if (e.dir === 'C') {
-          for (const w of slot.inflight) {
-            if (!w.endWritten) {
-              w.observe(e);
-              break;
-            }
-          }
-        }
-        userTranscript?.(e);
-      },
-    }).then(
+    connectFn(connectOptions).then(
       (session) => {
         slot.session = session;
         if (session.usable) {
@@ -342,12 +327,17 @@ export function createPool(options: PoolOptions): Pool {
       return;
     }
     const userProgress = job.options.onProgress;
+    const userEnd = job.options.onEndOfData;
     try {
       const result = await session.send({
         ...job.options,
         onProgress: (n) => {
           watch.progress();
           userProgress?.(n);
+        },
+        onEndOfData: () => {
+          watch.endOfData();
+          userEnd?.();
         },
       });
       slot.transactions++;

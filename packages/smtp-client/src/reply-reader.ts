@@ -30,7 +30,12 @@ export class ReplyReader {
   }
 
   /** The next reply; rejects on close, a protocol error, or the signal. */
-  async next(signal: AbortSignal): Promise<Reply> {
+  next(signal: AbortSignal): Promise<Reply> {
+    const ready = this.#queue.shift();
+    return ready ? Promise.resolve(ready) : this.#wait(signal);
+  }
+
+  async #wait(signal: AbortSignal): Promise<Reply> {
     while (this.#queue.length === 0) {
       const chunk = await this.#transport.read(signal);
       if (chunk === null) {

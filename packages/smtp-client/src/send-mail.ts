@@ -12,7 +12,7 @@ import type { ConnectOptions, SendOptions, SendResult } from './types.js';
  * ```
  */
 export async function sendMail(options: ConnectOptions & SendOptions): Promise<SendResult> {
-  const { from, to, data, size, smtputf8, eightBit, binary, dsn, requireTls, partial, onProgress, ...connectOptions } = options;
+  const { from, to, data, size, smtputf8, eightBit, binary, dsn, requireTls, partial, onProgress, onEndOfData, ...connectOptions } = options;
   const session = await connect(connectOptions);
   try {
     return await session.send({
@@ -27,6 +27,7 @@ export async function sendMail(options: ConnectOptions & SendOptions): Promise<S
       ...(requireTls !== undefined ? { requireTls } : {}),
       ...(partial !== undefined ? { partial } : {}),
       ...(onProgress !== undefined ? { onProgress } : {}),
+      ...(onEndOfData !== undefined ? { onEndOfData } : {}),
     });
   } finally {
     await session.quit();

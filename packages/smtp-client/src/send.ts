@@ -89,11 +89,7 @@ function inlineBdat(o: SendOptions, binary: boolean): EncodedCommand | undefined
 /** Check and plan a transaction; throws kind 'input'/'tls' before anything is sent. */
 export function planSend(s: SmtpSession, o: SendOptions): PlannedSend {
   const info = analyseBody(o.data);
-  const caps = {
-    ...s.capabilities,
-    pipelining: s.capabilities.pipelining && s.options.pipelining !== 'never',
-    chunking: s.capabilities.chunking && s.options.chunking !== 'never',
-  };
+  const caps = s.sendCapabilities;
   const prepared = prepareEnvelope(caps, o, info, { secure: s.secure, chunking: s.options.chunking });
   const allOrNothing = o.partial === 'all-or-nothing';
   const plan = planTransaction(caps, prepared.envelope, { useBdat: prepared.useBdat, smtputf8: prepared.smtputf8 });
@@ -118,10 +114,23 @@ export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): P
       // clean whatever the server made of the previous one (RFC 2920 §3.1 allows RSET in a group).
       (p.groups[0] as EncodedCommand[]).unshift(encodeCommand({ verb: 'RSET' }));
     }
-    return { ...p, written: true };
+    p.written = true;
+    return p;
   } catch {
     return undefined; // the send reports it itself when its turn comes
   }
+}
+
+/** The replies of a transaction's envelope, in the order the commands went out (RFC 2920 §3.1). */
+interface EnvelopeReplies {
+  commands: EncodedCommand[];
+  /** `replies[i]` answers `commands[i]`. */
+  replies: Reply[];
+  mail: { command: EncodedCommand; reply: Reply } | undefined;
+  data: Reply | undefined;
+  bdat: { command: EncodedCommand; reply: Reply } | undefined;
+  /** RCPT commands the server accepted. */
+  accepted: number;
 }
 
 /**
@@ -132,81 +141,41 @@ export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): P
 export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: PlannedSend): Promise<SendResult> {
   s.assertUsable();
   const startedAt = Date.now();
-  const { info, prepared, groups, pipelined, allOrNothing, inline } = early ?? planSend(s, o);
+  const plan = early ?? planSend(s, o);
+  const { info, prepared, allOrNothing, inline } = plan;
   for (const n of prepared.notes) s.transcript.note(n);
-  // A failed inline BDAT message RSETs only when nothing was written behind it (whatever was
-  // starts with its own RSET): a reply read here must never be one meant for a later send.
-  const rset = async () => {
-    if (!(inline && s.nextWrittenEarly)) await s.rset(o.signal);
-  };
 
-  const replies = new Map<EncodedCommand, Reply>();
-  let mailOk = true;
-  let accepted = 0;
-  for (const [index, group] of groups.entries()) {
-    const gate = group.length === 1 && group[0]?.verb === 'DATA';
-    if (!mailOk || (gate && accepted === 0)) break;
-    if (!(index === 0 && early?.written)) {
-      await s.step(stepOf(group[0] as EncodedCommand), async (sig) => {
-        await s.assertNoUnsolicited(sig);
-        await s.writeCommands(group, sig);
-      }, o.signal);
-    }
-    if (inline) {
-      o.onProgress?.(info.size ?? 0);
-      // RFC 3030 §4.2 + RFC 2920: queued one-write messages follow before these replies return.
-      const ahead = s.takeAhead();
-      if (ahead.length > 0) await s.step('mail', (sig) => s.writeCommands(ahead, sig), o.signal);
-    }
-    const groupReplies = await s.readReplies(group, stepOf, o.signal);
-    for (let i = 0; i < group.length; i++) {
-      const cmd = group[i] as EncodedCommand;
-      const reply = groupReplies[i] as Reply;
-      if (cmd.verb === 'RSET' && reply.code !== 250) {
-        const error = replyError(reply, 'RSET');
-        s.fail(error);
-        throw error;
-      }
-      replies.set(cmd, reply);
-      if (cmd.verb === 'MAIL' && reply.code !== 250 && reply.code !== 251) mailOk = false;
-      if (cmd.verb === 'RCPT' && (reply.code === 250 || reply.code === 251)) accepted++;
-    }
-  }
-  const commands = groups.flat();
-  const mailCmd = commands.find((c) => c.verb === 'MAIL') as EncodedCommand;
-  const mailReply = replies.get(mailCmd) as Reply;
-  let dataCmd = commands.find((c) => c.verb === 'DATA');
-  let dataReply = dataCmd ? replies.get(dataCmd) : undefined;
-  const bdatCmd = inline ? commands.find((c) => c.verb === 'BDAT') : undefined;
-  const bdatReply = bdatCmd ? replies.get(bdatCmd) : undefined;
-  if (bdatReply && (bdatReply.code === 250 || bdatReply.code === 251) && (!mailOk || accepted === 0)) {
+  const env = await sendEnvelope(s, o, plan);
+  const mailOk = env.mail !== undefined && isPositive(env.mail.reply);
+  if (env.bdat && isPositive(env.bdat.reply) && (!mailOk || env.accepted === 0)) {
     // RFC 3030 §2: a chunk is refused when the transaction has no valid recipient.
     const error = new SmtpError('server accepted BDAT although no recipient was accepted', {
       kind: 'protocol',
       code: 'ERR_SMTP_PROTOCOL',
-      reply: bdatReply,
-      command: bdatCmd?.logText ?? 'BDAT',
+      reply: env.bdat.reply,
+      command: env.bdat.command.logText,
     });
     s.fail(error);
     throw error;
   }
-  if (dataReply?.code === 354 && (!mailOk || accepted === 0)) {
+  if (env.data?.code === 354 && (!mailOk || env.accepted === 0)) {
     // RFC 2920 §3.1 forbids 354 without a valid recipient; the only safe way out is to hang up.
     const error = new SmtpError('server answered DATA with 354 although no recipient was accepted', {
       kind: 'protocol',
       code: 'ERR_SMTP_PROTOCOL',
-      reply: dataReply,
+      reply: env.data,
       command: 'DATA',
     });
     s.fail(error);
     throw error;
   }
-  if (!mailOk) throw replyError(mailReply, mailCmd.logText, 'MAIL FROM');
+  const mail = env.mail as { command: EncodedCommand; reply: Reply };
+  if (!mailOk) throw replyError(mail.reply, mail.command.logText, 'MAIL FROM');
 
-  const { accepted: acceptedList, rejected } = recipientOutcomes(commands, replies, prepared.envelope.to);
-  if (acceptedList.length === 0 || (allOrNothing && rejected.length > 0)) {
-    await rset();
-    const all = acceptedList.length === 0;
+  const { accepted, rejected } = recipientOutcomes(env.commands, env.replies, prepared.envelope.to);
+  if (accepted.length === 0 || (allOrNothing && rejected.length > 0)) {
+    await resetAfterFailure(s, o, inline);
+    const all = accepted.length === 0;
     throw new RecipientsRejectedError(
       all
         ? `every recipient was rejected: ${rejected.map((r) => `${r.address} (${quoteReply(r.reply)})`).join(', ')}`
@@ -219,17 +188,17 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   const envelopeDone = Date.now();
   let final: Reply;
   let bytes: number;
-  if (bdatReply) {
-    final = bdatReply;
+  if (env.bdat) {
+    final = env.bdat.reply;
     bytes = info.size ?? 0;
     if (s.transcript.enabled) s.transcript.emit('*', `message sent in one BDAT chunk: ${bytes} bytes`);
-    if (final.code !== 250 && final.code !== 251) await rset();
+    if (!isPositive(final)) await resetAfterFailure(s, o, inline);
   } else if (prepared.useBdat) {
-    ({ final, bytes } = await sendBdat(s, o, { binary: prepared.binary, pipelined }));
+    ({ final, bytes } = await sendBdat(s, o, { binary: prepared.binary, pipelined: plan.pipelined }));
   } else {
+    let dataReply = env.data;
     if (!dataReply) {
-      dataCmd = encodeCommand({ verb: 'DATA' });
-      const cmd = dataCmd;
+      const cmd = encodeCommand({ verb: 'DATA' });
       dataReply = await s.step('dataInit', async (sig) => {
         await s.assertNoUnsolicited(sig);
         await s.writeCommands([cmd], sig);
@@ -240,21 +209,84 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
       await s.rset(o.signal);
       throw replyError(dataReply, 'DATA');
     }
-    ({ final, bytes } = await sendDataBody(s, o, { pipelined }));
+    ({ final, bytes } = await sendDataBody(s, o, { pipelined: plan.pipelined }));
   }
-  if (final.code !== 250 && final.code !== 251) {
+  if (!isPositive(final)) {
     // The final reply ends the transaction either way (RFC 5321 §4.1.1.4): no RSET needed.
     throw replyError(final, prepared.useBdat ? 'BDAT' : 'DATA', 'message');
   }
   const done = Date.now();
-  return {
-    accepted: acceptedList,
+  const result: SendResult = {
+    accepted,
     rejected,
     reply: final,
     bytes,
     timings: { startedAt, envelopeMs: envelopeDone - startedAt, dataMs: done - envelopeDone, totalMs: done - startedAt },
-    ...(info.messageId ? { messageId: info.messageId } : {}),
   };
+  if (info.messageId) result.messageId = info.messageId;
+  return result;
+}
+
+function isPositive(reply: Reply): boolean {
+  return reply.code === 250 || reply.code === 251;
+}
+
+/**
+ * RSET after a transaction that went wrong before its end. A failed one-write BDAT message RSETs only when
+ * nothing was written behind it (whatever was starts with its own RSET): a reply read here must never be
+ * one meant for a later send.
+ */
+async function resetAfterFailure(s: SmtpSession, o: SendOptions, inline: boolean): Promise<void> {
+  if (!(inline && s.nextWrittenEarly)) await s.rset(o.signal);
+}
+
+/** Write the envelope groups (unless written early) and read their replies, stopping where RFC 5321 says to. */
+async function sendEnvelope(s: SmtpSession, o: SendOptions, plan: PlannedSend): Promise<EnvelopeReplies> {
+  const out: EnvelopeReplies = { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0 };
+  const { groups, inline } = plan;
+  for (let index = 0; index < groups.length; index++) {
+    const group = groups[index] as EncodedCommand[];
+    const gate = group.length === 1 && group[0]?.verb === 'DATA';
+    if ((out.mail && !isPositive(out.mail.reply)) || (gate && out.accepted === 0)) break;
+    if (!(index === 0 && plan.written)) {
+      await s.step(stepOf(group[0] as EncodedCommand), async (sig) => {
+        await s.assertNoUnsolicited(sig);
+        // From here the whole message may reach the server: count its end of data as written.
+        if (inline) o.onEndOfData?.();
+        await s.writeCommands(group, sig);
+      }, o.signal);
+    }
+    if (inline) {
+      o.onProgress?.(plan.info.size ?? 0);
+      // RFC 3030 §4.2 + RFC 2920: queued one-write messages follow before these replies return.
+      const ahead = s.takeAhead();
+      if (ahead.commands.length > 0) {
+        for (const next of ahead.whole) next.onEndOfData?.();
+        await s.step('mail', (sig) => s.writeCommands(ahead.commands, sig), o.signal);
+      }
+    }
+    const groupReplies = await s.readReplies(group, stepOf, o.signal);
+    for (let i = 0; i < group.length; i++) {
+      const cmd = group[i] as EncodedCommand;
+      const reply = groupReplies[i] as Reply;
+      if (cmd.verb === 'RSET') {
+        if (reply.code !== 250) {
+          const error = replyError(reply, 'RSET');
+          s.fail(error);
+          throw error;
+        }
+        continue;
+      }
+      out.commands.push(cmd);
+      out.replies.push(reply);
+      if (cmd.verb === 'MAIL') out.mail = { command: cmd, reply };
+      else if (cmd.verb === 'RCPT') {
+        if (isPositive(reply)) out.accepted++;
+      } else if (cmd.verb === 'DATA') out.data = reply;
+      else if (cmd.verb === 'BDAT') out.bdat = { command: cmd, reply };
+    }
+  }
+  return out;
 }
 
 /** Rewrite RCPT commands with a per-recipient ORCPT (RFC 3461 §4.2) when asked. */
@@ -276,22 +308,23 @@ function withOrcpt(groups: EncodedCommand[][], s: SmtpSession, o: SendOptions, s
 
 /**
  * Accepted and refused recipients from the RCPT replies, in envelope order (RCPT commands are planned in the
- * order of `to`). A RCPT without a reply (not sent) is in neither list.
+ * order of `to`; `replies[i]` answers `commands[i]`). A RCPT without a reply (not sent) is in neither list.
  */
 export function recipientOutcomes(
   commands: readonly EncodedCommand[],
-  replies: ReadonlyMap<EncodedCommand, Reply>,
+  replies: readonly (Reply | undefined)[],
   to: readonly string[],
 ): { accepted: string[]; rejected: RecipientRejection[] } {
   const accepted: string[] = [];
   const rejected: RecipientRejection[] = [];
-  let i = 0;
-  for (const cmd of commands) {
+  let r = 0;
+  for (let i = 0; i < commands.length; i++) {
+    const cmd = commands[i] as EncodedCommand;
     if (cmd.verb !== 'RCPT') continue;
-    const address = to[i++] as string;
-    const reply = replies.get(cmd);
+    const address = to[r++] as string;
+    const reply = replies[i];
     if (!reply) continue;
-    if (reply.code === 250 || reply.code === 251) accepted.push(address);
+    if (isPositive(reply)) accepted.push(address);
     else rejected.push({ address, reply, error: replyError(reply, cmd.logText, `recipient ${address}`) });
   }
   return { accepted, rejected };

@@ -8,6 +8,9 @@ import type { Transport } from './transport.js';
 import { checkEnvelope } from './check-envelope.js';
 import type { CheckEnvelopeOptions, EnvelopeCheck, SendOptions, SendResult, Session, TlsInfo } from './types.js';
 
+/** {@link SmtpSession.assertNoUnsolicited} when nothing has arrived. */
+const QUIET: Promise<void> = Promise.resolve();
+
 /** Sends written ahead of the running one's replies at most (one-write BDAT messages). */
 const AHEAD_WINDOW = 7;
 
@@ -18,6 +21,13 @@ interface Job {
   early?: PlannedSend;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+/** Commands of queued sends written ahead of their turn (RFC 2920 §3.1). */
+export interface WrittenAhead {
+  commands: EncodedCommand[];
+  /** Sends whose whole message is in `commands` (one-write BDAT): their end of data goes out with them. */
+  whole: SendOptions[];
 }
 
 /** Everything a session is built from. */
@@ -43,7 +53,8 @@ export class SmtpSession implements Session {
   readonly timeouts: Timeouts;
   readonly reader: ReplyReader;
   readonly options: Pick<SessionInit, 'pipelining' | 'chunking'>;
-  capabilities: Capabilities;
+  #capabilities: Capabilities;
+  #sendCapabilities: Capabilities | undefined;
   tls: TlsInfo | null = null;
   greeting: Reply = { code: 0, lines: [], text: '' };
   authenticated: string | null = null;
@@ -57,10 +68,29 @@ export class SmtpSession implements Session {
     this.transport = init.transport;
     this.transcript = init.transcript;
     this.timeouts = init.timeouts;
-    this.capabilities = init.capabilities;
+    this.#capabilities = init.capabilities;
     this.options = { pipelining: init.pipelining, chunking: init.chunking };
     this.#clock = new StepClock(init.signal);
     this.reader = new ReplyReader(init.transport, init.transcript);
+  }
+
+  /** What the server offers (the last EHLO/HELO reply). */
+  get capabilities(): Capabilities {
+    return this.#capabilities;
+  }
+
+  set capabilities(caps: Capabilities) {
+    this.#capabilities = caps;
+    this.#sendCapabilities = undefined;
+  }
+
+  /** The capabilities a transaction may use: PIPELINING and CHUNKING only when the options allow them. */
+  get sendCapabilities(): Capabilities {
+    return (this.#sendCapabilities ??= {
+      ...this.#capabilities,
+      pipelining: this.#capabilities.pipelining && this.options.pipelining !== 'never',
+      chunking: this.#capabilities.chunking && this.options.chunking !== 'never',
+    });
   }
 
   get secure(): boolean {
@@ -144,6 +174,11 @@ export class SmtpSession implements Session {
     }
   }
 
+  /** Inside a step: from now on the deadline is `step`'s (a step that writes, then waits for a reply). */
+  rearm(step: Step): void {
+    this.#clock.arm(step, this.timeouts[step]);
+  }
+
   /** Write commands in one go (a pipelined group is one write, RFC 2920 §3.1). */
   async writeCommands(commands: readonly EncodedCommand[], signal: AbortSignal): Promise<void> {
     let total = 0;
@@ -163,7 +198,7 @@ export class SmtpSession implements Session {
 
   /** Read one reply; a 421 ends the session here, whatever command it answers (RFC 5321 §3.8). */
   async readReply(signal: AbortSignal, command: string): Promise<Reply> {
-    const reply = await this.reader.next(signal);
+    const reply = this.reader.take() ?? (await this.reader.next(signal));
     if (reply.code === 421) throw replyError(reply, command, 'server closing the connection;');
     return reply;
   }
@@ -202,7 +237,12 @@ export class SmtpSession implements Session {
    * command): a reply already here would be taken as the next command's. An unsolicited 421 is
    * honoured (RFC 5321 §3.8); anything else is a protocol error. Call inside a step.
    */
-  async assertNoUnsolicited(signal: AbortSignal): Promise<void> {
+  assertNoUnsolicited(signal: AbortSignal): Promise<void> {
+    if (this.reader.pending === 0 && this.transport.bufferedChunks === 0) return QUIET;
+    return this.#rejectUnsolicited(signal);
+  }
+
+  async #rejectUnsolicited(signal: AbortSignal): Promise<void> {
     const stray = await this.reader.takeUnsolicited(signal);
     if (!stray) return;
     if (stray.code === 421) throw replyError(stray, 'unsolicited', 'server closing the connection;');
@@ -266,13 +306,13 @@ export class SmtpSession implements Session {
    * can be planned now, its first group is returned to go out in the same write, and that send will
    * only read its replies.
    */
-  takeNextEnvelope(): readonly EncodedCommand[] | undefined {
+  takeNextEnvelope(): WrittenAhead | undefined {
     const next = this.#jobs[0];
     if (!next?.send || next.early) return undefined;
     const early = planEarly(this, next.send);
     if (!early) return undefined;
     next.early = early;
-    return early.groups[0];
+    return { commands: early.groups[0] as EncodedCommand[], whole: early.inline ? [next.send] : [] };
   }
 
   /**
@@ -280,8 +320,9 @@ export class SmtpSession implements Session {
    * and the body) go out before the running send's replies return, up to {@link AHEAD_WINDOW} sends
    * behind it. Returns the commands to write; those sends will only read their replies.
    */
-  takeAhead(): EncodedCommand[] {
-    const out: EncodedCommand[] = [];
+  takeAhead(): WrittenAhead {
+    const commands: EncodedCommand[] = [];
+    const whole: SendOptions[] = [];
     const n = Math.min(this.#jobs.length, AHEAD_WINDOW);
     for (let i = 0; i < n; i++) {
       const job = this.#jobs[i] as Job;
@@ -290,9 +331,10 @@ export class SmtpSession implements Session {
       const early = planEarly(this, job.send, true);
       if (!early) break;
       job.early = early;
-      for (const c of early.groups[0] as EncodedCommand[]) out.push(c);
+      whole.push(job.send);
+      for (const c of early.groups[0] as EncodedCommand[]) commands.push(c);
     }
-    return out;
+    return { commands, whole };
   }
 
   /** The next queued send's commands are already on the wire. */

@@ -98,10 +98,16 @@ export interface SendOptions {
   partial?: 'allow' | 'all-or-nothing';
   signal?: AbortSignal;
   onProgress?: (bytesSent: number) => void;
+  /**
+   * Called once the end of the message data has been written: the final `.` after DATA, or the
+   * `BDAT n LAST` chunk (RFC 3030 §2). From then on a failure without a reply leaves the message's
+   * fate unknown (RFC 5321 §4.1.1.4, §6.1).
+   */
+  onEndOfData?: () => void;
 }
 
 /** What {@link Session.checkEnvelope} asks: an envelope, and where to stop. */
-export interface CheckEnvelopeOptions extends Omit<SendOptions, 'data' | 'partial' | 'onProgress'> {
+export interface CheckEnvelopeOptions extends Omit<SendOptions, 'data' | 'partial' | 'onProgress' | 'onEndOfData'> {
   /** `mail`: MAIL FROM only; `rcpt` (default): MAIL FROM and every RCPT TO. */
   stopAfter?: 'mail' | 'rcpt';
 }

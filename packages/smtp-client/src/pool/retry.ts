@@ -1,5 +1,4 @@
 import { isSmtpError, SmtpError } from '@smtpkit/wire';
-import type { TranscriptEvent } from '../transcript.js';
 
 /** What is known about a failed attempt. */
 export interface AttemptFacts {
@@ -12,31 +11,24 @@ export interface AttemptFacts {
 }
 
 /**
- * Follows a transaction into its body, from `onProgress` and the transcript:
- * - `started`: body octets were written (`onProgress`), or the end of data / a BDAT chunk was;
- * - `endWritten`: the end of data went out (`C: .` after DATA, `C: BDAT n LAST`), which also covers
- *   an empty body. From then on a failure without a reply leaves the message's fate unknown.
+ * Follows a transaction into its body, from the send's `onProgress` and `onEndOfData` hooks:
+ * - `started`: body octets were written, or the end of data was;
+ * - `endWritten`: the end of data went out (`.` after DATA, `BDAT n LAST`), which also covers an
+ *   empty body. From then on a failure without a reply leaves the message's fate unknown.
  */
 export class BodyWatch {
   started = false;
   endWritten = false;
 
-  /** Transcript hook: `C: <message n bytes>`, `C: .`, `C: BDAT n [LAST]`. */
-  observe(e: TranscriptEvent): void {
-    // Cheap tests first: this sees every command line of a pooled session.
-    const c0 = e.text.charCodeAt(0) | 0x20; // '.', '<', 'b' or 'B'
-    if (e.dir !== 'C' || (c0 !== 0x2e && c0 !== 0x3c && c0 !== 0x62)) return;
-    if (e.text === '.' || e.text.startsWith('<message') || /^BDAT\b.*\bLAST\b/i.test(e.text)) {
-      this.started = true;
-      this.endWritten = true;
-    } else if (/^BDAT\b/i.test(e.text)) {
-      this.started = true;
-    }
-  }
-
   /** `onProgress` hook. */
   progress(): void {
     this.started = true;
+  }
+
+  /** `onEndOfData` hook. */
+  endOfData(): void {
+    this.started = true;
+    this.endWritten = true;
   }
 }
 

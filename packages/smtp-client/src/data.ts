@@ -1,4 +1,5 @@
 import { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type Reply } from '@smtpkit/wire';
+import { replyError } from './errors.js';
 import type { SmtpSession } from './session.js';
 import type { SendOptions } from './types.js';
 
@@ -89,7 +90,10 @@ export async function sendDataBody(
     end = Buffer.concat(parts);
   }
   // One step: the write under the data block deadline, the reply under the end of data one.
-  const final = await s.step('dataBlock', async (sig) => {
+  const scope = s.enterStep('dataBlock', o.signal);
+  let final: Reply;
+  try {
+    const sig = s.stepSignal();
     // A reply before our end of data answers nothing: never take it for the final one.
     await s.assertNoUnsolicited(sig);
     await s.transport.write(end, sig);
@@ -100,8 +104,13 @@ export async function sendDataBody(
       for (const c of next?.commands ?? []) s.transcript.emit('C', c.logText);
     }
     s.rearm('dataDone');
-    return s.readReply(sig, 'DATA');
-  }, o.signal);
+    final = s.reader.take() ?? (await s.reader.next(sig));
+    if (final.code === 421) throw replyError(final, 'DATA', 'server closing the connection;');
+  } catch (err) {
+    throw s.stepFailed('dataBlock', err);
+  } finally {
+    s.exitStep(scope);
+  }
   return { final, bytes: encoder.bytesIn };
 }
 

@@ -1,4 +1,4 @@
-import { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type Reply } from '@smtpkit/wire';
+import { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import { replyError } from './errors.js';
 import type { SmtpSession } from './session.js';
 import type { SendOptions } from './types.js';
@@ -40,6 +40,41 @@ async function* bodyChunks(s: SmtpSession, o: SendOptions): AsyncGenerator<Uint8
 /** Held-back body bytes up to this size go out in the same write as the end of data. */
 const COALESCE_LIMIT = 64 * 1024;
 
+/** Encode one piece of the body; a failure (a line too long) ends the session, mid-DATA there is no way back. */
+function encodeChunk(s: SmtpSession, encoder: DataEncoder, chunk: Uint8Array): Uint8Array {
+  try {
+    return encoder.push(chunk);
+  } catch (err) {
+    const error = bodyError(err);
+    s.fail(error);
+    throw error;
+  }
+}
+
+/**
+ * A streamed body: every encoded piece but the last is written as it comes (under the data block
+ * deadline); the last is returned, to share a write with the end of data.
+ */
+async function streamBody(s: SmtpSession, o: SendOptions, encoder: DataEncoder): Promise<Uint8Array | undefined> {
+  let held: Uint8Array | undefined;
+  for await (const chunk of bodyChunks(s, o)) {
+    const out = encodeChunk(s, encoder, chunk);
+    if (held && held.length > 0) {
+      const bytes = held;
+      await s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
+    }
+    held = out;
+    o.onProgress?.(encoder.bytesIn);
+  }
+  return held;
+}
+
+/** The transcript of a body's last write: its size, then the next envelope written with it. */
+function logEndOfData(s: SmtpSession, bytes: number, next: readonly EncodedCommand[] | undefined): void {
+  s.transcript.emit('C', `<message ${bytes} bytes>`);
+  for (const c of next ?? []) s.transcript.emit('C', c.logText);
+}
+
 /** After 354: the body through wire's {@link DataEncoder} (CRLF, dot-stuffing, terminator), then the final reply. */
 export async function sendDataBody(
   s: SmtpSession,
@@ -47,17 +82,6 @@ export async function sendDataBody(
   mode: { pipelined: boolean },
 ): Promise<{ final: Reply; bytes: number }> {
   const encoder = new DataEncoder();
-  const encode = (chunk: Uint8Array): Uint8Array => {
-    try {
-      return encoder.push(chunk);
-    } catch (err) {
-      const error = bodyError(err);
-      s.fail(error);
-      throw error;
-    }
-  };
-  const write = (bytes: Uint8Array): Promise<void> =>
-    s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
   // The last encoded piece is held back so that it, the end of data and the next envelope share one
   // write: one wake-up of the server per message instead of two or three.
   let held: Uint8Array | undefined;
@@ -65,19 +89,15 @@ export async function sendDataBody(
   if (typeof data === 'string' || data instanceof Uint8Array) {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (bytes.length > 0) {
-      held = encode(bytes);
+      held = encodeChunk(s, encoder, bytes);
       o.onProgress?.(encoder.bytesIn);
     }
   } else {
-    for await (const chunk of bodyChunks(s, o)) {
-      const out = encode(chunk);
-      if (held && held.length > 0) await write(held);
-      held = out;
-      o.onProgress?.(encoder.bytesIn);
-    }
+    held = await streamBody(s, o, encoder);
   }
   if (held && held.length > COALESCE_LIMIT) {
-    await write(held);
+    const bytes = held;
+    await s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
     held = undefined;
   }
   // RFC 2920 §3.1: the next queued envelope may follow the end of data, in the same write.
@@ -99,10 +119,7 @@ export async function sendDataBody(
     await s.transport.write(end, sig);
     o.onEndOfData?.();
     if (next) for (const whole of next.whole) whole.onEndOfData?.();
-    if (s.transcript.enabled) {
-      s.transcript.emit('C', `<message ${encoder.bytesIn} bytes>`);
-      for (const c of next?.commands ?? []) s.transcript.emit('C', c.logText);
-    }
+    if (s.transcript.enabled) logEndOfData(s, encoder.bytesIn, next?.commands);
     s.rearm('dataDone');
     final = s.reader.take() ?? (await s.reader.next(sig));
     if (final.code === 421) throw replyError(final, 'DATA', 'server closing the connection;');

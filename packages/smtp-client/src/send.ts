@@ -147,27 +147,15 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
 
   const env = await sendEnvelope(s, o, plan);
   const mailOk = env.mail !== undefined && isPositive(env.mail.reply);
-  if (env.bdat && isPositive(env.bdat.reply) && (!mailOk || env.accepted === 0)) {
+  if (!mailOk || env.accepted === 0) {
     // RFC 3030 §2: a chunk is refused when the transaction has no valid recipient.
-    const error = new SmtpError('server accepted BDAT although no recipient was accepted', {
-      kind: 'protocol',
-      code: 'ERR_SMTP_PROTOCOL',
-      reply: env.bdat.reply,
-      command: env.bdat.command.logText,
-    });
-    s.fail(error);
-    throw error;
-  }
-  if (env.data?.code === 354 && (!mailOk || env.accepted === 0)) {
+    if (env.bdat && isPositive(env.bdat.reply)) {
+      throw protocolViolation(s, 'server accepted BDAT although no recipient was accepted', env.bdat.reply, env.bdat.command.logText);
+    }
     // RFC 2920 §3.1 forbids 354 without a valid recipient; the only safe way out is to hang up.
-    const error = new SmtpError('server answered DATA with 354 although no recipient was accepted', {
-      kind: 'protocol',
-      code: 'ERR_SMTP_PROTOCOL',
-      reply: env.data,
-      command: 'DATA',
-    });
-    s.fail(error);
-    throw error;
+    if (env.data?.code === 354) {
+      throw protocolViolation(s, 'server answered DATA with 354 although no recipient was accepted', env.data, 'DATA');
+    }
   }
   const mail = env.mail as { command: EncodedCommand; reply: Reply };
   if (!mailOk) throw replyError(mail.reply, mail.command.logText, 'MAIL FROM');
@@ -175,14 +163,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   const { accepted, rejected } = recipientOutcomes(env.commands, env.replies, prepared.envelope.to);
   if (accepted.length === 0 || (allOrNothing && rejected.length > 0)) {
     await resetAfterFailure(s, o, inline);
-    const all = accepted.length === 0;
-    throw new RecipientsRejectedError(
-      all
-        ? `every recipient was rejected: ${rejected.map((r) => `${r.address} (${quoteReply(r.reply)})`).join(', ')}`
-        : `${rejected.length} of ${o.to.length} recipients rejected; nothing sent (all-or-nothing): ${rejected.map((r) => r.address).join(', ')}`,
-      rejected,
-      rejected.every((r) => r.reply.code >= 400 && r.reply.code < 500),
-    );
+    throw recipientsRejected(o, accepted.length === 0, rejected);
   }
 
   const envelopeDone = Date.now();
@@ -225,6 +206,23 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   };
   if (info.messageId) result.messageId = info.messageId;
   return result;
+}
+
+/** A server reply no RFC allows here: the session ends (the stream can no longer be trusted). */
+function protocolViolation(s: SmtpSession, message: string, reply: Reply, command: string): SmtpError {
+  const error = new SmtpError(message, { kind: 'protocol', code: 'ERR_SMTP_PROTOCOL', reply, command });
+  s.fail(error);
+  return error;
+}
+
+function recipientsRejected(o: SendOptions, all: boolean, rejected: RecipientRejection[]): RecipientsRejectedError {
+  return new RecipientsRejectedError(
+    all
+      ? `every recipient was rejected: ${rejected.map((r) => `${r.address} (${quoteReply(r.reply)})`).join(', ')}`
+      : `${rejected.length} of ${o.to.length} recipients rejected; nothing sent (all-or-nothing): ${rejected.map((r) => r.address).join(', ')}`,
+    rejected,
+    rejected.every((r) => r.reply.code >= 400 && r.reply.code < 500),
+  );
 }
 
 function isPositive(reply: Reply): boolean {

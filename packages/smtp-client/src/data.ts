@@ -1,5 +1,4 @@
-import { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type EncodedCommand, type Reply } from '@smtpkit/wire';
-import { replyError } from './errors.js';
+import { CrlfCanonicalizer, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type DataEncoder, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import type { SmtpSession } from './session.js';
 import type { SendOptions } from './types.js';
 
@@ -37,9 +36,6 @@ async function* bodyChunks(s: SmtpSession, o: SendOptions): AsyncGenerator<Uint8
   }
 }
 
-/** Held-back body bytes up to this size go out in the same write as the end of data. */
-const COALESCE_LIMIT = 64 * 1024;
-
 /** Encode one piece of the body; a failure (a line too long) ends the session, mid-DATA there is no way back. */
 function encodeChunk(s: SmtpSession, encoder: DataEncoder, chunk: Uint8Array): Uint8Array {
   try {
@@ -55,80 +51,67 @@ function encodeChunk(s: SmtpSession, encoder: DataEncoder, chunk: Uint8Array): U
  * A streamed body: every encoded piece but the last is written as it comes (under the data block
  * deadline); the last is returned, to share a write with the end of data.
  */
-async function streamBody(s: SmtpSession, o: SendOptions, encoder: DataEncoder): Promise<Uint8Array | undefined> {
+export async function streamDataBody(s: SmtpSession, o: SendOptions, encoder: DataEncoder): Promise<Uint8Array | undefined> {
   let held: Uint8Array | undefined;
   for await (const chunk of bodyChunks(s, o)) {
     const out = encodeChunk(s, encoder, chunk);
-    if (held && held.length > 0) {
-      const bytes = held;
-      await s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
-    }
+    if (held && held.length > 0) await writeDataBlock(s, o, held);
     held = out;
     o.onProgress?.(encoder.bytesIn);
   }
   return held;
 }
 
+/** A body given whole (string or bytes), encoded at once: dot-stuffed, CRLF only (RFC 5321 §4.5.2, §2.3.8). */
+export function encodeWholeBody(s: SmtpSession, o: SendOptions, encoder: DataEncoder, data: string | Uint8Array): Uint8Array | undefined {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  if (bytes.length === 0) return undefined;
+  const held = encodeChunk(s, encoder, bytes);
+  o.onProgress?.(encoder.bytesIn);
+  return held;
+}
+
+/** Held-back body bytes up to this size go out in the same write as the end of data. */
+export const COALESCE_LIMIT = 64 * 1024;
+
+/** Write one block of message data under the data block deadline (RFC 5321 §4.5.3.2.5). */
+export async function writeDataBlock(s: SmtpSession, o: SendOptions, bytes: Uint8Array): Promise<void> {
+  await s.step('dataBlock', async (sig) => s.transport.write(bytes, sig), o.signal);
+}
+
+/** The last write of a DATA body, and what to do once it went out. */
+export interface EndOfData {
+  bytes: Uint8Array;
+  /** Runs once the bytes are written: the end-of-data hooks and the transcript. */
+  written: () => void;
+}
+
+/**
+ * The end of data (RFC 5321 §4.1.1.4): the held-back last piece of the body, the terminator and, with
+ * PIPELINING, the next queued send's envelope (RFC 2920 §3.1), as one write: one wake-up of the server
+ * per message instead of two or three.
+ */
+export function endOfData(s: SmtpSession, o: SendOptions, encoder: DataEncoder, held: Uint8Array | undefined, pipelined: boolean): EndOfData {
+  const next = pipelined ? s.takeNextEnvelope() : undefined;
+  const tail = encoder.end();
+  let bytes = tail;
+  if (next || (held && held.length > 0)) {
+    const parts: Uint8Array[] = held && held.length > 0 ? [held, tail] : [tail];
+    if (next) for (const c of next.commands) parts.push(c.bytes);
+    bytes = Buffer.concat(parts);
+  }
+  const written = (): void => {
+    o.onEndOfData?.();
+    if (next) for (const whole of next.whole) whole.onEndOfData?.();
+    if (s.transcript.enabled) logEndOfData(s, encoder.bytesIn, next?.commands);
+  };
+  return { bytes, written };
+}
+
 /** The transcript of a body's last write: its size, then the next envelope written with it. */
 function logEndOfData(s: SmtpSession, bytes: number, next: readonly EncodedCommand[] | undefined): void {
   s.transcript.emit('C', `<message ${bytes} bytes>`);
   for (const c of next ?? []) s.transcript.emit('C', c.logText);
-}
-
-/** After 354: the body through wire's {@link DataEncoder} (CRLF, dot-stuffing, terminator), then the final reply. */
-export async function sendDataBody(
-  s: SmtpSession,
-  o: SendOptions,
-  mode: { pipelined: boolean },
-): Promise<{ final: Reply; bytes: number }> {
-  const encoder = new DataEncoder();
-  // The last encoded piece is held back so that it, the end of data and the next envelope share one
-  // write: one wake-up of the server per message instead of two or three.
-  let held: Uint8Array | undefined;
-  const data = o.data;
-  if (typeof data === 'string' || data instanceof Uint8Array) {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (bytes.length > 0) {
-      held = encodeChunk(s, encoder, bytes);
-      o.onProgress?.(encoder.bytesIn);
-    }
-  } else {
-    held = await streamBody(s, o, encoder);
-  }
-  if (held && held.length > COALESCE_LIMIT) {
-    const bytes = held;
-    await s.step('dataBlock', (sig) => s.transport.write(bytes, sig), o.signal);
-    held = undefined;
-  }
-  // RFC 2920 §3.1: the next queued envelope may follow the end of data, in the same write.
-  const next = mode.pipelined ? s.takeNextEnvelope() : undefined;
-  const tail = encoder.end();
-  let end = tail;
-  if (next || (held && held.length > 0)) {
-    const parts: Uint8Array[] = held && held.length > 0 ? [held, tail] : [tail];
-    if (next) for (const c of next.commands) parts.push(c.bytes);
-    end = Buffer.concat(parts);
-  }
-  // One step: the write under the data block deadline, the reply under the end of data one.
-  const scope = s.enterStep('dataBlock', o.signal);
-  let final: Reply;
-  try {
-    const sig = s.stepSignal();
-    // A reply before our end of data answers nothing: never take it for the final one.
-    await s.assertNoUnsolicited(sig);
-    await s.transport.write(end, sig);
-    o.onEndOfData?.();
-    if (next) for (const whole of next.whole) whole.onEndOfData?.();
-    if (s.transcript.enabled) logEndOfData(s, encoder.bytesIn, next?.commands);
-    s.rearm('dataDone');
-    final = s.reader.take() ?? (await s.reader.next(sig));
-    if (final.code === 421) throw replyError(final, 'DATA', 'server closing the connection;');
-  } catch (err) {
-    throw s.stepFailed('dataBlock', err);
-  } finally {
-    s.exitStep(scope);
-  }
-  return { final, bytes: encoder.bytesIn };
 }
 
 /**

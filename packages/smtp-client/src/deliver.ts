@@ -3,7 +3,7 @@ import { SmtpError, isSmtpError, parseMailbox, type BodySource, type Reply } fro
 import { connect } from './connect.js';
 import { dataSupply, type DataSupply } from './deliver/data.js';
 import { nextStep } from './deliver/decide.js';
-import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown } from './pool/retry.js';
+import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, watched } from './pool/retry.js';
 import { normalizeDomain, resolveAddresses, resolveMailHosts, systemResolver, type MailHost, type MxResolver } from './mx.js';
 import type { ConnectFn } from './pool.js';
 import type { ConnectOptions, SendOptions, SendResult, TlsInfo } from './types.js';
@@ -172,8 +172,6 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
       const attempt: DeliveryAttempt = { host: host.host, address };
       out.attempts.push(attempt);
       const watch = new BodyWatch();
-      const userProgress = shared.sendOptions.onProgress;
-      const userEnd = shared.sendOptions.onEndOfData;
       let session;
       try {
         session = await shared.connectFn({
@@ -183,19 +181,7 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
           ...(isIP(host.host) === 0 ? { servername: host.host } : {}),
         });
         attempt.tls = session.tls;
-        const result = await session.send({
-          ...shared.sendOptions,
-          to: job.recipients,
-          data: job.supply.next(),
-          onProgress: (n) => {
-            watch.progress();
-            userProgress?.(n);
-          },
-          onEndOfData: () => {
-            watch.endOfData();
-            userEnd?.();
-          },
-        });
+        const result = await session.send(watched({ ...shared.sendOptions, to: job.recipients, data: job.supply.next() }, watch));
         out.mx = host.host;
         out.result = result;
         await session.quit();

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { needsSmtputf8, SmtpError, type BodySource, type Capabilities, type Envelope, type MailParams, type RcptParams } from '@smtpkit/wire';
 import { inputError } from './errors.js';
 import type { SendOptions } from './types.js';
@@ -8,6 +9,10 @@ const MAX_TEXT_LINE = 998;
 const HEADER_SCAN = 64 * 1024;
 const EMPTY_LINE_CRLF = Buffer.from('\n\r\n');
 const EMPTY_LINE_LF = Buffer.from('\n\n');
+const CR = 0x0d;
+const LF = 0x0a;
+const LT = 0x3c;
+const GT = 0x3e;
 
 /** What can be learnt from a body before sending it (only for string/Uint8Array bodies). */
 export interface BodyInfo {
@@ -20,39 +25,88 @@ export interface BodyInfo {
   messageId?: string;
 }
 
-/** Scan a string/Uint8Array body once; streams are not read ahead. */
+/** Scan a string/Uint8Array body once; streams are not read ahead. Native scans only: this runs for every message. */
 export function analyseBody(data: BodySource): BodyInfo {
-  let bytes: Uint8Array;
+  let bytes: Buffer;
   if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
-  else if (data instanceof Uint8Array) bytes = data;
+  else if (data instanceof Uint8Array) bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   else return { eightBit: false, binary: false, longLine: false };
-  let eightBit = false;
-  let binary = false;
-  let longLine = false;
-  let lineStart = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i] as number;
-    if (b >= 0x80) eightBit = true;
-    else if (b === 0) binary = true;
-    else if (b === 0x0a || b === 0x0d) {
-      if (i - lineStart > MAX_TEXT_LINE) longLine = true;
-      lineStart = i + 1;
-    }
-  }
-  if (bytes.length - lineStart > MAX_TEXT_LINE) longLine = true;
+  const eightBit = !isAscii(bytes);
+  const binary = bytes.indexOf(0) !== -1;
+  const longLine = bytes.length > MAX_TEXT_LINE && hasLongLine(bytes);
   const messageId = findMessageId(bytes);
   return { size: bytes.length, eightBit, binary, longLine, ...(messageId ? { messageId } : {}) };
 }
 
-function findMessageId(bytes: Uint8Array): string | undefined {
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEADER_SCAN));
+/**
+ * A line (ended by CR, LF or the end of the body) longer than {@link MAX_TEXT_LINE} octets. Each native
+ * `lastIndexOf` skips up to a whole line limit of text; only a stretch with no LF in it is searched for CRs.
+ */
+function hasLongLine(bytes: Buffer): boolean {
+  let start = 0;
+  while (bytes.length - start > MAX_TEXT_LINE) {
+    const lf = bytes.lastIndexOf(LF, start + MAX_TEXT_LINE);
+    if (lf >= start) {
+      start = lf + 1; // every line up to this LF is within the limit
+      continue;
+    }
+    const next = bytes.indexOf(LF, start);
+    const end = next === -1 ? bytes.length : next;
+    if (longestCrLine(bytes, start, end) > MAX_TEXT_LINE) return true;
+    if (next === -1) return false;
+    start = next + 1;
+  }
+  return false;
+}
+
+/** The longest run between CRs in `bytes[start, end)` (a stretch without LF). */
+function longestCrLine(bytes: Buffer, start: number, end: number): number {
+  let longest = 0;
+  for (let at = start; at <= end; ) {
+    let cr = bytes.indexOf(CR, at);
+    if (cr === -1 || cr > end) cr = end;
+    longest = Math.max(longest, cr - at);
+    at = cr + 1;
+  }
+  return longest;
+}
+
+function findMessageId(bytes: Buffer): string | undefined {
+  const head = bytes.subarray(0, Math.min(bytes.length, HEADER_SCAN));
   // The header section ends at the first empty line (RFC 5322 §2.1): found natively, then only the
   // header octets become a string.
   const crlf = head.indexOf(EMPTY_LINE_CRLF);
   const lf = head.indexOf(EMPTY_LINE_LF);
   const end = crlf === -1 ? lf : lf === -1 ? crlf : Math.min(crlf, lf);
   const headers = head.toString('latin1', 0, end === -1 ? head.length : end);
-  return /^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^>\r\n]+>)/im.exec(headers)?.[1];
+  // Field names are case-insensitive (RFC 5322 §1.2.2); the field must start a line.
+  const lower = headers.toLowerCase();
+  for (let at = lower.indexOf('message-id:'); at !== -1; at = lower.indexOf('message-id:', at + 1)) {
+    const before = headers.charCodeAt(at - 1);
+    if (at > 0 && before !== LF && before !== CR) continue;
+    const id = msgIdAt(headers, at + 'message-id:'.length);
+    if (id) return id;
+  }
+  return undefined;
+}
+
+/** The msg-id at `i` (RFC 5322 §3.6.4) after optional white space, possibly folded onto the next line (§2.2.3). */
+function msgIdAt(h: string, i: number): string | undefined {
+  while (isWsp(h.charCodeAt(i))) i++;
+  const fold = h.charCodeAt(i) === CR && h.charCodeAt(i + 1) === LF ? 2 : h.charCodeAt(i) === LF ? 1 : 0;
+  if (fold > 0) {
+    i += fold;
+    if (!isWsp(h.charCodeAt(i))) return undefined;
+    while (isWsp(h.charCodeAt(i))) i++;
+  }
+  if (h.charCodeAt(i) !== LT) return undefined;
+  let j = i + 1;
+  while (j < h.length && h.charCodeAt(j) !== GT && h.charCodeAt(j) !== CR && h.charCodeAt(j) !== LF) j++;
+  return h.charCodeAt(j) === GT && j > i + 1 ? h.slice(i, j + 1) : undefined;
+}
+
+function isWsp(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }
 
 /** The checked envelope and how the body will travel. */

@@ -6,9 +6,6 @@ import type { Transcript } from './transcript.js';
 import type { TlsUpgradeOptions, Transport } from './transport.js';
 import type { TlsInfo } from './types.js';
 
-/** What {@link NetTransport.write} returns when the socket took the bytes without backpressure. */
-const WRITTEN: Promise<void> = Promise.resolve();
-
 /** Chunks held before the socket is paused: incoming data is bounded by backpressure too. */
 const MAX_QUEUED_CHUNKS = 64;
 
@@ -164,13 +161,13 @@ export class NetTransport implements Transport {
     w.reject(this.#readSignal?.reason);
   };
 
-  write(bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+  write(bytes: Uint8Array, signal: AbortSignal): Promise<void> | undefined {
     if (signal.aborted) return Promise.reject(signal.reason);
     const socket = this.#socket;
     if (this.#error || socket.destroyed || !socket.writable) {
       return Promise.reject(connectionError(`connection to ${this.remote} closed`, this.#error ?? undefined));
     }
-    if (socket.write(bytes)) return WRITTEN;
+    if (socket.write(bytes)) return undefined;
     // Backpressure: wait for 'drain', but never past a close or an abort.
     return new Promise<void>((resolve, reject) => {
       const done = (err?: unknown) => {

@@ -1,8 +1,10 @@
 import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { connect } from './connect.js';
-import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision } from './pool/retry.js';
+import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision, watched } from './pool/retry.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
+
+const noop = (): void => {};
 
 /** Opens a session; {@link connect} by default. */
 export type ConnectFn = (options: ConnectOptions) => Promise<Session>;
@@ -295,11 +297,11 @@ export function createPool(options: PoolOptions): Pool {
     pump();
   }
 
-  async function run(slot: Slot, job: Job): Promise<void> {
+  /** Hand a send to a session; a session's first send after idling or a failure checks it first. */
+  function run(slot: Slot, job: Job): void {
     const first = slot.inflight.length === 0;
     slot.state = 'busy';
     clearIdle(slot);
-    const session = slot.session!;
     const signal = job.options.signal;
     if (signal?.aborted) {
       settle(job, abortError(signal.reason));
@@ -308,63 +310,67 @@ export function createPool(options: PoolOptions): Pool {
     }
     const watch = new BodyWatch();
     slot.inflight.push(watch);
-    if (first && (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle)) {
-      slot.checking = true;
-      const failure = await check(session);
-      slot.checking = false;
-      if (failure) {
-        slot.inflight.splice(slot.inflight.indexOf(watch), 1);
-        discard(slot);
-        bounce(job, failure);
-        return;
-      }
-      slot.dirty = false;
+    if (first && (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle)) void checkThenSend(slot, job, watch);
+    else transact(slot, job, watch);
+  }
+
+  async function checkThenSend(slot: Slot, job: Job, watch: BodyWatch): Promise<void> {
+    slot.checking = true;
+    const failure = await check(slot.session!);
+    slot.checking = false;
+    if (failure) {
+      slot.inflight.splice(slot.inflight.indexOf(watch), 1);
+      discard(slot);
+      bounce(job, failure);
+      return;
     }
+    slot.dirty = false;
+    transact(slot, job, watch);
+  }
+
+  function transact(slot: Slot, job: Job, watch: BodyWatch): void {
+    const session = slot.session!;
     if (!session.usable) {
       slot.inflight.splice(slot.inflight.indexOf(watch), 1);
       if (slot.inflight.length === 0) discard(slot);
       bounce(job, unusableError());
       return;
     }
-    const userProgress = job.options.onProgress;
-    const userEnd = job.options.onEndOfData;
-    try {
-      const result = await session.send({
-        ...job.options,
-        onProgress: (n) => {
-          watch.progress();
-          userProgress?.(n);
-        },
-        onEndOfData: () => {
-          watch.endOfData();
-          userEnd?.();
-        },
-      });
-      slot.transactions++;
-      settle(job, undefined, result);
-    } catch (error) {
-      slot.dirty = true;
-      if (!watch.started && !session.usable && isSmtpError(error) && error.code === 'ERR_SMTP_SESSION_UNUSABLE') {
-        // Queued behind a send that killed the session: nothing of its own went out, or only its
-        // envelope, written early after the previous end of data (RFC 2920 §3.1), which the server
-        // drops with the connection. Not its fault: back to the queue, uncharged.
-        job.check = true;
-        job.bounces++;
-        if (job.bounces > maxConnections) settle(job, error);
-        else requeue(slot, job);
-      } else {
+    session.send(watched(job.options, watch)).then(
+      (result) => {
         slot.transactions++;
-        const decision = retryDecision(error, { bodyStarted: watch.started, failures: job.failures, usable: session.usable });
-        if (decision === 'retry') {
-          job.failures++;
-          job.check = true;
-          requeue(slot, job);
-        } else {
-          settle(job, mayHaveBeenDelivered(error, watch.endWritten) ? outcomeUnknown(error) : error);
-        }
-      }
+        settle(job, undefined, result);
+        leave(slot, watch);
+      },
+      (error: unknown) => {
+        failed(slot, job, watch, session, error);
+        leave(slot, watch);
+      },
+    );
+  }
+
+  /** A send failed: back to the queue when that is safe (see {@link createPool}), else rejected. */
+  function failed(slot: Slot, job: Job, watch: BodyWatch, session: Session, error: unknown): void {
+    slot.dirty = true;
+    if (!watch.started && !session.usable && isSmtpError(error) && error.code === 'ERR_SMTP_SESSION_UNUSABLE') {
+      // Queued behind a send that killed the session: nothing of its own went out, or only its
+      // envelope, written early after the previous end of data (RFC 2920 §3.1), which the server
+      // drops with the connection. Not its fault: back to the queue, uncharged.
+      job.check = true;
+      job.bounces++;
+      if (job.bounces > maxConnections) settle(job, error);
+      else requeue(slot, job);
+      return;
     }
-    leave(slot, watch);
+    slot.transactions++;
+    const decision = retryDecision(error, { bodyStarted: watch.started, failures: job.failures, usable: session.usable });
+    if (decision === 'retry') {
+      job.failures++;
+      job.check = true;
+      requeue(slot, job);
+    } else {
+      settle(job, mayHaveBeenDelivered(error, watch.endWritten) ? outcomeUnknown(error) : error);
+    }
   }
 
   function pump(): void {
@@ -396,7 +402,7 @@ export function createPool(options: PoolOptions): Pool {
         return Promise.reject(queueFullError(maxQueue));
       }
       return new Promise<SendResult>((resolve, reject) => {
-        const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, bounces: 0, detach: () => {} };
+        const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, bounces: 0, detach: noop };
         if (signal) {
           const onAbort = (): void => {
             const i = queue.indexOf(job);

@@ -1,5 +1,6 @@
 import {
   CrlfCanonicalizer,
+  DataEncoder,
   DEFAULT_BDAT_CHUNK_SIZE,
   encodeCommand,
   MAX_DATA_LINE,
@@ -10,7 +11,7 @@ import {
 } from '@smtpkit/wire';
 import { quoteReply, replyError } from './errors.js';
 import { analyseBody, orcptFor, prepareEnvelope, type BodyInfo, type PreparedEnvelope } from './envelope.js';
-import { sendBdat, sendDataBody } from './data.js';
+import { COALESCE_LIMIT, encodeWholeBody, endOfData, sendBdat, streamDataBody, writeDataBlock } from './data.js';
 import type { SmtpSession } from './session.js';
 import type { Step } from './timeouts.js';
 import type { RecipientRejection, SendOptions, SendResult } from './types.js';
@@ -34,6 +35,7 @@ export class RecipientsRejectedError extends SmtpError {
 }
 
 function stepOf(cmd: EncodedCommand): Step {
+  if (cmd.verb === '.') return 'dataDone';
   if (cmd.verb === 'MAIL') return 'mail';
   if (cmd.verb === 'RCPT') return 'rcpt';
   if (cmd.verb === 'DATA') return 'dataInit';
@@ -133,6 +135,9 @@ interface EnvelopeReplies {
   accepted: number;
 }
 
+/** Stands for the end of data in {@link SmtpSession.exchange}: its reply is the message's final one. */
+const END_OF_DATA: readonly EncodedCommand[] = [{ verb: '.', bytes: new Uint8Array(0), logText: 'DATA' }];
+
 /**
  * One mail transaction (RFC 5321 §3.3): MAIL, RCPT…, then DATA or BDAT. With PIPELINING the
  * envelope goes in one write and replies are matched in order (RFC 2920 §3.1); the body is sent
@@ -142,10 +147,33 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   s.assertUsable();
   const startedAt = Date.now();
   const plan = early ?? planSend(s, o);
-  const { info, prepared, allOrNothing, inline } = plan;
+  const { info, prepared, allOrNothing, inline, groups } = plan;
   for (const n of prepared.notes) s.transcript.note(n);
 
-  const env = await sendEnvelope(s, o, plan);
+  const env: EnvelopeReplies = { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0 };
+  for (let index = 0; index < groups.length; index++) {
+    const group = groups[index] as EncodedCommand[];
+    // RFC 5321 §3.3: nothing follows a refused MAIL; DATA alone waits for an accepted RCPT.
+    if ((env.mail && !isPositive(env.mail.reply)) || (group.length === 1 && group[0]?.verb === 'DATA' && env.accepted === 0)) break;
+    const bytes = index === 0 && plan.written ? null : s.encodeGroup(group);
+    let out = bytes;
+    let written: (() => void) | undefined;
+    if (inline) {
+      // From here the whole message may reach the server: count its end of data as written.
+      if (bytes) o.onEndOfData?.();
+      // RFC 3030 §4.2 + RFC 2920: queued one-write messages follow before these replies return.
+      const ahead = s.takeAhead();
+      if (ahead.commands.length > 0) {
+        for (const next of ahead.whole) next.onEndOfData?.();
+        const more = s.encodeGroup(ahead.commands);
+        out = bytes ? Buffer.concat([bytes, more]) : more;
+      }
+      if (out) written = () => o.onProgress?.(info.size ?? 0);
+      else o.onProgress?.(info.size ?? 0);
+    }
+    const replies = await s.exchange(stepOf(group[0] as EncodedCommand), out, group, stepOf, o.signal, written);
+    recordReplies(s, env, group, replies);
+  }
   const mailOk = env.mail !== undefined && isPositive(env.mail.reply);
   if (!mailOk || env.accepted === 0) {
     // RFC 3030 §2: a chunk is refused when the transaction has no valid recipient.
@@ -180,17 +208,25 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
     let dataReply = env.data;
     if (!dataReply) {
       const cmd = encodeCommand({ verb: 'DATA' });
-      dataReply = await s.step('dataInit', async (sig) => {
-        await s.assertNoUnsolicited(sig);
-        await s.writeCommands([cmd], sig);
-        return s.readReply(sig, 'DATA');
-      }, o.signal);
+      dataReply = (await s.exchange('dataInit', s.encodeGroup([cmd]), [cmd], stepOf, o.signal))[0] as Reply;
     }
     if (dataReply.code !== 354) {
       await s.rset(o.signal);
       throw replyError(dataReply, 'DATA');
     }
-    ({ final, bytes } = await sendDataBody(s, o, { pipelined: plan.pipelined }));
+    // After 354: the body through wire's DataEncoder (CRLF, dot-stuffing, terminator), then the final reply.
+    const encoder = new DataEncoder();
+    const data = o.data;
+    let held =
+      typeof data === 'string' || data instanceof Uint8Array ? encodeWholeBody(s, o, encoder, data) : await streamDataBody(s, o, encoder);
+    if (held && held.length > COALESCE_LIMIT) {
+      await writeDataBlock(s, o, held);
+      held = undefined;
+    }
+    const end = endOfData(s, o, encoder, held, plan.pipelined);
+    // One step: the write under the data block deadline, the reply under the end of data one.
+    final = (await s.exchange('dataBlock', end.bytes, END_OF_DATA, stepOf, o.signal, end.written))[0] as Reply;
+    bytes = encoder.bytesIn;
   }
   if (!isPositive(final)) {
     // The final reply ends the transaction either way (RFC 5321 §4.1.1.4): no RSET needed.
@@ -206,6 +242,29 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   };
   if (info.messageId) result.messageId = info.messageId;
   return result;
+}
+
+/** File a group's replies; a refused RSET (written ahead of a one-write message) ends the session. */
+function recordReplies(s: SmtpSession, env: EnvelopeReplies, group: readonly EncodedCommand[], replies: readonly Reply[]): void {
+  for (let i = 0; i < group.length; i++) {
+    const cmd = group[i] as EncodedCommand;
+    const reply = replies[i] as Reply;
+    if (cmd.verb === 'RSET') {
+      if (reply.code !== 250) {
+        const error = replyError(reply, 'RSET');
+        s.fail(error);
+        throw error;
+      }
+      continue;
+    }
+    env.commands.push(cmd);
+    env.replies.push(reply);
+    if (cmd.verb === 'MAIL') env.mail = { command: cmd, reply };
+    else if (cmd.verb === 'RCPT') {
+      if (isPositive(reply)) env.accepted++;
+    } else if (cmd.verb === 'DATA') env.data = reply;
+    else if (cmd.verb === 'BDAT') env.bdat = { command: cmd, reply };
+  }
 }
 
 /** A server reply no RFC allows here: the session ends (the stream can no longer be trusted). */
@@ -236,55 +295,6 @@ function isPositive(reply: Reply): boolean {
  */
 async function resetAfterFailure(s: SmtpSession, o: SendOptions, inline: boolean): Promise<void> {
   if (!(inline && s.nextWrittenEarly)) await s.rset(o.signal);
-}
-
-/** Write the envelope groups (unless written early) and read their replies, stopping where RFC 5321 says to. */
-async function sendEnvelope(s: SmtpSession, o: SendOptions, plan: PlannedSend): Promise<EnvelopeReplies> {
-  const out: EnvelopeReplies = { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0 };
-  const { groups, inline } = plan;
-  for (let index = 0; index < groups.length; index++) {
-    const group = groups[index] as EncodedCommand[];
-    const gate = group.length === 1 && group[0]?.verb === 'DATA';
-    if ((out.mail && !isPositive(out.mail.reply)) || (gate && out.accepted === 0)) break;
-    if (!(index === 0 && plan.written)) {
-      await s.step(stepOf(group[0] as EncodedCommand), async (sig) => {
-        await s.assertNoUnsolicited(sig);
-        // From here the whole message may reach the server: count its end of data as written.
-        if (inline) o.onEndOfData?.();
-        await s.writeCommands(group, sig);
-      }, o.signal);
-    }
-    if (inline) {
-      o.onProgress?.(plan.info.size ?? 0);
-      // RFC 3030 §4.2 + RFC 2920: queued one-write messages follow before these replies return.
-      const ahead = s.takeAhead();
-      if (ahead.commands.length > 0) {
-        for (const next of ahead.whole) next.onEndOfData?.();
-        await s.step('mail', (sig) => s.writeCommands(ahead.commands, sig), o.signal);
-      }
-    }
-    const groupReplies = await s.readReplies(group, stepOf, o.signal);
-    for (let i = 0; i < group.length; i++) {
-      const cmd = group[i] as EncodedCommand;
-      const reply = groupReplies[i] as Reply;
-      if (cmd.verb === 'RSET') {
-        if (reply.code !== 250) {
-          const error = replyError(reply, 'RSET');
-          s.fail(error);
-          throw error;
-        }
-        continue;
-      }
-      out.commands.push(cmd);
-      out.replies.push(reply);
-      if (cmd.verb === 'MAIL') out.mail = { command: cmd, reply };
-      else if (cmd.verb === 'RCPT') {
-        if (isPositive(reply)) out.accepted++;
-      } else if (cmd.verb === 'DATA') out.data = reply;
-      else if (cmd.verb === 'BDAT') out.bdat = { command: cmd, reply };
-    }
-  }
-  return out;
 }
 
 /** Rewrite RCPT commands with a per-recipient ORCPT (RFC 3461 §4.2) when asked. */

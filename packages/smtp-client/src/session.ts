@@ -215,8 +215,8 @@ export class SmtpSession implements Session {
     this.#clock.arm(step, this.timeouts[step]);
   }
 
-  /** Write commands in one go (a pipelined group is one write, RFC 2920 §3.1). */
-  async writeCommands(commands: readonly EncodedCommand[], signal: AbortSignal): Promise<void> {
+  /** The bytes of a group of commands, to go out in one write (RFC 2920 §3.1); each is logged as it is taken. */
+  encodeGroup(commands: readonly EncodedCommand[]): Uint8Array {
     let total = 0;
     for (const c of commands) total += c.bytes.length;
     const bytes = new Uint8Array(total);
@@ -229,7 +229,50 @@ export class SmtpSession implements Session {
       const chunk = (c as { chunk?: number }).chunk;
       if (chunk !== undefined && this.transcript.enabled) this.transcript.emit('C', `<chunk ${chunk} bytes>`);
     }
-    await this.transport.write(bytes, signal);
+    return bytes;
+  }
+
+  /** Write commands in one go (a pipelined group is one write, RFC 2920 §3.1). */
+  async writeCommands(commands: readonly EncodedCommand[], signal: AbortSignal): Promise<void> {
+    await this.transport.write(this.encodeGroup(commands), signal);
+  }
+
+  /**
+   * One round trip in one step: write `bytes` (null when they went out earlier), then read one reply per
+   * command in order (RFC 2920 §3.1), each under its own command's deadline (`stepOf`). `written` runs once
+   * the transport took the bytes. A 421 ends the session (RFC 5321 §3.8); so does any failure.
+   */
+  async exchange(
+    writeStep: Step,
+    bytes: Uint8Array | null,
+    commands: readonly EncodedCommand[],
+    stepOf: (cmd: EncodedCommand) => Step,
+    signal?: AbortSignal,
+    written?: () => void,
+  ): Promise<Reply[]> {
+    const scope = this.enterStep(writeStep, signal);
+    try {
+      const sig = this.stepSignal();
+      if (bytes) {
+        // A reply already here answers nothing we sent: never take it for the answer to these bytes.
+        if (this.reader.pending > 0 || this.transport.bufferedChunks > 0) await this.assertNoUnsolicited(sig);
+        const pending = this.transport.write(bytes, sig);
+        if (pending) await pending;
+        written?.();
+      }
+      const replies: Reply[] = [];
+      for (const cmd of commands) {
+        this.rearm(stepOf(cmd));
+        const reply = this.reader.take() ?? (await this.reader.next(sig));
+        if (reply.code === 421) throw replyError(reply, cmd.logText, 'server closing the connection;');
+        replies.push(reply);
+      }
+      return replies;
+    } catch (err) {
+      throw this.stepFailed(writeStep, err);
+    } finally {
+      this.exitStep(scope);
+    }
   }
 
   /** Read one reply; a 421 ends the session here, whatever command it answers (RFC 5321 §3.8). */
@@ -237,35 +280,6 @@ export class SmtpSession implements Session {
     const reply = this.reader.take() ?? (await this.reader.next(signal));
     if (reply.code === 421) throw replyError(reply, command, 'server closing the connection;');
     return reply;
-  }
-
-  /**
-   * Read the replies to a written group in order, each under its own command's deadline (the clock
-   * is re-armed per reply), in one step: replies that arrived together are taken without waiting.
-   */
-  async readReplies(
-    commands: readonly EncodedCommand[],
-    stepOf: (cmd: EncodedCommand) => Step,
-    signal?: AbortSignal,
-  ): Promise<Reply[]> {
-    const first = commands[0] as EncodedCommand;
-    const step = stepOf(first);
-    const scope = this.enterStep(step, signal);
-    try {
-      const sig = this.stepSignal();
-      const replies: Reply[] = [];
-      for (const cmd of commands) {
-        if (cmd !== first) this.rearm(stepOf(cmd));
-        const reply = this.reader.take() ?? (await this.reader.next(sig));
-        if (reply.code === 421) throw replyError(reply, cmd.logText, 'server closing the connection;');
-        replies.push(reply);
-      }
-      return replies;
-    } catch (err) {
-      throw this.stepFailed(step, err);
-    } finally {
-      this.exitStep(scope);
-    }
   }
 
   /**
@@ -316,6 +330,9 @@ export class SmtpSession implements Session {
     if (this.#busy) return;
     this.#busy = true;
     try {
+      // Calls made together (in one tick) are all queued before the first runs, so it can write
+      // theirs with its own (RFC 2920 §3.1, RFC 3030 §4.2).
+      await undefined;
       for (let job = this.#jobs.shift(); job; job = this.#jobs.shift()) {
         try {
           job.resolve(await job.run(job));

@@ -21,10 +21,11 @@ export interface Transport {
   /** True once TLS is up. */
   readonly secure: boolean;
   /**
-   * Write bytes; resolves when the transport accepted them (after 'drain' when its buffer was full).
-   * Rejects with the signal's reason when aborted, or a connection error when the peer went away.
+   * Write bytes: undefined when the transport took them at once, else a promise that resolves once it
+   * accepted them (after 'drain' when its buffer was full). The promise rejects with the signal's reason
+   * when aborted, or a connection error when the peer went away.
    */
-  write(bytes: Uint8Array, signal: AbortSignal): Promise<void>;
+  write(bytes: Uint8Array, signal: AbortSignal): Promise<void> | undefined;
   /** The next incoming chunk, or null at end of stream. Rejects with the signal's reason when aborted. */
   read(signal: AbortSignal): Promise<Uint8Array | null>;
   /** Chunks received and not yet read (STARTTLS checks that nothing arrived beyond the 220). */

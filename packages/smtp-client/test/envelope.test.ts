@@ -24,6 +24,59 @@ describe('analyseBody', () => {
     expect(analyseBody('Subject: x\r\n\r\nMessage-ID: <no@example.com>\r\n').messageId).toBeUndefined();
   });
 
+  it.each([
+    ['lines split by LF only', `${'a'.repeat(998)}\n${'b'.repeat(998)}\n`, false],
+    ['a long line after short ones', `${'x\r\n'.repeat(500)}${'a'.repeat(999)}\r\n`, true],
+    ['a long last line without an ending', `${'x\r\n'.repeat(3)}${'a'.repeat(999)}`, true],
+    ['long stretches without LF cut short by CRs', `${'a'.repeat(998)}\r${'b'.repeat(998)}\r${'c'.repeat(998)}`, false],
+    ['a CR-delimited line over the limit', `${'a'.repeat(500)}\r${'b'.repeat(999)}\r\n`, true],
+    ['many lines, each exactly at the limit', `${'a'.repeat(998)}\r\n`.repeat(20), false],
+  ])('line length: %s', (_n, body, longLine) => {
+    expect(analyseBody(body).longLine).toBe(longLine);
+  });
+
+  it('agrees with a byte-by-byte scan on random bodies', () => {
+    // The reference: every octet looked at once, CR and LF both end a line (RFC 5321 §4.5.3.1.6).
+    const reference = (b: Uint8Array) => {
+      let eightBit = false;
+      let binary = false;
+      let longLine = false;
+      let lineStart = 0;
+      for (let i = 0; i < b.length; i++) {
+        const c = b[i] as number;
+        if (c >= 0x80) eightBit = true;
+        else if (c === 0) binary = true;
+        else if (c === 0x0a || c === 0x0d) {
+          if (i - lineStart > 998) longLine = true;
+          lineStart = i + 1;
+        }
+      }
+      if (b.length - lineStart > 998) longLine = true;
+      return { eightBit, binary, longLine };
+    };
+    let seed = 42;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const alphabet = [0x61, 0x0d, 0x0a, 0x00, 0xe9, 0x20];
+    for (let round = 0; round < 400; round++) {
+      const body = new Uint8Array(random(4000));
+      // Mostly text, with separators rare enough that lines around the 998 limit occur.
+      for (let i = 0; i < body.length; i++) body[i] = random(600) === 0 ? (alphabet[random(alphabet.length)] as number) : 0x61;
+      expect(analyseBody(body)).toMatchObject(reference(body));
+    }
+  });
+
+  it('finds the Message-ID however the field name is written, and when folded', () => {
+    const id = (headers: string) => analyseBody(`${headers}\r\n\r\nbody`).messageId;
+    expect(id('Message-Id: <a@x>')).toBe('<a@x>');
+    expect(id('Subject: s\r\nMESSAGE-ID:\t<b@x>')).toBe('<b@x>');
+    expect(id('Subject: s\r\nmessage-id:\r\n  <c@x>')).toBe('<c@x>');
+    expect(id('Subject: s\nMessage-ID: <d@x>')).toBe('<d@x>');
+    expect(id('X-Original-Message-ID: <e@x>')).toBeUndefined();
+    expect(id('Message-ID: no-brackets\r\nSubject: s')).toBeUndefined();
+    expect(id('Message-ID: <>\r\nSubject: s')).toBeUndefined();
+    expect(id('Message-ID: <broken\r\nMessage-ID: <f@x>')).toBe('<f@x>');
+  });
+
   it('does not read streams ahead', () => {
     expect(analyseBody([Uint8Array.from([0xff])])).toEqual({ eightBit: false, binary: false, longLine: false });
   });

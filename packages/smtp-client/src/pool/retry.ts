@@ -1,4 +1,5 @@
 import { isSmtpError, SmtpError } from '@smtpkit/wire';
+import type { SendOptions } from '../types.js';
 
 /** What is known about a failed attempt. */
 export interface AttemptFacts {
@@ -30,6 +31,23 @@ export class BodyWatch {
     this.started = true;
     this.endWritten = true;
   }
+}
+
+/** `options` with hooks that tell `watch` how far the send got; the caller's own hooks still run. */
+export function watched(options: SendOptions, watch: BodyWatch): SendOptions {
+  const userProgress = options.onProgress;
+  const userEnd = options.onEndOfData;
+  return {
+    ...options,
+    onProgress: (n) => {
+      watch.progress();
+      userProgress?.(n);
+    },
+    onEndOfData: () => {
+      watch.endOfData();
+      userEnd?.();
+    },
+  };
 }
 
 /**

@@ -102,7 +102,8 @@ function msgIdAt(h: string, i: number): string | undefined {
   if (h.charCodeAt(i) !== LT) return undefined;
   let j = i + 1;
   while (j < h.length && h.charCodeAt(j) !== GT && h.charCodeAt(j) !== CR && h.charCodeAt(j) !== LF) j++;
-  return h.charCodeAt(j) === GT && j > i + 1 ? h.slice(i, j + 1) : undefined;
+  // A flat copy: a slice would keep the whole header section alive for as long as the result lives.
+  return h.charCodeAt(j) === GT && j > i + 1 ? Buffer.from(h.slice(i, j + 1), 'latin1').toString('latin1') : undefined;
 }
 
 function isWsp(c: number): boolean {

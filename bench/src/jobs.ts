@@ -12,6 +12,11 @@ export type Job =
       size: number;
       /** smtpkit only: 'never' forces DATA even where CHUNKING is offered. */
       chunking?: 'auto' | 'never';
+      /**
+       * Messages sent first, unmeasured, in the same process and the same way (own pool or transport, then
+       * closed): the measured window then shows the per-message cost once the JIT has compiled the hot path.
+       */
+      warmup?: number;
     }
   | { kind: 'send-attachment'; client: NodeClient; port: number; file: string }
   | { kind: 'build-only'; client: NodeClient; bytes: number };

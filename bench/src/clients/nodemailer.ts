@@ -12,6 +12,11 @@ type BuildOnly = Extract<Job, { kind: 'build-only' }>;
 
 /** nodemailer's pooled SMTP transport, every message queued at once, one connection reused without limit. */
 export async function sendMany(job: SendMany): Promise<JobResult> {
+  if (job.warmup) await sendBatch({ ...job, messages: job.warmup });
+  return sendBatch(job);
+}
+
+async function sendBatch(job: SendMany): Promise<JobResult> {
   const raw = makeMessage(job.size);
   const transport = nodemailer.createTransport({
     pool: true,

@@ -12,6 +12,11 @@ type BuildOnly = Extract<Job, { kind: 'build-only' }>;
 
 /** smtpkit's pool, every message queued at once; `connections` sessions, none recycled during the run. */
 export async function sendMany(job: SendMany): Promise<JobResult> {
+  if (job.warmup) await sendBatch({ ...job, messages: job.warmup });
+  return sendBatch(job);
+}
+
+async function sendBatch(job: SendMany): Promise<JobResult> {
   const raw = makeMessage(job.size);
   const pool = createPool({
     host: '127.0.0.1',

@@ -335,5 +335,6 @@ export function recipientOutcomes(
     if (isPositive(reply)) accepted.push(address);
     else rejected.push({ address, reply, error: replyError(reply, cmd.logText, `recipient ${address}`) });
   }
-  return { accepted, rejected };
+  // Exact-size copies: results are often kept, and an array grown by push carries spare capacity.
+  return { accepted: accepted.slice(), rejected: rejected.length === 0 ? [] : rejected.slice() };
 }

@@ -224,9 +224,14 @@ export class ReplyParser {
       this.#replySize += to - from;
       return undefined;
     }
-    const lines = this.#lines;
-    lines.push(text);
-    this.#lines = [];
+    // A one-line reply (most are) gets an exact-size array: replies are often kept (results, errors).
+    let lines: string[];
+    if (this.#lines.length === 0) lines = [text];
+    else {
+      lines = this.#lines;
+      lines.push(text);
+      this.#lines = [];
+    }
     this.#replySize = 0;
     this.#code = 0;
     const reply: Reply = { code, lines, text: lines.length === 1 ? text : lines.join('\n') };

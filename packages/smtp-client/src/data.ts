@@ -97,12 +97,12 @@ export function endOfData(s: SmtpSession, o: SendOptions, encoder: DataEncoder, 
   let bytes = tail;
   if (next || (held && held.length > 0)) {
     const parts: Uint8Array[] = held && held.length > 0 ? [held, tail] : [tail];
-    if (next) for (const c of next.commands) parts.push(c.bytes);
+    if (next) for (let i = 0; i < next.commands.length; i++) parts.push((next.commands[i] as EncodedCommand).bytes);
     bytes = Buffer.concat(parts);
   }
   const written = (): void => {
     o.onEndOfData?.();
-    if (next) for (const whole of next.whole) whole.onEndOfData?.();
+    if (next) for (let i = 0; i < next.whole.length; i++) next.whole[i]?.onEndOfData?.();
     if (s.transcript.enabled) logEndOfData(s, encoder.bytesIn, next?.commands);
   };
   return { bytes, written };

@@ -132,7 +132,10 @@ export function prepareEnvelope(
 ): PreparedEnvelope {
   if (typeof o.from !== 'string') throw inputError('ERR_SMTP_INPUT', '`from` must be a string (\'\' for the null path)');
   if (!Array.isArray(o.to) || o.to.length === 0) throw inputError('ERR_SMTP_INPUT', '`to` needs at least one recipient');
-  for (const r of o.to) if (typeof r !== 'string' || r === '') throw inputError('ERR_SMTP_INPUT', 'every recipient must be a non-empty string');
+  for (let i = 0; i < o.to.length; i++) {
+    const r = o.to[i];
+    if (typeof r !== 'string' || r === '') throw inputError('ERR_SMTP_INPUT', 'every recipient must be a non-empty string');
+  }
   if (o.data === undefined || o.data === null) throw inputError('ERR_SMTP_INPUT', '`data` is required');
   const notes: string[] = [];
   const size = o.size ?? body.size;

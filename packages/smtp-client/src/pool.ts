@@ -117,16 +117,22 @@ export function createPool(options: PoolOptions): Pool {
     resolvePoolOptions(options);
   const connectFn: ConnectFn = options.connectFn ?? connect;
 
-  const slots = new Set<Slot>();
+  // An array, not a Set: it is scanned for every send, and indexed loops allocate nothing (at most maxConnections).
+  const slots: Slot[] = [];
   const queue: Job[] = [];
   let closing = false;
   let closeWaiters: Array<() => void> = [];
 
   const countState = (state: Slot['state']): number => {
     let n = 0;
-    for (const s of slots) if (s.state === state) n++;
+    for (let i = 0; i < slots.length; i++) if ((slots[i] as Slot).state === state) n++;
     return n;
   };
+
+  function removeSlot(slot: Slot): void {
+    const i = slots.indexOf(slot);
+    if (i >= 0) slots.splice(i, 1);
+  }
 
   function clearIdle(slot: Slot): void {
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
@@ -135,7 +141,7 @@ export function createPool(options: PoolOptions): Pool {
 
   function discard(slot: Slot, error?: Error): void {
     clearIdle(slot);
-    slots.delete(slot);
+    removeSlot(slot);
     slot.session?.destroy(error);
   }
 
@@ -146,7 +152,7 @@ export function createPool(options: PoolOptions): Pool {
     void (session ? session.quit() : Promise.resolve())
       .catch(() => session?.destroy())
       .finally(() => {
-        slots.delete(slot);
+        removeSlot(slot);
         pump();
       });
   }
@@ -173,7 +179,8 @@ export function createPool(options: PoolOptions): Pool {
   function pickIdle(): Slot | undefined {
     // Most recently used first: hot sessions stay hot and the others reach their idle timeout.
     let best: Slot | undefined;
-    for (const s of slots) {
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i] as Slot;
       if (s.state === 'idle' && (!best || s.idleSince >= best.idleSince)) best = s;
     }
     return best;
@@ -187,7 +194,8 @@ export function createPool(options: PoolOptions): Pool {
   /** A busy, healthy, pipelining session with room for one more send, the least loaded first. */
   function pickJoinable(): Slot | undefined {
     let best: Slot | undefined;
-    for (const s of slots) {
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i] as Slot;
       const session = s.session;
       if (s.state !== 'busy' || s.dirty || s.checking || !session?.usable) continue;
       const n = s.inflight.length;
@@ -209,7 +217,7 @@ export function createPool(options: PoolOptions): Pool {
       inflight: [],
       requeued: 0,
     };
-    slots.add(slot);
+    slots.push(slot);
     connectFn(connectOptions).then(
       (session) => {
         slot.session = session;
@@ -222,7 +230,7 @@ export function createPool(options: PoolOptions): Pool {
         }
       },
       (error: unknown) => {
-        slots.delete(slot);
+        removeSlot(slot);
         connectFailed(error);
       },
     );
@@ -380,12 +388,12 @@ export function createPool(options: PoolOptions): Pool {
         void run(idle, queue.shift()!);
         continue;
       }
-      if (countState('connecting') >= queue.length || slots.size >= maxConnections) break;
+      if (countState('connecting') >= queue.length || slots.length >= maxConnections) break;
       open();
     }
     if (closing && queue.length === 0) {
-      for (const s of slots) if (s.state === 'idle') retire(s);
-      if (slots.size === 0) {
+      for (const s of slots.slice()) if (s.state === 'idle') retire(s);
+      if (slots.length === 0) {
         const waiters = closeWaiters;
         closeWaiters = [];
         for (const w of waiters) w();
@@ -427,7 +435,7 @@ export function createPool(options: PoolOptions): Pool {
       });
     },
     get size() {
-      return slots.size;
+      return slots.length;
     },
     get pending() {
       return queue.length;

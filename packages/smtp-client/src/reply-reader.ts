@@ -89,10 +89,11 @@ export class ReplyReader {
       });
     }
     const logged = this.#transcript.enabled;
-    for (const reply of replies) {
+    for (let i = 0; i < replies.length; i++) {
+      const reply = replies[i] as Reply;
       if (logged) {
         const last = reply.lines.length - 1;
-        for (let i = 0; i <= last; i++) this.#transcript.emit('S', `${reply.code}${i === last ? ' ' : '-'}${reply.lines[i]}`);
+        for (let k = 0; k <= last; k++) this.#transcript.emit('S', `${reply.code}${k === last ? ' ' : '-'}${reply.lines[k]}`);
       }
       this.#queue.push(reply);
     }

@@ -148,7 +148,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   const startedAt = Date.now();
   const plan = early ?? planSend(s, o);
   const { info, prepared, allOrNothing, inline, groups } = plan;
-  for (const n of prepared.notes) s.transcript.note(n);
+  for (let i = 0; i < prepared.notes.length; i++) s.transcript.note(prepared.notes[i] as string);
 
   const env: EnvelopeReplies = { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0 };
   for (let index = 0; index < groups.length; index++) {
@@ -164,7 +164,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
       // RFC 3030 §4.2 + RFC 2920: queued one-write messages follow before these replies return.
       const ahead = s.takeAhead();
       if (ahead.commands.length > 0) {
-        for (const next of ahead.whole) next.onEndOfData?.();
+        for (let i = 0; i < ahead.whole.length; i++) ahead.whole[i]?.onEndOfData?.();
         const more = s.encodeGroup(ahead.commands);
         out = bytes ? Buffer.concat([bytes, more]) : more;
       }

@@ -218,10 +218,12 @@ export class SmtpSession implements Session {
   /** The bytes of a group of commands, to go out in one write (RFC 2920 §3.1); each is logged as it is taken. */
   encodeGroup(commands: readonly EncodedCommand[]): Uint8Array {
     let total = 0;
-    for (const c of commands) total += c.bytes.length;
+    // Indexed loops on the per-message path: before V8 optimizes them, for…of allocates per step.
+    for (let i = 0; i < commands.length; i++) total += (commands[i] as EncodedCommand).bytes.length;
     const bytes = new Uint8Array(total);
     let at = 0;
-    for (const c of commands) {
+    for (let i = 0; i < commands.length; i++) {
+      const c = commands[i] as EncodedCommand;
       bytes.set(c.bytes, at);
       at += c.bytes.length;
       this.transcript.emit('C', c.logText);
@@ -261,7 +263,8 @@ export class SmtpSession implements Session {
         written?.();
       }
       const replies: Reply[] = [];
-      for (const cmd of commands) {
+      for (let i = 0; i < commands.length; i++) {
+        const cmd = commands[i] as EncodedCommand;
         this.rearm(stepOf(cmd));
         const reply = this.reader.take() ?? (await this.reader.next(sig));
         if (reply.code === 421) throw replyError(reply, cmd.logText, 'server closing the connection;');

@@ -77,7 +77,8 @@ export function planTransaction(caps: Capabilities, envelope: Envelope, options:
   const commands: EncodedCommand[] = [
     encodeCommand(mailParams ? { verb: 'MAIL', from: envelope.from, params: mailParams } : { verb: 'MAIL', from: envelope.from }, encodeOptions),
   ];
-  for (const to of envelope.to) {
+  for (let i = 0; i < envelope.to.length; i++) {
+    const to = envelope.to[i] as string;
     commands.push(
       encodeCommand(envelope.rcptParams ? { verb: 'RCPT', to, params: envelope.rcptParams } : { verb: 'RCPT', to }, encodeOptions),
     );

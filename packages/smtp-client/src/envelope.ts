@@ -145,7 +145,8 @@ export function prepareEnvelope(
       `message of ${size} octets exceeds the server's SIZE limit of ${caps.size} octets (RFC 1870)`,
     );
   }
-  const smtputf8 = o.smtputf8 === true || needsSmtputf8(o.from) || o.to.some((a) => needsSmtputf8(a));
+  let smtputf8 = o.smtputf8 === true || needsSmtputf8(o.from);
+  for (let i = 0; i < o.to.length && !smtputf8; i++) smtputf8 = needsSmtputf8(o.to[i] as string);
   if (smtputf8 && !caps.smtputf8) {
     throw inputError(
       'ERR_SMTP_SMTPUTF8_UNSUPPORTED',
@@ -194,12 +195,10 @@ export function prepareEnvelope(
       if (o.dsn.notify) rcptParams = { notify: o.dsn.notify };
     }
   }
-  const envelope: Envelope = {
-    from: o.from,
-    to: [...o.to],
-    ...(Object.keys(mailParams).length > 0 ? { mailParams } : {}),
-    ...(rcptParams ? { rcptParams } : {}),
-  };
+  // Built by assignment, not conditional spreads: this runs for every message.
+  const envelope: Envelope = { from: o.from, to: o.to.slice() };
+  if (Object.keys(mailParams).length > 0) envelope.mailParams = mailParams;
+  if (rcptParams) envelope.rcptParams = rcptParams;
   return { envelope, useBdat, smtputf8, binary, notes };
 }
 

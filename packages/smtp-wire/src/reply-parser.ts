@@ -29,6 +29,21 @@ const CR = 0x0d;
 const SP = 0x20;
 const DASH = 0x2d;
 
+/** Octets searched with a plain loop before {@link findByte} hands over to the native search. */
+const SHORT_SCAN = 64;
+
+/**
+ * The first `byte` in `buf[from, to)`, or -1. Reply lines are short: a plain loop over the first octets
+ * costs less than a call into the native search, which takes over for long stretches.
+ */
+function findByte(buf: Buffer, byte: number, from: number, to: number): number {
+  const stop = to < from + SHORT_SCAN ? to : from + SHORT_SCAN;
+  for (let i = from; i < stop; i++) if (buf[i] === byte) return i;
+  if (stop === to) return -1;
+  const at = buf.indexOf(byte, stop);
+  return at === -1 || at >= to ? -1 : at;
+}
+
 function limit(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) {
@@ -112,7 +127,7 @@ export class ReplyParser {
     const n = chunk.length;
     let pos = 0;
     while (pos < n) {
-      const lf = chunk.indexOf(LF, pos);
+      const lf = findByte(chunk, LF, pos, n);
       if (lf === -1) {
         this.#keepPartial(chunk, pos, n);
         break;
@@ -185,9 +200,8 @@ export class ReplyParser {
       throw protocolError('reply line ends in a bare LF, not CRLF (RFC 5321 §2.3.8)', start + (lfAt - from));
     }
     // A CR anywhere else inside the line is never a line ending (RFC 5321 §2.3.8).
-    // (Strict mode: buf[end] is that CR, so the search stops there; lenient: search only the line.)
-    const cr = end < lfAt ? buf.indexOf(CR, from) : buf.subarray(from, end).indexOf(CR) + from;
-    if (cr >= from && cr < end) {
+    const cr = findByte(buf, CR, from, end);
+    if (cr !== -1) {
       throw protocolError('bare CR inside a reply line', start + (cr - from));
     }
     const len = end - from;

@@ -243,6 +243,8 @@ export class SmtpSession implements Session {
    * One round trip in one step: write `bytes` (null when they went out earlier), then read one reply per
    * command in order (RFC 2920 §3.1), each under its own command's deadline (`stepOf`). `written` runs once
    * the transport took the bytes. A 421 ends the session (RFC 5321 §3.8); so does any failure.
+   * `commandsWritten`: `commands` went out earlier and `bytes` only carries what follows them, so their
+   * replies may already be here; otherwise a reply that came before the write is unsolicited.
    */
   async exchange(
     writeStep: Step,
@@ -251,13 +253,14 @@ export class SmtpSession implements Session {
     stepOf: (cmd: EncodedCommand) => Step,
     signal?: AbortSignal,
     written?: () => void,
+    commandsWritten = false,
   ): Promise<Reply[]> {
     const scope = this.enterStep(writeStep, signal);
     try {
       const sig = this.stepSignal();
       if (bytes) {
         // A reply already here answers nothing we sent: never take it for the answer to these bytes.
-        if (this.reader.pending > 0 || this.transport.bufferedChunks > 0) await this.assertNoUnsolicited(sig);
+        if (!commandsWritten && (this.reader.pending > 0 || this.transport.bufferedChunks > 0)) await this.assertNoUnsolicited(sig);
         const pending = this.transport.write(bytes, sig);
         if (pending) await pending;
         written?.();

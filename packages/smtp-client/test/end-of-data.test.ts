@@ -97,6 +97,19 @@ describe('onEndOfData with BDAT (Postfix)', () => {
     expect(events.filter((e) => e.startsWith('sent'))).toHaveLength(3);
   });
 
+  it('more one-write messages than fit the window: later ones follow while earlier replies are already here', async () => {
+    const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'none' });
+    const ends: number[] = [];
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, n) =>
+        s.send({ from: 'alice@example.com', to: ['bob@example.com'], data: body(100 + n), onEndOfData: () => ends.push(n) }),
+      ),
+    );
+    await s.quit();
+    expect(results.map((r) => r.reply.code)).toEqual(Array.from({ length: 40 }, () => 250));
+    expect(ends).toEqual(Array.from({ length: 40 }, (_, n) => n));
+  });
+
   it('a body sent in several chunks: once, with the last one', async () => {
     const s = await connect({ host: '127.0.0.1', port: postfix.port, tls: 'none' });
     const events: string[] = [];

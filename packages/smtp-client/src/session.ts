@@ -260,7 +260,7 @@ export class SmtpSession implements Session {
       const sig = this.stepSignal();
       if (bytes) {
         // A reply already here answers nothing we sent: never take it for the answer to these bytes.
-        if (!commandsWritten && (this.reader.pending > 0 || this.transport.bufferedChunks > 0)) await this.assertNoUnsolicited(sig);
+        if (!commandsWritten && this.#hasUnread) await this.#rejectUnsolicited(sig);
         const pending = this.transport.write(bytes, sig);
         if (pending) await pending;
         written?.();
@@ -294,8 +294,12 @@ export class SmtpSession implements Session {
    * honoured (RFC 5321 §3.8); anything else is a protocol error. Call inside a step.
    */
   assertNoUnsolicited(signal: AbortSignal): Promise<void> {
-    if (this.reader.pending === 0 && this.transport.bufferedChunks === 0) return QUIET;
-    return this.#rejectUnsolicited(signal);
+    return this.#hasUnread ? this.#rejectUnsolicited(signal) : QUIET;
+  }
+
+  /** Something arrived that no command has claimed: a parsed reply, or a chunk not read yet. */
+  get #hasUnread(): boolean {
+    return this.reader.pending > 0 || this.transport.bufferedChunks > 0;
   }
 
   async #rejectUnsolicited(signal: AbortSignal): Promise<void> {

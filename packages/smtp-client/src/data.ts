@@ -96,9 +96,24 @@ export function endOfData(s: SmtpSession, o: SendOptions, encoder: DataEncoder, 
   const tail = encoder.end();
   let bytes = tail;
   if (next || (held && held.length > 0)) {
-    const parts: Uint8Array[] = held && held.length > 0 ? [held, tail] : [tail];
-    if (next) for (let i = 0; i < next.commands.length; i++) parts.push((next.commands[i] as EncodedCommand).bytes);
-    bytes = Buffer.concat(parts);
+    // One plain allocation and copies: this runs for every message.
+    let total = tail.length + (held ? held.length : 0);
+    if (next) for (let i = 0; i < next.commands.length; i++) total += (next.commands[i] as EncodedCommand).bytes.length;
+    bytes = new Uint8Array(total);
+    let at = 0;
+    if (held) {
+      bytes.set(held, 0);
+      at = held.length;
+    }
+    bytes.set(tail, at);
+    at += tail.length;
+    if (next) {
+      for (let i = 0; i < next.commands.length; i++) {
+        const c = (next.commands[i] as EncodedCommand).bytes;
+        bytes.set(c, at);
+        at += c.length;
+      }
+    }
   }
   const written = (): void => {
     o.onEndOfData?.();

@@ -74,36 +74,44 @@ function longestCrLine(bytes: Buffer, start: number, end: number): number {
 function findMessageId(bytes: Buffer): string | undefined {
   const head = bytes.subarray(0, Math.min(bytes.length, HEADER_SCAN));
   // The header section ends at the first empty line (RFC 5322 §2.1): found natively, then only the
-  // header octets become a string.
+  // header octets become a string, to find the field case-insensitively (RFC 5322 §1.2.2).
   const crlf = head.indexOf(EMPTY_LINE_CRLF);
   const lf = head.indexOf(EMPTY_LINE_LF);
   const end = crlf === -1 ? lf : lf === -1 ? crlf : Math.min(crlf, lf);
-  const headers = head.toString('latin1', 0, end === -1 ? head.length : end);
-  // Field names are case-insensitive (RFC 5322 §1.2.2); the field must start a line.
-  const lower = headers.toLowerCase();
+  const headerEnd = end === -1 ? head.length : end;
+  const lower = head.toString('latin1', 0, headerEnd).toLowerCase();
   for (let at = lower.indexOf('message-id:'); at !== -1; at = lower.indexOf('message-id:', at + 1)) {
-    const before = headers.charCodeAt(at - 1);
-    if (at > 0 && before !== LF && before !== CR) continue;
-    const id = msgIdAt(headers, at + 'message-id:'.length);
+    // The field must start a line; latin1 keeps string indexes equal to octet offsets.
+    const before = at > 0 ? (head[at - 1] as number) : LF;
+    if (before !== LF && before !== CR) continue;
+    const id = msgIdAt(head, at + 'message-id:'.length, headerEnd);
     if (id) return id;
   }
   return undefined;
 }
 
-/** The msg-id at `i` (RFC 5322 §3.6.4) after optional white space, possibly folded onto the next line (§2.2.3). */
-function msgIdAt(h: string, i: number): string | undefined {
-  while (isWsp(h.charCodeAt(i))) i++;
-  const fold = h.charCodeAt(i) === CR && h.charCodeAt(i + 1) === LF ? 2 : h.charCodeAt(i) === LF ? 1 : 0;
+/**
+ * The msg-id at octet `i` of `h` (RFC 5322 §3.6.4) after optional white space, possibly folded onto the next
+ * line (§2.2.3), within the header section `h[0, end)`. Read from the octets: the id becomes a string of its
+ * own (a slice of the header text would keep all of it alive for as long as the result lives).
+ */
+function msgIdAt(h: Buffer, i: number, end: number): string | undefined {
+  i = skipWsp(h, i, end);
+  const fold = h[i] === CR && h[i + 1] === LF ? 2 : h[i] === LF ? 1 : 0;
   if (fold > 0) {
     i += fold;
-    if (!isWsp(h.charCodeAt(i))) return undefined;
-    while (isWsp(h.charCodeAt(i))) i++;
+    if (i >= end || !isWsp(h[i] as number)) return undefined;
+    i = skipWsp(h, i, end);
   }
-  if (h.charCodeAt(i) !== LT) return undefined;
+  if (i >= end || h[i] !== LT) return undefined;
   let j = i + 1;
-  while (j < h.length && h.charCodeAt(j) !== GT && h.charCodeAt(j) !== CR && h.charCodeAt(j) !== LF) j++;
-  // A flat copy: a slice would keep the whole header section alive for as long as the result lives.
-  return h.charCodeAt(j) === GT && j > i + 1 ? Buffer.from(h.slice(i, j + 1), 'latin1').toString('latin1') : undefined;
+  while (j < end && h[j] !== GT && h[j] !== CR && h[j] !== LF) j++;
+  return j < end && h[j] === GT && j > i + 1 ? h.toString('latin1', i, j + 1) : undefined;
+}
+
+function skipWsp(h: Buffer, i: number, end: number): number {
+  while (i < end && isWsp(h[i] as number)) i++;
+  return i;
 }
 
 function isWsp(c: number): boolean {

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { inputError, protocolError } from './errors.js';
-import { parseEnhanced } from './reply.js';
-import type { Reply } from './reply.js';
+import { enhancedAt } from './reply.js';
+import type { EnhancedStatus, Reply } from './reply.js';
 
 /** Default bound on one reply line, CRLF included. RFC 5321 §4.5.3.1.5 asks for 512; real servers send more. */
 export const DEFAULT_MAX_LINE_LENGTH = 4096;
@@ -79,6 +79,8 @@ export class ReplyParser {
   /** Completed lines of the current, unfinished reply. */
   #lines: string[] = [];
   #code = 0;
+  /** The enhanced status of the current reply's first line, parsed from its octets. */
+  #firstEnhanced: EnhancedStatus | undefined;
   #replySize = 0;
   /** Stream offset of the first byte of the chunk being parsed. */
   #offset = 0;
@@ -232,7 +234,11 @@ export class ReplyParser {
       throw protocolError(`reply has more than ${this.#maxLines} lines`, start, 'ERR_SMTP_REPLY_TOO_LONG');
     }
     const text = len > 4 ? buf.toString('utf8', from + 4, end) : '';
+    // RFC 3463 status from the reply's first line, read from its octets.
+    const enhanced =
+      this.#lines.length === 0 ? (this.#enhanced && len > 4 ? enhancedAt(buf, from + 4, end, d0 - 48) : undefined) : this.#firstEnhanced;
     if (!isLast) {
+      this.#firstEnhanced = enhanced;
       this.#code = code;
       this.#lines.push(text);
       this.#replySize += to - from;
@@ -248,11 +254,9 @@ export class ReplyParser {
     }
     this.#replySize = 0;
     this.#code = 0;
+    this.#firstEnhanced = undefined;
     const reply: Reply = { code, lines, text: lines.length === 1 ? text : lines.join('\n') };
-    if (this.#enhanced) {
-      const enhanced = parseEnhanced(lines[0] as string, d0 - 48);
-      if (enhanced) reply.enhanced = enhanced;
-    }
+    if (enhanced) reply.enhanced = enhanced;
     return reply;
   }
 }

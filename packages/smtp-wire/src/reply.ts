@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 /** RFC 3463 enhanced status code `class.subject.detail`, e.g. 5.1.1. */
 export interface EnhancedStatus {
   klass: 2 | 4 | 5;
@@ -47,24 +48,40 @@ export function isPermanent(r: Reply): boolean {
  * Returns undefined unless the class is 2, 4 or 5 and equals `firstDigit`.
  */
 export function parseEnhanced(text: string, firstDigit: number): EnhancedStatus | undefined {
-  const klass = text.charCodeAt(0) - 48;
-  if (klass !== firstDigit || (klass !== 2 && klass !== 4 && klass !== 5) || text.charCodeAt(1) !== 46) {
+  // Non-ASCII characters become octets >= 0x80 in UTF-8: never a digit, a dot or a space.
+  const bytes = Buffer.from(text, 'utf8');
+  return enhancedAt(bytes, 0, bytes.length, firstDigit);
+}
+
+/**
+ * {@link parseEnhanced} on the octets `bytes[from, end)` of a reply line's text, as the reply parser
+ * sees them: byte loads, no string made (this runs for every reply).
+ * @internal
+ */
+export function enhancedAt(bytes: Uint8Array, from: number, end: number, firstDigit: number): EnhancedStatus | undefined {
+  if (end - from < 2) return undefined;
+  const klass = (bytes[from] as number) - 48;
+  if (klass !== firstDigit || (klass !== 2 && klass !== 4 && klass !== 5) || bytes[from + 1] !== 46) {
     return undefined;
   }
-  let i = 2;
-  let subject = 0;
-  const subjectStart = i;
   // subject and detail: 1 to 3 digits each (RFC 3463 §2)
-  for (let c = text.charCodeAt(i); c >= 48 && c <= 57 && i - subjectStart < 3; c = text.charCodeAt(++i)) {
+  let i = from + 2;
+  const subjectStart = i;
+  let subject = 0;
+  for (; i < end && i - subjectStart < 3; i++) {
+    const c = bytes[i] as number;
+    if (c < 48 || c > 57) break;
     subject = subject * 10 + (c - 48);
   }
-  if (i === subjectStart || text.charCodeAt(i) !== 46) return undefined;
+  if (i === subjectStart || i >= end || bytes[i] !== 46) return undefined;
   const detailStart = ++i;
   let detail = 0;
-  for (let c = text.charCodeAt(i); c >= 48 && c <= 57 && i - detailStart < 3; c = text.charCodeAt(++i)) {
+  for (; i < end && i - detailStart < 3; i++) {
+    const c = bytes[i] as number;
+    if (c < 48 || c > 57) break;
     detail = detail * 10 + (c - 48);
   }
-  if (i === detailStart || (i < text.length && text.charCodeAt(i) !== 32)) return undefined;
+  if (i === detailStart || (i < end && bytes[i] !== 32)) return undefined;
   return { klass, subject, detail };
 }
 

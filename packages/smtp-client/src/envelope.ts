@@ -34,8 +34,10 @@ export function analyseBody(data: BodySource): BodyInfo {
   const eightBit = !isAscii(bytes);
   const binary = bytes.indexOf(0) !== -1;
   const longLine = bytes.length > MAX_TEXT_LINE && hasLongLine(bytes);
+  const info: BodyInfo = { size: bytes.length, eightBit, binary, longLine };
   const messageId = findMessageId(bytes);
-  return { size: bytes.length, eightBit, binary, longLine, ...(messageId ? { messageId } : {}) };
+  if (messageId) info.messageId = messageId;
+  return info;
 }
 
 /**

@@ -27,8 +27,8 @@ const AHEAD_WINDOW = 7;
 /** A queued call on the session; a send may have had its envelope written early. */
 interface Job {
   run: (job: Job) => Promise<unknown>;
-  send?: SendOptions;
-  early?: PlannedSend;
+  send: SendOptions | undefined;
+  early: PlannedSend | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -326,9 +326,11 @@ export class SmtpSession implements Session {
   /** Serialise work on the session: calls made while another runs wait their turn, in order. */
   #enqueue<T>(run: (job: Job) => Promise<T>, send?: SendOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      // One shape for every job (no conditional spread): the queue is read on the per-message path.
       this.#jobs.push({
         run: run as (job: Job) => Promise<unknown>,
-        ...(send ? { send } : {}),
+        send,
+        early: undefined,
         resolve: resolve as (v: unknown) => void,
         reject,
       });
@@ -344,11 +346,20 @@ export class SmtpSession implements Session {
       // theirs with its own (RFC 2920 §3.1, RFC 3030 §4.2).
       await undefined;
       for (let job = this.#jobs.shift(); job; job = this.#jobs.shift()) {
+        let value: unknown;
+        let error: unknown;
+        let failed = false;
         try {
-          job.resolve(await job.run(job));
+          value = await job.run(job);
         } catch (err) {
-          job.reject(err);
+          error = err;
+          failed = true;
         }
+        // A job queued long ago lives in the old generation: what it still points to would survive every
+        // young collection until a full one (and V8 would take this path's objects for long-lived ones).
+        job.early = undefined;
+        if (failed) job.reject(error);
+        else job.resolve(value);
       }
     } finally {
       this.#busy = false;

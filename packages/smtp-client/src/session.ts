@@ -381,8 +381,9 @@ export class SmtpSession implements Session {
    * only read its replies.
    */
   takeNextEnvelope(): WrittenAhead | undefined {
-    const next = this.#jobs[0];
-    if (!next?.send || next.early) return undefined;
+    if (this.#jobs.length === 0) return undefined; // no read past the end: V8 would drop the optimized code
+    const next = this.#jobs[0] as Job;
+    if (!next.send || next.early) return undefined;
     const early = planEarly(this, next.send);
     if (!early) return undefined;
     next.early = early;
@@ -413,7 +414,7 @@ export class SmtpSession implements Session {
 
   /** The next queued send's commands are already on the wire. */
   get nextWrittenEarly(): boolean {
-    return this.#jobs[0]?.early?.written === true;
+    return this.#jobs.length > 0 && (this.#jobs[0] as Job).early?.written === true;
   }
 
   checkEnvelope(options: CheckEnvelopeOptions): Promise<EnvelopeCheck> {

@@ -381,6 +381,21 @@ export function createPool(options: PoolOptions): Pool {
     }
   }
 
+  /**
+   * Sends made together (in one tick) are handed out by one pump after they are all queued, not by one
+   * each: queueing stays a push, whatever the number of sends.
+   */
+  let pumpQueued = false;
+  const pumpQueuedSends = (): void => {
+    pumpQueued = false;
+    pump();
+  };
+  function pumpSoon(): void {
+    if (pumpQueued) return;
+    pumpQueued = true;
+    queueMicrotask(pumpQueuedSends);
+  }
+
   function pump(): void {
     while (queue.length > 0) {
       const idle = pickIdle() ?? pickJoinable();
@@ -424,7 +439,7 @@ export function createPool(options: PoolOptions): Pool {
           job.detach = () => signal.removeEventListener('abort', onAbort);
         }
         queue.push(job);
-        pump();
+        pumpSoon();
       });
     },
     close(): Promise<void> {

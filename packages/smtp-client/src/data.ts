@@ -99,7 +99,7 @@ export function endOfData(s: SmtpSession, o: SendOptions, encoder: DataEncoder, 
     // One plain allocation and copies: this runs for every message.
     let total = tail.length + (held ? held.length : 0);
     if (next) for (let i = 0; i < next.commands.length; i++) total += (next.commands[i] as EncodedCommand).bytes.length;
-    bytes = new Uint8Array(total);
+    bytes = Buffer.allocUnsafe(total); // from the shared pool: no allocation of its own below 4 KiB
     let at = 0;
     if (held) {
       bytes.set(held, 0);

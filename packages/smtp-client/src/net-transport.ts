@@ -8,6 +8,8 @@ import type { TlsInfo } from './types.js';
 
 /** Chunks held before the socket is paused: incoming data is bounded by backpressure too. */
 const MAX_QUEUED_CHUNKS = 64;
+/** Octets one read of the plain socket takes at most. */
+const READ_BUFFER = 64 * 1024;
 
 /** Options of {@link openNetTransport}. */
 export interface NetConnectOptions {
@@ -24,7 +26,19 @@ export interface NetConnectOptions {
 export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, transcript: Transcript): Promise<NetTransport> {
   return new Promise((resolve, reject) => {
     transcript.note(`connecting to ${formatHostPort(o.host, o.port)}`);
+    // Incoming bytes straight from the socket into one reused buffer (no readable-stream machinery on the
+    // per-reply path); each chunk is copied out before the next read.
+    let transport: NetTransport | null = null;
+    const early: Buffer[] = []; // before 'connect' nothing should arrive; if it does, it is kept
     const socket = netConnect({
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (transport) transport.received(buf, n);
+          else early.push(Buffer.from(buf.subarray(0, n)));
+          return true; // backpressure is the transport's own pause() (see MAX_QUEUED_CHUNKS)
+        },
+      },
       host: o.host,
       port: o.port,
       ...(o.family ? { family: o.family } : { autoSelectFamily: true }),
@@ -43,6 +57,8 @@ export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, tran
     const onConnect = () => {
       cleanup();
       const t = new NetTransport(socket);
+      for (const chunk of early) t.received(chunk, chunk.length);
+      transport = t;
       transcript.note(`connected to ${t.remote}`);
       resolve(t);
     };
@@ -95,16 +111,31 @@ export class NetTransport implements Transport {
     return this.#queue.length;
   }
 
+  /**
+   * `n` octets arrived in the plain socket's read buffer (see {@link openNetTransport}), which the next
+   * read reuses: they are copied out. After a TLS upgrade the TLS socket delivers the data instead.
+   */
+  received(buf: Uint8Array, n: number): void {
+    if (this.#secure || this.#ended) return;
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(buf.subarray(0, n));
+    if (!this.#take(chunk)) this.#socket.pause();
+  }
+
+  #take(chunk: Uint8Array): boolean {
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      w.resolve(chunk);
+      return true;
+    }
+    this.#queue.push(chunk);
+    return this.#queue.length < MAX_QUEUED_CHUNKS;
+  }
+
   #attach(socket: Socket): void {
     const onData = (chunk: Buffer) => {
-      if (this.#waiter) {
-        const w = this.#waiter;
-        this.#waiter = null;
-        w.resolve(chunk);
-        return;
-      }
-      this.#queue.push(chunk);
-      if (this.#queue.length >= MAX_QUEUED_CHUNKS) socket.pause();
+      if (!this.#take(chunk)) socket.pause();
     };
     const onEnd = () => this.#finish(null);
     const onError = (err: Error) => this.#finish(err);

@@ -124,6 +124,8 @@ export function abortedError(reason: unknown, step?: Step): SmtpError {
  */
 export class StepClock {
   readonly #controller = new AbortController();
+  /** Read on every step: kept here, not fetched through AbortController's getter each time. */
+  readonly #signal = this.#controller.signal;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When the armed timer fires (ms since epoch), or 0. */
   #timerAt = 0;
@@ -148,7 +150,7 @@ export class StepClock {
 
   /** Aborts with a typed {@link SmtpError}: kind 'timeout' naming the step, or kind 'aborted'. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return this.#signal;
   }
 
   /** A step is armed. */

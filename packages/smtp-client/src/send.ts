@@ -171,7 +171,10 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
       if (out) written = () => o.onProgress?.(info.size ?? 0);
       else o.onProgress?.(info.size ?? 0);
     }
-    const replies = await s.exchange(stepOf(group[0] as EncodedCommand), out, group, stepOf, o.signal, written, bytes === null);
+    // Written earlier and nothing to write now: their replies may all be here already.
+    const replies =
+      (out === null ? s.repliesReady(group, stepOf) : undefined) ??
+      (await s.exchange(stepOf(group[0] as EncodedCommand), out, group, stepOf, o.signal, written, bytes === null));
     recordReplies(s, env, group, replies);
   }
   const mailOk = env.mail !== undefined && isPositive(env.mail.reply);

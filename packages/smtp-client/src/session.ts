@@ -281,6 +281,24 @@ export class SmtpSession implements Session {
     }
   }
 
+  /**
+   * The replies to `commands` (written earlier) when all of them are here already, taken without
+   * waiting; undefined when some are still to come (then {@link exchange} reads them). With PIPELINING
+   * the replies to a message's envelope usually arrive with the previous message's final reply
+   * (RFC 2920 §3.1). A 421 ends the session as in {@link exchange} (RFC 5321 §3.8).
+   */
+  repliesReady(commands: readonly EncodedCommand[], stepOf: (cmd: EncodedCommand) => Step): Reply[] | undefined {
+    if (this.reader.pending < commands.length || !this.usable) return undefined;
+    const replies: Reply[] = [];
+    for (let i = 0; i < commands.length; i++) {
+      const cmd = commands[i] as EncodedCommand;
+      const reply = this.reader.take() as Reply;
+      if (reply.code === 421) throw this.stepFailed(stepOf(cmd), replyError(reply, cmd.logText, 'server closing the connection;'));
+      replies.push(reply);
+    }
+    return replies;
+  }
+
   /** Read one reply; a 421 ends the session here, whatever command it answers (RFC 5321 §3.8). */
   async readReply(signal: AbortSignal, command: string): Promise<Reply> {
     const reply = this.reader.take() ?? (await this.reader.next(signal));

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SmtpError } from '@smtpkit/wire';
 import { connect, sendMail } from '../src/index.js';
 import { startRawServer, type RawConnection, type RawServer } from './helpers/raw-server.js';
 import { rejection } from './helpers/rejection.js';
@@ -123,6 +124,25 @@ describe('faults during a transaction', () => {
     }));
     const s = await connect({ host: '127.0.0.1', port: server.port, timeouts: fast });
     const e = await rejection(s.send(MAIL));
+    expect(e.replyCode).toBe(421);
+    expect(e.retryable).toBe(true);
+    expect(s.usable).toBe(false);
+  });
+
+  it('421 to the next envelope, in the same segment as the final reply → first sent, second retryable, session unusable', async () => {
+    server = await startRawServer(esmtp(['PIPELINING'], async (c) => {
+      await c.waitFor(/DATA\r\n/);
+      c.send('250 ok\r\n250 ok\r\n354 go\r\n');
+      // The end of data carries the next envelope (RFC 2920 §3.1); all its replies come with the 250.
+      await c.waitFor(/\r\n\.\r\nMAIL FROM:[^\r]*\r\nRCPT TO:[^\r]*\r\nDATA\r\n/);
+      c.send('250 queued\r\n421 4.3.2 shutting down\r\n421 4.3.2 shutting down\r\n421 4.3.2 shutting down\r\n');
+      c.socket.end();
+    }));
+    const s = await connect({ host: '127.0.0.1', port: server.port, timeouts: fast });
+    const [first, second] = await Promise.allSettled([s.send(MAIL), s.send(MAIL)]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected');
+    const e = (second as PromiseRejectedResult).reason as SmtpError;
     expect(e.replyCode).toBe(421);
     expect(e.retryable).toBe(true);
     expect(s.usable).toBe(false);

@@ -1,5 +1,6 @@
 import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { connect } from './connect.js';
+import { SmtpSession } from './session.js';
 import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision, watched } from './pool/retry.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
@@ -344,17 +345,30 @@ export function createPool(options: PoolOptions): Pool {
       bounce(job, unusableError());
       return;
     }
-    session.send(watched(job.options, watch)).then(
-      (result) => {
-        slot.transactions++;
-        settle(job, undefined, result);
-        leave(slot, watch);
-      },
-      (error: unknown) => {
-        failed(slot, job, watch, session, error);
-        leave(slot, watch);
-      },
+    const options = watched(job.options, watch);
+    if (session instanceof SmtpSession) {
+      // Our own session reports back directly: no promise per send between the session and the pool.
+      session.submit(options, (error, result) => {
+        if (result) sent(slot, job, watch, result);
+        else notSent(slot, job, watch, session, error);
+      });
+      return;
+    }
+    session.send(options).then(
+      (result) => sent(slot, job, watch, result),
+      (error: unknown) => notSent(slot, job, watch, session, error),
     );
+  }
+
+  function sent(slot: Slot, job: Job, watch: BodyWatch, result: SendResult): void {
+    slot.transactions++;
+    settle(job, undefined, result);
+    leave(slot, watch);
+  }
+
+  function notSent(slot: Slot, job: Job, watch: BodyWatch, session: Session, error: unknown): void {
+    failed(slot, job, watch, session, error);
+    leave(slot, watch);
   }
 
   /** A send failed: back to the queue when that is safe (see {@link createPool}), else rejected. */

@@ -26,11 +26,35 @@ const AHEAD_WINDOW = 7;
 
 /** A queued call on the session; a send may have had its envelope written early. */
 interface Job {
-  run: (job: Job) => Promise<unknown>;
+  run: (s: SmtpSession, job: Job) => Promise<unknown>;
   send: SendOptions | undefined;
   early: PlannedSend | undefined;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+  /** A job queued with a promise settles it; one queued by {@link SmtpSession.submit} calls `done`. */
+  resolve: ((value: unknown) => void) | undefined;
+  reject: ((error: unknown) => void) | undefined;
+  done: ((error: unknown, value: unknown) => void) | undefined;
+}
+
+/** A send's turn: shared by every send job (no closure per send). */
+function runSend(s: SmtpSession, job: Job): Promise<unknown> {
+  const options = job.send as SendOptions;
+  // Aborted while queued, before anything of it went out: the session is not harmed.
+  if (!job.early && options.signal?.aborted) return Promise.reject(abortedError(options.signal.reason));
+  return sendTransaction(s, options, job.early);
+}
+
+/** Settle a finished job; an exception thrown by a `done` callback surfaces on its own, outside the queue. */
+function finish(job: Job, failed: boolean, error: unknown, value: unknown): void {
+  if (job.done) {
+    try {
+      job.done(failed ? error : undefined, failed ? undefined : value);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  } else if (failed) job.reject?.(error);
+  else job.resolve?.(value);
 }
 
 /** Commands of queued sends written ahead of their turn (RFC 2920 §3.1). */
@@ -342,18 +366,23 @@ export class SmtpSession implements Session {
   }
 
   /** Serialise work on the session: calls made while another runs wait their turn, in order. */
-  #enqueue<T>(run: (job: Job) => Promise<T>, send?: SendOptions): Promise<T> {
+  #enqueue<T>(run: (s: SmtpSession, job: Job) => Promise<T>, send?: SendOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       // One shape for every job (no conditional spread): the queue is read on the per-message path.
-      this.#jobs.push({
-        run: run as (job: Job) => Promise<unknown>,
+      this.#push({
+        run: run as (s: SmtpSession, job: Job) => Promise<unknown>,
         send,
         early: undefined,
         resolve: resolve as (v: unknown) => void,
         reject,
+        done: undefined,
       });
-      void this.#drain();
     });
+  }
+
+  #push(job: Job): void {
+    this.#jobs.push(job);
+    void this.#drain();
   }
 
   async #drain(): Promise<void> {
@@ -368,7 +397,7 @@ export class SmtpSession implements Session {
         let error: unknown;
         let failed = false;
         try {
-          value = await job.run(job);
+          value = await job.run(this, job);
         } catch (err) {
           error = err;
           failed = true;
@@ -376,8 +405,7 @@ export class SmtpSession implements Session {
         // A job queued long ago lives in the old generation: what it still points to would survive every
         // young collection until a full one (and V8 would take this path's objects for long-lived ones).
         job.early = undefined;
-        if (failed) job.reject(error);
-        else job.resolve(value);
+        finish(job, failed, error, value);
       }
     } finally {
       this.#busy = false;
@@ -385,11 +413,22 @@ export class SmtpSession implements Session {
   }
 
   send(options: SendOptions): Promise<SendResult> {
-    return this.#enqueue((job) => {
-      // Aborted while queued, before anything of it went out: the session is not harmed.
-      if (!job.early && options.signal?.aborted) return Promise.reject(abortedError(options.signal.reason));
-      return sendTransaction(this, options, job.early);
-    }, options);
+    return this.#enqueue(runSend, options) as Promise<SendResult>;
+  }
+
+  /**
+   * {@link send} without a promise, for the pool: `done` is called once, with the error or the result.
+   * @internal
+   */
+  submit(options: SendOptions, done: (error: unknown, result: SendResult | undefined) => void): void {
+    this.#push({
+      run: runSend,
+      send: options,
+      early: undefined,
+      resolve: undefined,
+      reject: undefined,
+      done: done as (error: unknown, value: unknown) => void,
+    });
   }
 
   /**

@@ -156,25 +156,12 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
     // RFC 5321 §3.3: nothing follows a refused MAIL; DATA alone waits for an accepted RCPT.
     if ((env.mail && !isPositive(env.mail.reply)) || (group.length === 1 && group[0]?.verb === 'DATA' && env.accepted === 0)) break;
     const bytes = index === 0 && plan.written ? null : s.encodeGroup(group);
-    let out = bytes;
-    let written: (() => void) | undefined;
-    if (inline) {
-      // From here the whole message may reach the server: count its end of data as written.
-      if (bytes) o.onEndOfData?.();
-      // RFC 3030 §4.2 + RFC 2920: queued one-write messages follow before these replies return.
-      const ahead = s.takeAhead();
-      if (ahead.commands.length > 0) {
-        for (let i = 0; i < ahead.whole.length; i++) ahead.whole[i]?.onEndOfData?.();
-        const more = s.encodeGroup(ahead.commands);
-        out = bytes ? Buffer.concat([bytes, more]) : more;
-      }
-      if (out) written = () => o.onProgress?.(info.size ?? 0);
-      else o.onProgress?.(info.size ?? 0);
-    }
+    const write = inline ? withAhead(s, o, info, bytes) : { bytes, written: undefined };
+    const out = write.bytes;
     // Written earlier and nothing to write now: their replies may all be here already.
     const replies =
       (out === null ? s.repliesReady(group, stepOf) : undefined) ??
-      (await s.exchange(stepOf(group[0] as EncodedCommand), out, group, stepOf, o.signal, written, bytes === null));
+      (await s.exchange(stepOf(group[0] as EncodedCommand), out, group, stepOf, o.signal, write.written, bytes === null));
     recordReplies(s, env, group, replies);
   }
   const mailOk = env.mail !== undefined && isPositive(env.mail.reply);
@@ -245,6 +232,32 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   };
   if (info.messageId) result.messageId = info.messageId;
   return result;
+}
+
+/**
+ * The write of a one-write BDAT message (`bytes`, null when it went out earlier) with the queued one-write
+ * messages that may follow it before its replies return (RFC 3030 §4.2 + RFC 2920), and what to do once
+ * written. Kept out of {@link sendTransaction} so that the closure does not put its variables in a context.
+ */
+function withAhead(
+  s: SmtpSession,
+  o: SendOptions,
+  info: BodyInfo,
+  bytes: Uint8Array | null,
+): { bytes: Uint8Array | null; written: (() => void) | undefined } {
+  // From here the whole message may reach the server: count its end of data as written.
+  if (bytes) o.onEndOfData?.();
+  let out = bytes;
+  const ahead = s.takeAhead();
+  if (ahead.commands.length > 0) {
+    for (let i = 0; i < ahead.whole.length; i++) ahead.whole[i]?.onEndOfData?.();
+    const more = s.encodeGroup(ahead.commands);
+    out = bytes ? Buffer.concat([bytes, more]) : more;
+  }
+  const size = info.size ?? 0;
+  if (out) return { bytes: out, written: () => o.onProgress?.(size) };
+  o.onProgress?.(size);
+  return { bytes: out, written: undefined };
 }
 
 /** File a group's replies; a refused RSET (written ahead of a one-write message) ends the session. */

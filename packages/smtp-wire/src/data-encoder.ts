@@ -281,7 +281,7 @@ export class DataEncoder {
     else if (this.#m.endsWithCrlf) tail = TERMINATOR;
     else tail = CRLF_TERMINATOR;
     this.#m.addOut(tail.length);
-    return new Uint8Array(tail); // a copy: the caller may change it
+    return Buffer.from(tail); // a copy: the caller may change it
   }
 }
 

@@ -35,7 +35,6 @@ export class RecipientsRejectedError extends SmtpError {
 }
 
 function stepOf(cmd: EncodedCommand): Step {
-  if (cmd.verb === '.') return 'dataDone';
   if (cmd.verb === 'MAIL') return 'mail';
   if (cmd.verb === 'RCPT') return 'rcpt';
   if (cmd.verb === 'DATA') return 'dataInit';
@@ -135,9 +134,6 @@ interface EnvelopeReplies {
   accepted: number;
 }
 
-/** Stands for the end of data in {@link SmtpSession.exchange}: its reply is the message's final one. */
-const END_OF_DATA: readonly EncodedCommand[] = [{ verb: '.', bytes: new Uint8Array(0), logText: 'DATA' }];
-
 /**
  * One mail transaction (RFC 5321 §3.3): MAIL, RCPT…, then DATA or BDAT. With PIPELINING the
  * envelope goes in one write and replies are matched in order (RFC 2920 §3.1); the body is sent
@@ -214,8 +210,21 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
       held = undefined;
     }
     const end = endOfData(s, o, encoder, held, plan.pipelined);
-    // One step: the write under the data block deadline, the reply under the end of data one.
-    final = (await s.exchange('dataBlock', end.bytes, END_OF_DATA, stepOf, o.signal, end.written))[0] as Reply;
+    // One step, taken here rather than through `s.exchange` (one async call fewer per message): the write
+    // under the data block deadline, the final reply under the end of data one (RFC 5321 §4.5.3.2.5, .6).
+    const scope = s.enterStep('dataBlock', o.signal);
+    try {
+      const sig = s.stepSignal();
+      const pending = s.writeInStep(end.bytes, sig, false);
+      if (pending) await pending;
+      end.written();
+      s.rearm('dataDone');
+      final = s.answer(s.reader.take() ?? (await s.reader.next(sig)), 'DATA');
+    } catch (err) {
+      throw s.stepFailed('dataBlock', err);
+    } finally {
+      s.exitStep(scope);
+    }
     bytes = encoder.bytesIn;
   }
   if (!isPositive(final)) {

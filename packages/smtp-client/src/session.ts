@@ -283,9 +283,7 @@ export class SmtpSession implements Session {
     try {
       const sig = this.stepSignal();
       if (bytes) {
-        // A reply already here answers nothing we sent: never take it for the answer to these bytes.
-        if (!commandsWritten && this.#hasUnread) await this.#rejectUnsolicited(sig);
-        const pending = this.transport.write(bytes, sig);
+        const pending = this.writeInStep(bytes, sig, commandsWritten);
         if (pending) await pending;
         written?.();
       }
@@ -293,9 +291,7 @@ export class SmtpSession implements Session {
       for (let i = 0; i < commands.length; i++) {
         const cmd = commands[i] as EncodedCommand;
         this.rearm(stepOf(cmd));
-        const reply = this.reader.take() ?? (await this.reader.next(sig));
-        if (reply.code === 421) throw replyError(reply, cmd.logText, 'server closing the connection;');
-        replies.push(reply);
+        replies.push(this.answer(this.reader.take() ?? (await this.reader.next(sig)), cmd.logText));
       }
       return replies;
     } catch (err) {
@@ -303,6 +299,22 @@ export class SmtpSession implements Session {
     } finally {
       this.exitStep(scope);
     }
+  }
+
+  /**
+   * Inside a step, write `bytes`; a promise only when the write has to wait. `commandsWritten` as in
+   * {@link exchange}: otherwise a reply already here is unsolicited and is dealt with first.
+   */
+  writeInStep(bytes: Uint8Array, sig: AbortSignal, commandsWritten: boolean): Promise<void> | undefined {
+    // A reply already here answers nothing we sent: never take it for the answer to these bytes.
+    if (!commandsWritten && this.#hasUnread) return this.#rejectUnsolicited(sig).then(() => this.transport.write(bytes, sig));
+    return this.transport.write(bytes, sig);
+  }
+
+  /** `reply` answers `command`: a 421 ends the session, whatever the command (RFC 5321 §3.8). */
+  answer(reply: Reply, command: string): Reply {
+    if (reply.code === 421) throw replyError(reply, command, 'server closing the connection;');
+    return reply;
   }
 
   /**
@@ -325,9 +337,7 @@ export class SmtpSession implements Session {
 
   /** Read one reply; a 421 ends the session here, whatever command it answers (RFC 5321 §3.8). */
   async readReply(signal: AbortSignal, command: string): Promise<Reply> {
-    const reply = this.reader.take() ?? (await this.reader.next(signal));
-    if (reply.code === 421) throw replyError(reply, command, 'server closing the connection;');
-    return reply;
+    return this.answer(this.reader.take() ?? (await this.reader.next(signal)), command);
   }
 
   /**

@@ -32,19 +32,23 @@ export class ReplyReader {
   /** The next reply; rejects on close, a protocol error, or the signal. */
   next(signal: AbortSignal): Promise<Reply> {
     const ready = this.#queue.shift();
-    return ready ? Promise.resolve(ready) : this.#wait(signal);
+    if (ready) return Promise.resolve(ready);
+    this.#signal = signal;
+    // A plain promise chain, not an async function: this wait happens for nearly every reply.
+    return this.#transport.read(signal).then(this.#received);
   }
 
-  async #wait(signal: AbortSignal): Promise<Reply> {
-    while (this.#queue.length === 0) {
-      const chunk = await this.#transport.read(signal);
-      if (chunk === null) {
-        throw connectionError(`connection closed by ${this.#transport.remote} while waiting for a reply`);
-      }
-      this.#ingest(chunk);
+  /** The signal of the {@link next} in progress. */
+  #signal: AbortSignal | undefined;
+
+  /** A chunk read while a reply is awaited: the reply, or the wait for the rest of it. */
+  readonly #received = (chunk: Uint8Array | null): Reply | Promise<Reply> => {
+    if (chunk === null) {
+      throw connectionError(`connection closed by ${this.#transport.remote} while waiting for a reply`);
     }
-    return this.#queue.shift() as Reply;
-  }
+    this.#ingest(chunk);
+    return this.#queue.shift() ?? this.#transport.read(this.#signal as AbortSignal).then(this.#received);
+  };
 
   /** A reply already parsed, without waiting, or undefined. */
   take(): Reply | undefined {

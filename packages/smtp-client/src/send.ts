@@ -124,14 +124,16 @@ export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): P
 
 /** The replies of a transaction's envelope, in the order the commands went out (RFC 2920 §3.1). */
 interface EnvelopeReplies {
-  commands: EncodedCommand[];
+  commands: readonly EncodedCommand[];
   /** `replies[i]` answers `commands[i]`. */
-  replies: Reply[];
+  replies: readonly Reply[];
   mail: { command: EncodedCommand; reply: Reply } | undefined;
   data: Reply | undefined;
   bdat: { command: EncodedCommand; reply: Reply } | undefined;
   /** RCPT commands the server accepted. */
   accepted: number;
+  /** `commands` and `replies` are this record's own arrays (not a group's), so they may grow. */
+  own: boolean;
 }
 
 /**
@@ -146,7 +148,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
   const { info, prepared, allOrNothing, inline, groups } = plan;
   for (let i = 0; i < prepared.notes.length; i++) s.transcript.note(prepared.notes[i] as string);
 
-  const env: EnvelopeReplies = { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0 };
+  const env: EnvelopeReplies = { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0, own: false };
   for (let index = 0; index < groups.length; index++) {
     const group = groups[index] as EncodedCommand[];
     // RFC 5321 §3.3: nothing follows a refused MAIL; DATA alone waits for an accepted RCPT.
@@ -271,6 +273,7 @@ function withAhead(
 
 /** File a group's replies; a refused RSET (written ahead of a one-write message) ends the session. */
 function recordReplies(s: SmtpSession, env: EnvelopeReplies, group: readonly EncodedCommand[], replies: readonly Reply[]): void {
+  let rset = false;
   for (let i = 0; i < group.length; i++) {
     const cmd = group[i] as EncodedCommand;
     const reply = replies[i] as Reply;
@@ -280,16 +283,31 @@ function recordReplies(s: SmtpSession, env: EnvelopeReplies, group: readonly Enc
         s.fail(error);
         throw error;
       }
+      rset = true;
       continue;
     }
-    env.commands.push(cmd);
-    env.replies.push(reply);
     if (cmd.verb === 'MAIL') env.mail = { command: cmd, reply };
     else if (cmd.verb === 'RCPT') {
       if (isPositive(reply)) env.accepted++;
     } else if (cmd.verb === 'DATA') env.data = reply;
     else if (cmd.verb === 'BDAT') env.bdat = { command: cmd, reply };
   }
+  if (env.commands.length === 0 && !rset) {
+    // The usual transaction is one pipelined group: its arrays are the record, no copies.
+    env.commands = group;
+    env.replies = replies;
+    return;
+  }
+  const commands = env.own ? (env.commands as EncodedCommand[]) : env.commands.slice();
+  const answers = env.own ? (env.replies as Reply[]) : env.replies.slice();
+  for (let i = 0; i < group.length; i++) {
+    if ((group[i] as EncodedCommand).verb === 'RSET') continue;
+    commands.push(group[i] as EncodedCommand);
+    answers.push(replies[i] as Reply);
+  }
+  env.commands = commands;
+  env.replies = answers;
+  env.own = true;
 }
 
 /** A server reply no RFC allows here: the session ends (the stream can no longer be trusted). */
@@ -348,6 +366,13 @@ export function recipientOutcomes(
   replies: readonly (Reply | undefined)[],
   to: readonly string[],
 ): { accepted: string[]; rejected: RecipientRejection[] } {
+  let positive = 0;
+  for (let i = 0; i < commands.length; i++) {
+    const reply = replies[i];
+    if ((commands[i] as EncodedCommand).verb === 'RCPT' && reply && isPositive(reply)) positive++;
+  }
+  // The usual outcome, every recipient accepted: one exact-size copy of the list.
+  if (positive === to.length) return { accepted: to.slice(), rejected: [] };
   const accepted: string[] = [];
   const rejected: RecipientRejection[] = [];
   let r = 0;

@@ -98,6 +98,31 @@ describe('plain SMTP against smtp-server', () => {
     await session.quit();
   });
 
+  it('RCPT in lock-step (no PIPELINING): every reply is matched to its recipient across the round trips', async () => {
+    server = await startTestServer({
+      hideSTARTTLS: true,
+      hidePIPELINING: true,
+      record: true,
+      rejectRcpt: (a) => (a.startsWith('bad') ? smtpReject(550, '5.1.1 no such user') : undefined),
+    });
+    const session = await connect({ host: '127.0.0.1', port: server.port });
+    const to = ['good1@example.net', 'bad1@example.net', 'good2@example.net', 'bad2@example.net'];
+    const ok = await session.send({ from: 'a@example.com', to, data: MESSAGE });
+    expect(ok.accepted).toEqual(['good1@example.net', 'good2@example.net']);
+    expect(ok.rejected.map((r) => [r.address, r.reply.code])).toEqual([
+      ['bad1@example.net', 550],
+      ['bad2@example.net', 550],
+    ]);
+    const all = await session.send({ from: 'a@example.com', to: ['good1@example.net', 'good2@example.net'], data: MESSAGE });
+    expect(all.accepted).toEqual(['good1@example.net', 'good2@example.net']);
+    expect(all.rejected).toEqual([]);
+    expect(server.messages.map((m) => m.to)).toEqual([
+      ['good1@example.net', 'good2@example.net'],
+      ['good1@example.net', 'good2@example.net'],
+    ]);
+    await session.quit();
+  });
+
   it('RCPT: partial rejections are data; zero accepted is a typed error carrying them (RSET sent)', async () => {
     server = await startTestServer({
       hideSTARTTLS: true,

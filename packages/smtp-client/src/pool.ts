@@ -2,6 +2,7 @@ import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { connect } from './connect.js';
 import { SmtpSession } from './session.js';
 import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision, watched } from './pool/retry.js';
+import { SendQueue } from './pool/queue.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
@@ -120,7 +121,7 @@ export function createPool(options: PoolOptions): Pool {
 
   // An array, not a Set: it is scanned for every send, and indexed loops allocate nothing (at most maxConnections).
   const slots: Slot[] = [];
-  const queue: Job[] = [];
+  const queue = new SendQueue<Job>();
   let closing = false;
   let closeWaiters: Array<() => void> = [];
 
@@ -245,7 +246,7 @@ export function createPool(options: PoolOptions): Pool {
   function connectFailed(error: unknown): void {
     if (isSmtpError(error) && error.kind === 'input') {
       // Bad connection options fail every connect the same way: reject everything waiting.
-      for (const job of queue.splice(0)) settle(job, error);
+      for (const job of queue.takeAll()) settle(job, error);
       pump();
       return;
     }
@@ -293,7 +294,7 @@ export function createPool(options: PoolOptions): Pool {
   /** Put a send back at the head of the queue; several from one dead session keep their order. */
   function requeue(slot: Slot, job: Job): void {
     if (slot.session?.usable) queue.unshift(job);
-    else queue.splice(Math.min(slot.requeued++, queue.length), 0, job);
+    else queue.insert(slot.requeued++, job);
   }
 
   /** A send left the session: park it when nothing else runs there, then hand out work. */
@@ -414,7 +415,7 @@ export function createPool(options: PoolOptions): Pool {
     while (queue.length > 0) {
       const idle = pickIdle() ?? pickJoinable();
       if (idle) {
-        void run(idle, queue.shift()!);
+        void run(idle, queue.shift() as Job);
         continue;
       }
       if (countState('connecting') >= queue.length || slots.length >= maxConnections) break;
@@ -442,9 +443,7 @@ export function createPool(options: PoolOptions): Pool {
         const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, bounces: 0, detach: noop };
         if (signal) {
           const onAbort = (): void => {
-            const i = queue.indexOf(job);
-            if (i >= 0) {
-              queue.splice(i, 1);
+            if (queue.remove(job)) {
               settle(job, abortError(signal.reason));
               pump();
             }

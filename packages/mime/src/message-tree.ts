@@ -100,21 +100,26 @@ function embeddedMessage(content: ContentSource, contentType: string, transfer: 
   return transfer.eightBit === true || transfer.binary === true ? { encoding: '8bit', bytes } : undefined;
 }
 
-/** Collects the bytes we know up front in a subtree, to prove a boundary absent from them. */
-function knownText(node: MimeNode, out: string[]): void {
-  out.push(node.headers);
-  if (node.kind === 'multipart') for (const c of node.children) knownText(c, out);
-  else if (node.body.type === 'bytes') out.push(Buffer.from(node.body.bytes).toString('latin1'));
+/**
+ * Collects the octets we know up front in a subtree, to prove a boundary absent from them: headers, 7bit/8bit
+ * bodies, and binary contents given in memory (a streamed binary content is checked as it streams).
+ */
+function knownBytes(node: MimeNode, out: Uint8Array[]): void {
+  out.push(Buffer.from(node.headers, 'utf8'));
+  if (node.kind === 'multipart') for (const c of node.children) knownBytes(c, out);
+  else if (node.body.type === 'bytes') out.push(node.body.bytes);
+  else if (node.body.encoding === 'binary' && node.body.source.bytes) out.push(node.body.source.bytes);
 }
 
 function multipart(subtype: 'mixed' | 'alternative' | 'related', children: MimeNode[], ctx: TreeContext): MultipartNode {
-  const inner: string[] = [];
-  for (const c of children) knownText(c, inner);
+  const inner: Uint8Array[] = [];
+  for (const c of children) knownBytes(c, inner);
   // RFC 2046 §5.1.1: the boundary must not occur in the encapsulated parts. "=_" never occurs in base64
-  // or quoted-printable output; the known text (headers, 7bit/8bit bodies) is checked as well.
+  // or quoted-printable output; the known octets are checked as well.
   for (let attempt = 0; attempt < 16; attempt++) {
     const boundary = `${ctx.prefix}=_${randomHex(ctx.random, 12)}`;
-    if (inner.some((s) => s.includes(`--${boundary}`))) continue;
+    const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+    if (inner.some((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(delimiter) !== -1)) continue;
     const params = subtype === 'related' ? `; type="text/html"; boundary="${boundary}"` : `; boundary="${boundary}"`;
     return { kind: 'multipart', headers: foldHeader('Content-Type', `multipart/${subtype}${params}`), boundary, children };
   }

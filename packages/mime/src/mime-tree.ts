@@ -78,22 +78,65 @@ export function isReusable(node: MimeNode): boolean {
   return node.body.type === 'bytes' || node.body.source.reusable;
 }
 
-type Piece = Uint8Array | StreamBody;
+/** A streamed body with the boundaries of the multiparts around it (which it must not contain). */
+interface StreamPiece {
+  body: StreamBody;
+  boundaries: readonly string[];
+}
 
-function* pieces(node: MimeNode): Generator<Piece> {
+type Piece = Uint8Array | StreamPiece;
+
+function* pieces(node: MimeNode, boundaries: readonly string[] = []): Generator<Piece> {
   yield Buffer.from(`${node.headers}\r\n`, 'utf8');
   if (node.kind === 'leaf') {
-    yield node.body.type === 'bytes' ? node.body.bytes : node.body;
+    yield node.body.type === 'bytes' ? node.body.bytes : { body: node.body, boundaries };
     return;
   }
+  const inside = [...boundaries, node.boundary];
   for (const [i, child] of node.children.entries()) {
     yield Buffer.from(`${i === 0 ? '' : '\r\n'}--${node.boundary}\r\n`, 'latin1');
-    yield* pieces(child);
+    yield* pieces(child, inside);
   }
   yield Buffer.from(`\r\n--${node.boundary}--`, 'latin1');
 }
 
-async function* streamBody(body: StreamBody): AsyncGenerator<Uint8Array> {
+/**
+ * Watches unencoded (binary) content as it streams for `--boundary` of any enclosing multipart, also across
+ * chunk edges. The boundary was chosen before the content could be read; were it to appear, a reader would
+ * end the part there (RFC 2046 §5.1.1), so the message fails instead of going out with a broken structure.
+ * Base64 never contains it ("=_" is not in its alphabet).
+ */
+class DelimiterWatch {
+  readonly #delimiters: Buffer[];
+  readonly #keep: number;
+  #tail: Buffer = Buffer.alloc(0);
+  readonly #field: string;
+
+  constructor(boundaries: readonly string[], field: string) {
+    this.#delimiters = boundaries.map((b) => Buffer.from(`--${b}`, 'latin1'));
+    this.#keep = Math.max(0, ...this.#delimiters.map((d) => d.length - 1));
+    this.#field = field;
+  }
+
+  check(chunk: Uint8Array): void {
+    if (this.#delimiters.length === 0) return;
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // The octets around the edge with the previous chunk, then the chunk itself.
+    const edge = Buffer.concat([this.#tail, buf.subarray(0, this.#keep)]);
+    for (const d of this.#delimiters) {
+      if (edge.indexOf(d) !== -1 || buf.indexOf(d) !== -1) {
+        throw new MimeError(
+          `${this.#field}: the content contains the MIME boundary of its multipart (RFC 2046 §5.1.1); send it base64-encoded (without transferEncoding.binary)`,
+          { code: 'ERR_MIME_INVALID_CONTENT', field: this.#field },
+        );
+      }
+    }
+    const joined = buf.length >= this.#keep ? buf : Buffer.concat([this.#tail, buf]);
+    this.#tail = Buffer.from(joined.subarray(Math.max(0, joined.length - this.#keep)));
+  }
+}
+
+async function* streamBody(body: StreamBody, boundaries: readonly string[]): AsyncGenerator<Uint8Array> {
   const expected = body.source.size;
   let seen = 0;
   const check = (): void => {
@@ -102,9 +145,11 @@ async function* streamBody(body: StreamBody): AsyncGenerator<Uint8Array> {
     }
   };
   if (body.encoding === 'binary') {
+    const watch = new DelimiterWatch(boundaries, body.field);
     for await (const chunk of body.source.open()) {
       seen += chunk.length;
       check();
+      watch.check(chunk);
       if (chunk.length > 0) yield chunk;
     }
   } else {
@@ -150,7 +195,7 @@ export async function* emitTree(root: MimeNode, trailer: Uint8Array): AsyncGener
       if (pendingSize >= COALESCE) yield flush();
       continue;
     }
-    for await (const block of streamBody(piece)) {
+    for await (const block of streamBody(piece.body, piece.boundaries)) {
       if (pendingSize > 0 && pendingSize + block.length <= COALESCE) {
         pending.push(block);
         pendingSize += block.length;

@@ -9,6 +9,8 @@ export interface OpenableSource {
   open(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   reusable: boolean;
   size: number | undefined;
+  /** The whole content, when it was given in memory (a string or bytes). */
+  bytes?: Uint8Array;
 }
 
 /** Views (no copies) of at most this many octets, so a huge buffer is encoded a piece at a time. */
@@ -45,7 +47,7 @@ async function* checked(source: AsyncIterable<unknown> | Iterable<unknown>, fiel
 export function toOpenable(content: ContentSource, field: string, declaredSize?: number): OpenableSource {
   if (typeof content === 'string' || content instanceof Uint8Array) {
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    return { open: () => slices(bytes), reusable: true, size: bytes.length };
+    return { open: () => slices(bytes), reusable: true, size: bytes.length, bytes };
   }
   if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
     throw new MimeError(`${field}: size must be a non-negative integer`, { code: 'ERR_MIME_INVALID_OPTION', field });

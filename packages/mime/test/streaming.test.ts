@@ -123,6 +123,62 @@ describe('streaming output', () => {
   });
 });
 
+describe('binary content and the multipart boundary (RFC 2046 §5.1.1)', () => {
+  const binary = { transferEncoding: { binary: true } } as const;
+
+  /** The boundaries of the message built from `input` with `seed`, outermost first. */
+  async function boundariesOf(input: Parameters<typeof buildMessage>[0], seed: string): Promise<string[]> {
+    const text = await buildMessage(input, { seed }).toString();
+    return [...text.matchAll(/boundary="([^"]+)"/g)].map((m) => m[1] as string);
+  }
+
+  async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
+    for (const p of parts) yield Buffer.from(p, 'latin1');
+  }
+
+  it('fails a streamed binary content that contains the boundary, also split across chunks', async () => {
+    const input = { ...base, ...binary };
+    const [boundary] = await boundariesOf({ ...input, attachments: [{ filename: 'a.bin', content: chunks('\0harmless\0') }] }, 'b1');
+    expect(boundary).toBeDefined();
+    const delimiter = `\r\n--${boundary as string}\r\n`;
+    for (const split of [0, 1, 5, delimiter.length - 1]) {
+      const content = chunks('\0head', delimiter.slice(0, split), delimiter.slice(split), 'Content-Type: text/html\r\n\r\nforged');
+      const msg = buildMessage({ ...input, attachments: [{ filename: 'a.bin', content }] }, { seed: 'b1' });
+      await expect(msg.toBuffer()).rejects.toMatchObject({ code: 'ERR_MIME_INVALID_CONTENT', field: 'attachments[0].content' });
+    }
+    // One character off is not the boundary: the content goes out as it is.
+    const near = `--${(boundary as string).slice(0, -1)}x`;
+    const msg = buildMessage({ ...input, attachments: [{ filename: 'a.bin', content: chunks('\0', near, '\0') }] }, { seed: 'b1' });
+    const ok = Buffer.from(await msg.toBuffer());
+    expect(ok.includes(Buffer.from(`\0${near}\0`, 'latin1'))).toBe(true);
+  });
+
+  it('watches for every enclosing boundary, not only the nearest', async () => {
+    const input = { ...base, html: '<p>hi <img src="cid:pic"></p>', ...binary };
+    const image = (content: AsyncIterable<Uint8Array>) => ({ filename: 'p.png', content, cid: 'pic' });
+    const attachment = { filename: 'a.txt', content: 'plain' };
+    const all = await boundariesOf({ ...input, inline: [image(chunks('\x89PNG'))], attachments: [attachment] }, 'b2');
+    expect(all.length).toBe(3); // mixed ⊃ alternative ⊃ related ⊃ the image
+    for (const boundary of all) {
+      const content = chunks('\x89PNG\r\n--', `${boundary}--\r\n`);
+      const msg = buildMessage({ ...input, inline: [image(content)], attachments: [attachment] }, { seed: 'b2' });
+      await expect(msg.toBuffer()).rejects.toMatchObject({ code: 'ERR_MIME_INVALID_CONTENT', field: 'inline[0].content' });
+    }
+  });
+
+  it('picks another boundary when binary content given in memory contains the first one drawn', async () => {
+    const input = { ...base, ...binary };
+    const [first] = await boundariesOf({ ...input, attachments: [{ filename: 'a.bin', content: Buffer.from('\0plain') }] }, 'b3');
+    const content = Buffer.from(`\0\r\n--${first as string}\r\nforged`, 'latin1');
+    const out = Buffer.from(await buildMessage({ ...input, attachments: [{ filename: 'a.bin', content }] }, { seed: 'b3' }).toBuffer());
+    const [chosen] = [...out.toString('latin1').matchAll(/boundary="([^"]+)"/g)].map((m) => m[1] as string);
+    expect(chosen).toBeDefined();
+    expect(chosen).not.toBe(first);
+    expect(out.includes(content)).toBe(true);
+    expect(content.includes(Buffer.from(`--${chosen as string}`, 'latin1'))).toBe(false);
+  });
+});
+
 describe('transfer encoding by content', () => {
   it.each([
     ['short ASCII lines', 'Hello\nworld', '7bit'],

@@ -13,6 +13,8 @@ export class ReplyReader {
   readonly #transcript: Transcript;
   readonly #queue: Reply[] = [];
   #bytesSeen = 0;
+  /** The signal of the {@link next} in progress. */
+  #signal: AbortSignal | undefined;
 
   constructor(transport: Transport, transcript: Transcript) {
     this.#transport = transport;
@@ -37,9 +39,6 @@ export class ReplyReader {
     // A plain promise chain, not an async function: this wait happens for nearly every reply.
     return this.#transport.read(signal).then(this.#received);
   }
-
-  /** The signal of the {@link next} in progress. */
-  #signal: AbortSignal | undefined;
 
   /** A chunk read while a reply is awaited: the reply, or the wait for the rest of it. */
   readonly #received = (chunk: Uint8Array | null): Reply | Promise<Reply> => {

@@ -93,13 +93,13 @@ function smtpSourceArgs(port: number, sessions: number, messages: number): strin
 
 /**
  * Scenarios A and B: throughput and client CPU against smtp-sink, no added latency. With `warmup` the Node
- * clients first send that many messages in the same process, unmeasured (informational rows, no target):
- * the difference to the cold rows is the cost of the JIT warming up.
+ * clients first send that many messages on the same pool or transport, unmeasured (informational rows, no
+ * target): the difference to the cold rows is the cost of the JIT warming up.
  */
 async function throughput(id: 'A' | 'B', server: BenchServer, connections: number, messages: number, warmup = 0): Promise<Row[]> {
   const title =
     `${id}. ${messages.toLocaleString('en-US')} × ~2 KB, ${connections} connection${connections > 1 ? 's' : ''}` +
-    (warmup ? `, warm process (${warmup.toLocaleString('en-US')} sent first, unmeasured)` : '');
+    (warmup ? `, warm (${warmup.toLocaleString('en-US')} sent first on the same pool, unmeasured)` : '');
   const rate: Row = { scenario: title, metric: 'msgs/s', values: {}, targets: warmup ? [] : [
     { text: '≥ 1.5× smtp-source', met: (v) => (v.ratio('smtp-source') ? v.ratio('smtp-source')!.median >= 1.5 : undefined) },
   ] };
@@ -298,8 +298,8 @@ const METHOD = `## Method
 - A, B: each client sends pre-built ~2.2 KB messages (smtp-source: \`-l ${BODY}\` body plus its headers) to
   Postfix \`smtp-sink\`, all queued at once: smtpkit \`createPool\`, nodemailer pooled transport (\`maxMessages:
   Infinity\`, raw message), smtp-source \`-s N -d\` (one connection per session, reused).
-- A, warm process: the same, but each Node client first sends as many messages in the same process, unmeasured
-  (own pool or transport, closed before the measured one opens); smtp-source, a C program, has nothing to warm.
+- A, warm: the same, but each Node client first sends that many messages on the same pool or transport,
+  unmeasured, as a long-lived sender would; smtp-source, a C program, has nothing to warm.
   No target: it separates the per-message cost from V8's warm-up (interpreter, TurboFan compiling the hot path,
   young-generation growth), which a fresh process pays inside the cold A window.
 - C: a proxy in the bench holds every chunk ${config.delayMs} ms in each direction. A client write counts as a round

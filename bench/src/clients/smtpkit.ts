@@ -10,28 +10,31 @@ type SendMany = Extract<Job, { kind: 'send-many' }>;
 type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;
 type BuildOnly = Extract<Job, { kind: 'build-only' }>;
 
-/** smtpkit's pool, every message queued at once; `connections` sessions, none recycled during the run. */
+/**
+ * smtpkit's pool, every message queued at once; `connections` sessions, none recycled during the run. With
+ * `warmup`, that many messages go first on the same pool, unmeasured (a long-lived sender's steady state).
+ */
 export async function sendMany(job: SendMany): Promise<JobResult> {
-  if (job.warmup) await sendBatch({ ...job, messages: job.warmup });
-  return sendBatch(job);
-}
-
-async function sendBatch(job: SendMany): Promise<JobResult> {
   const raw = makeMessage(job.size);
+  const warmup = job.warmup ?? 0;
   const pool = createPool({
     host: '127.0.0.1',
     port: job.port,
     tls: 'none',
     clientName: 'bench.localhost',
     maxConnections: job.connections,
-    maxMessagesPerConnection: job.messages + 1,
-    maxQueue: job.messages + 1,
+    maxMessagesPerConnection: warmup + job.messages + 1,
+    maxQueue: Math.max(warmup, job.messages) + 1,
     chunking: job.chunking ?? 'auto',
   });
+  const batch = (n: number): Promise<unknown[]> => {
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) sends.push(pool.send({ from: FROM, to: [TO], data: raw }));
+    return Promise.all(sends);
+  };
+  if (warmup > 0) await batch(warmup);
   const end = startWindow();
-  const sends: Promise<unknown>[] = [];
-  for (let i = 0; i < job.messages; i++) sends.push(pool.send({ from: FROM, to: [TO], data: raw }));
-  await Promise.all(sends);
+  await batch(job.messages);
   const result = end(job.messages, job.messages * raw.length);
   await pool.close();
   return result;

@@ -5,7 +5,8 @@ export type NodeClient = 'smtpkit' | 'nodemailer';
 export type Job =
   | {
       kind: 'send-many';
-      client: NodeClient;
+      /** 'loop': no client, the protocol-only reference of scenarios A and B (clients/loop.ts). */
+      client: NodeClient | 'loop';
       port: number;
       messages: number;
       connections: number;

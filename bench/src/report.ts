@@ -17,8 +17,11 @@ export interface Row {
   metric: string;
   /** Per client, values indexed by run so that ratios can be paired within a run. */
   values: Partial<Record<ClientName, number[]>>;
-  /** Reference figure of a tool that is not a peer (coreutils base64, `node -e 0`), shown in the notes column. */
-  reference?: { label: string; values: number[] };
+  /**
+   * Reference figure of a tool that is not a peer (coreutils base64, `node -e 0`), shown in the notes column;
+   * with `against`, also its ratio to that peer, paired within runs (values indexed by run, as `values`).
+   */
+  reference?: { label: string; values: number[]; against?: ClientName };
   targets?: Target[];
 }
 
@@ -67,12 +70,20 @@ export function markdownTable(rows: readonly Row[]): string {
       row.metric,
       ...CLIENTS.map((c) => (row.values[c] ? formatSummary(v.summary(c)) : '')),
       ...PEERS.map((p) => (row.values.smtpkit && row.values[p] ? formatSummary(v.ratio(p), '×') : '')),
-      row.reference ? `${row.reference.label}: ${formatSummary(v.reference())}` : '',
+      row.reference ? referenceCell(row, v) : '',
       verdict(row),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
+}
+
+function referenceCell(row: Row, v: RowView): string {
+  const ref = row.reference as NonNullable<Row['reference']>;
+  const text = `${ref.label}: ${formatSummary(v.reference())}`;
+  if (!ref.against || !row.values[ref.against]) return text;
+  const ratio = summarize(pairedRatios(ref.values, row.values[ref.against] ?? []));
+  return `${text}, ${formatSummary(ratio, '×')} ${ref.against}`;
 }
 
 /** A compact plain-text version for the terminal. */

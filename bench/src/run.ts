@@ -30,6 +30,7 @@ const config = quick
 /** Body octets smtp-source sends (-l); our messages are the same size including headers, about 2.2 KB. */
 const BODY = 2048;
 const MESSAGE_SIZE = 2200;
+const LOOP_LABEL = 'protocol-only Node loop';
 
 const started = performance.now();
 const errors: string[] = [];
@@ -67,10 +68,14 @@ function rotate<T>(xs: readonly T[], i: number): T[] {
   return xs.map((_, k) => xs[(k + i) % xs.length]!);
 }
 
-function record(row: Row, client: ClientName, runIndex: number, value: number): void {
-  const list = (row.values[client] ??= []);
+/** Values are indexed by run (NaN for a run that failed), so that ratios pair within a run. */
+function setRun(list: number[], runIndex: number, value: number): void {
   while (list.length < runIndex) list.push(NaN);
   list[runIndex] = value;
+}
+
+function record(row: Row, client: ClientName, runIndex: number, value: number): void {
+  setRun((row.values[client] ??= []), runIndex, value);
 }
 
 async function measureNode(job: Job, label: string, timeoutMs: number): Promise<JobResult | undefined> {
@@ -106,6 +111,11 @@ async function throughput(id: 'A' | 'B', server: BenchServer, connections: numbe
   const cpu: Row = { scenario: title, metric: 'client CPU µs/msg', values: {}, targets: warmup ? [] : [
     { text: '≤ 150 µs', met: (v) => (v.summary('smtpkit') ? v.summary('smtpkit')!.median <= 150 : undefined) },
   ] };
+  // The cold rows also run the protocol-only loop (clients/loop.ts): what a Node process needs at the least.
+  if (!warmup) {
+    rate.reference = { label: LOOP_LABEL, values: [], against: 'smtp-source' };
+    cpu.reference = { label: LOOP_LABEL, values: [], against: 'smtp-source' };
+  }
   // More runs than elsewhere: these runs are short, and their CPU figures drift most between runs.
   for (let i = 0; i < config.throughputRuns; i++) {
     if (!anotherRun(title, i, config.throughputRuns)) break;
@@ -126,6 +136,13 @@ async function throughput(id: 'A' | 'B', server: BenchServer, connections: numbe
       if (!r) continue;
       record(rate, client, i, r.count / (r.elapsedMs / 1000));
       record(cpu, client, i, r.cpuUs / r.count);
+    }
+    if (rate.reference && cpu.reference) {
+      const job: Job = { kind: 'send-many', client: 'loop', port: server.port, messages, connections, size: MESSAGE_SIZE };
+      const r = await measureNode(job, `${id} loop run ${i + 1}`, 180_000);
+      if (!r) continue;
+      setRun(rate.reference.values, i, r.count / (r.elapsedMs / 1000));
+      setRun(cpu.reference.values, i, r.cpuUs / r.count);
     }
   }
   return [rate, cpu];
@@ -298,6 +315,11 @@ const METHOD = `## Method
 - A, B: each client sends pre-built ~2.2 KB messages (smtp-source: \`-l ${BODY}\` body plus its headers) to
   Postfix \`smtp-sink\`, all queued at once: smtpkit \`createPool\`, nodemailer pooled transport (\`maxMessages:
   Infinity\`, raw message), smtp-source \`-s N -d\` (one connection per session, reused).
+- A, B reference: the protocol-only Node loop (\`bench/src/clients/loop.ts\`), in a fresh process like the clients:
+  the same messages built once, EHLO, then each end of data in one write with the next MAIL, RCPT and DATA
+  (one round trip per message), reply codes checked and nothing else: the least a Node program does here, so
+  the gap from smtpkit to it is what the client's code costs, and the loop's ratio to smtp-source is the
+  platform's ceiling for the msgs/s targets.
 - A, warm: the same, but each Node client first sends that many messages on the same pool or transport,
   unmeasured, as a long-lived sender would; smtp-source, a C program, has nothing to warm.
   No target: it separates the per-message cost from V8's warm-up (interpreter, TurboFan compiling the hot path,

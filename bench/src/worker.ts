@@ -4,20 +4,21 @@ import { RESULT_MARKER, type Job, type JobResult } from './jobs.js';
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '{}') as Job;
+  process.stdout.write(RESULT_MARKER + JSON.stringify(await perform(job)) + '\n');
+}
+
+async function perform(job: Job): Promise<JobResult> {
+  // Only send-many jobs name the loop (see jobs.ts).
+  if (job.client === 'loop') return (await import('./clients/loop.js')).sendMany(job);
   const impl = job.client === 'smtpkit' ? await import('./clients/smtpkit.js') : await import('./clients/nodemailer.js');
-  let result: JobResult;
   switch (job.kind) {
     case 'send-many':
-      result = await impl.sendMany(job);
-      break;
+      return impl.sendMany(job);
     case 'send-attachment':
-      result = await impl.sendAttachment(job);
-      break;
+      return impl.sendAttachment(job);
     case 'build-only':
-      result = await impl.buildOnly(job);
-      break;
+      return impl.buildOnly(job);
   }
-  process.stdout.write(RESULT_MARKER + JSON.stringify(result) + '\n');
 }
 
 main().then(

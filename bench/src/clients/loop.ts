@@ -38,6 +38,7 @@ function connection(port: number, count: number, envelope: Buffer, body: Buffer,
     let stage: 'greeting' | 'ehlo' | 'sending' | 'quit' = 'greeting';
     let sent = 0;
     let pending = '';
+    let pipelining = false;
     const fail = (error: Error): void => {
       socket.destroy();
       reject(error);
@@ -51,6 +52,8 @@ function connection(port: number, count: number, envelope: Buffer, body: Buffer,
         expected.push(250);
         socket.write('EHLO bench.localhost\r\n');
       } else if (stage === 'ehlo') {
+        // Writing ahead of the replies needs the server's consent (RFC 2920 §3).
+        if (!pipelining) return fail(new Error('the server does not offer PIPELINING'));
         stage = 'sending';
         expected.push(...ENVELOPE_REPLIES);
         socket.write(envelope);
@@ -75,6 +78,7 @@ function connection(port: number, count: number, envelope: Buffer, body: Buffer,
       for (let eol = pending.indexOf('\r\n'); eol !== -1; eol = pending.indexOf('\r\n', at)) {
         const line = pending.slice(at, eol);
         at = eol + 2;
+        if (stage === 'ehlo' && line.slice(4).toUpperCase() === 'PIPELINING') pipelining = true;
         // A multi-line reply ends with the line whose code is followed by a space (RFC 5321 §4.2.1).
         if (line.charAt(3) !== '-') onReply(Number(line.slice(0, 3)), line);
       }

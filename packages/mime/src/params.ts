@@ -1,8 +1,11 @@
 import { Buffer } from 'node:buffer';
 import { encodeWord } from './encoded-word.js';
 
-// RFC 2045 §5.1: token characters (no tspecials, no space, no controls).
-const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+$/;
+// RFC 2045 §5.1: token characters (no tspecials, no space, no controls), less "'" and "*": legal in a token,
+// but they are RFC 2231's syntax (charset'language'value, name*), and readers such as Python's email package
+// take an unquoted value holding them for an extended one (`filename=it's` reads back as nothing). Quoted, they
+// are plain text to every reader.
+const TOKEN = /^[!#$%&+\-.0-9A-Z^_`a-z{|}~]+$/;
 // RFC 2231 §7: attribute-char, the characters left as they are in an extended value.
 const ATTRIBUTE_CHAR = /[!#$&+\-.0-9A-Z^_`a-z|~]/;
 /** Room for one parameter segment so that `name*12*=...;` stays well inside 78 characters. */

@@ -109,6 +109,18 @@ const cases: Array<[string, MessageInput]> = [
     },
   ],
   [
+    "filenames holding RFC 2231's syntax characters (' and *)",
+    {
+      from: 'a@example.com',
+      to: 'b@example.org',
+      attachments: [
+        { filename: "'", content: 'x' },
+        { filename: "it's.txt", content: 'y' },
+        { filename: 'a*b.bin', content: 'z' },
+      ],
+    },
+  ],
+  [
     'inline without html goes to mixed',
     { from: 'a@example.com', to: 'b@example.org', text: 'x', inline: [{ cid: 'c@x', filename: 'c.png', content: png }] },
   ],

@@ -1,5 +1,6 @@
 import { CrlfCanonicalizer, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type DataEncoder, type EncodedCommand, type Reply } from '@smtpkit/wire';
-import type { SmtpSession } from './session.js';
+import { bodyEnded, bodyProgress, type BodyProgress } from './progress.js';
+import type { QueuedSend, SmtpSession } from './session.js';
 import type { SendOptions } from './types.js';
 
 /** BDAT chunks written ahead of their 250 when PIPELINING is on (bounded, RFC 3030 §4.2 + RFC 2920). */
@@ -51,23 +52,34 @@ function encodeChunk(s: SmtpSession, encoder: DataEncoder, chunk: Uint8Array): U
  * A streamed body: every encoded piece but the last is written as it comes (under the data block
  * deadline); the last is returned, to share a write with the end of data.
  */
-export async function streamDataBody(s: SmtpSession, o: SendOptions, encoder: DataEncoder): Promise<Uint8Array | undefined> {
+export async function streamDataBody(
+  s: SmtpSession,
+  o: SendOptions,
+  progress: BodyProgress,
+  encoder: DataEncoder,
+): Promise<Uint8Array | undefined> {
   let held: Uint8Array | undefined;
   for await (const chunk of bodyChunks(s, o)) {
     const out = encodeChunk(s, encoder, chunk);
     if (held && held.length > 0) await writeDataBlock(s, o, held);
     held = out;
-    o.onProgress?.(encoder.bytesIn);
+    bodyProgress(o, progress, encoder.bytesIn);
   }
   return held;
 }
 
 /** A body given whole (string or bytes), encoded at once: dot-stuffed, CRLF only (RFC 5321 §4.5.2, §2.3.8). */
-export function encodeWholeBody(s: SmtpSession, o: SendOptions, encoder: DataEncoder, data: string | Uint8Array): Uint8Array | undefined {
+export function encodeWholeBody(
+  s: SmtpSession,
+  o: SendOptions,
+  progress: BodyProgress,
+  encoder: DataEncoder,
+  data: string | Uint8Array,
+): Uint8Array | undefined {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   if (bytes.length === 0) return undefined;
   const held = encodeChunk(s, encoder, bytes);
-  o.onProgress?.(encoder.bytesIn);
+  bodyProgress(o, progress, encoder.bytesIn);
   return held;
 }
 
@@ -91,7 +103,14 @@ export interface EndOfData {
  * PIPELINING, the next queued send's envelope (RFC 2920 §3.1), as one write: one wake-up of the server
  * per message instead of two or three.
  */
-export function endOfData(s: SmtpSession, o: SendOptions, encoder: DataEncoder, held: Uint8Array | undefined, pipelined: boolean): EndOfData {
+export function endOfData(
+  s: SmtpSession,
+  o: SendOptions,
+  progress: BodyProgress,
+  encoder: DataEncoder,
+  held: Uint8Array | undefined,
+  pipelined: boolean,
+): EndOfData {
   const next = pipelined ? s.takeNextEnvelope() : undefined;
   const tail = encoder.end();
   let bytes = tail;
@@ -116,11 +135,19 @@ export function endOfData(s: SmtpSession, o: SendOptions, encoder: DataEncoder, 
     }
   }
   const written = (): void => {
-    o.onEndOfData?.();
-    if (next) for (let i = 0; i < next.whole.length; i++) next.whole[i]?.onEndOfData?.();
+    bodyEnded(o, progress);
+    if (next) endWrittenAhead(next.whole);
     if (s.transcript.enabled) logEndOfData(s, encoder.bytesIn, next?.commands);
   };
   return { bytes, written };
+}
+
+/** Queued sends whose whole message went out ahead of their turn (one-write BDAT): their end of data is written. */
+export function endWrittenAhead(whole: readonly QueuedSend[]): void {
+  for (let i = 0; i < whole.length; i++) {
+    const job = whole[i] as QueuedSend;
+    bodyEnded(job.send as SendOptions, job);
+  }
 }
 
 /** The transcript of a body's last write: its size, then the next envelope written with it. */
@@ -137,6 +164,7 @@ function logEndOfData(s: SmtpSession, bytes: number, next: readonly EncodedComma
 export async function sendBdat(
   s: SmtpSession,
   o: SendOptions,
+  progress: BodyProgress,
   mode: { binary: boolean; pipelined: boolean },
 ): Promise<{ final: Reply; bytes: number }> {
   const window = mode.pipelined ? BDAT_WINDOW : 1;
@@ -174,14 +202,14 @@ export async function sendBdat(
     await s.step('dataBlock', async (sig) => {
       if (outstanding.length === 0) await s.assertNoUnsolicited(sig);
       // From here the last chunk may reach the server: count the end of data as written.
-      if (chunk.last) o.onEndOfData?.();
+      if (chunk.last) bodyEnded(o, progress);
       s.transcript.emit('C', chunk.command.logText);
       await s.transport.write(chunk.command.bytes, sig);
       if (chunk.data.length > 0) await s.transport.write(chunk.data, sig);
     }, o.signal);
     sent += chunk.data.length;
     if (chunk.data.length > 0) s.transcript.emit('C', `<chunk ${chunk.data.length} bytes>`);
-    o.onProgress?.(bytesIn);
+    bodyProgress(o, progress, bytesIn);
     outstanding.push({ last: chunk.last, logText: chunk.command.logText });
     while (outstanding.length >= window || (chunk.last && outstanding.length > 0)) {
       await readOne();

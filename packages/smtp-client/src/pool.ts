@@ -3,6 +3,7 @@ import { connect } from './connect.js';
 import { SmtpSession } from './session.js';
 import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision, watched } from './pool/retry.js';
 import { SendQueue } from './pool/queue.js';
+import type { BodyProgress } from './progress.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
@@ -76,8 +77,8 @@ interface Slot {
   /** The liveness check runs: nothing joins the session meanwhile. */
   checking: boolean;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** One per send handed to the session and not settled yet, in the order the session runs them. */
-  inflight: BodyWatch[];
+  /** The sends handed to the session and not settled yet, in the order the session runs them. */
+  inflight: Job[];
   /** Sends put back in the queue since the session died, to keep their order. */
   requeued: number;
 }
@@ -298,9 +299,9 @@ export function createPool(options: PoolOptions): Pool {
   }
 
   /** A send left the session: park it when nothing else runs there, then hand out work. */
-  function leave(slot: Slot, watch?: BodyWatch): void {
-    if (watch) {
-      const i = slot.inflight.indexOf(watch);
+  function leave(slot: Slot, job?: Job): void {
+    if (job) {
+      const i = slot.inflight.indexOf(job);
       if (i >= 0) slot.inflight.splice(i, 1);
     }
     if (slot.inflight.length === 0 && slot.state === 'busy') park(slot);
@@ -318,64 +319,65 @@ export function createPool(options: PoolOptions): Pool {
       leave(slot);
       return;
     }
-    const watch = new BodyWatch();
-    slot.inflight.push(watch);
-    if (first && (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle)) void checkThenSend(slot, job, watch);
-    else transact(slot, job, watch);
+    slot.inflight.push(job);
+    if (first && (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle)) void checkThenSend(slot, job);
+    else transact(slot, job);
   }
 
-  async function checkThenSend(slot: Slot, job: Job, watch: BodyWatch): Promise<void> {
+  async function checkThenSend(slot: Slot, job: Job): Promise<void> {
     slot.checking = true;
     const failure = await check(slot.session!);
     slot.checking = false;
     if (failure) {
-      slot.inflight.splice(slot.inflight.indexOf(watch), 1);
+      slot.inflight.splice(slot.inflight.indexOf(job), 1);
       discard(slot);
       bounce(job, failure);
       return;
     }
     slot.dirty = false;
-    transact(slot, job, watch);
+    transact(slot, job);
   }
 
-  function transact(slot: Slot, job: Job, watch: BodyWatch): void {
+  function transact(slot: Slot, job: Job): void {
     const session = slot.session!;
     if (!session.usable) {
-      slot.inflight.splice(slot.inflight.indexOf(watch), 1);
+      slot.inflight.splice(slot.inflight.indexOf(job), 1);
       if (slot.inflight.length === 0) discard(slot);
       bounce(job, unusableError());
       return;
     }
-    const options = watched(job.options, watch);
     if (session instanceof SmtpSession) {
-      // Our own session reports back directly: no promise per send between the session and the pool.
-      session.submit(options, (error, result) => {
-        if (result) sent(slot, job, watch, result);
-        else notSent(slot, job, watch, session, error);
+      // Our own session reports back directly, with how far the body got: no promise and no wrapped
+      // options per send between the session and the pool.
+      session.submit(job.options, (error, result, progress) => {
+        if (result) sent(slot, job, result);
+        else notSent(slot, job, session, error, progress);
       });
       return;
     }
-    session.send(options).then(
-      (result) => sent(slot, job, watch, result),
-      (error: unknown) => notSent(slot, job, watch, session, error),
+    // Any other session: its progress is followed through the send's hooks.
+    const watch = new BodyWatch();
+    session.send(watched(job.options, watch)).then(
+      (result) => sent(slot, job, result),
+      (error: unknown) => notSent(slot, job, session, error, watch),
     );
   }
 
-  function sent(slot: Slot, job: Job, watch: BodyWatch, result: SendResult): void {
+  function sent(slot: Slot, job: Job, result: SendResult): void {
     slot.transactions++;
     settle(job, undefined, result);
-    leave(slot, watch);
+    leave(slot, job);
   }
 
-  function notSent(slot: Slot, job: Job, watch: BodyWatch, session: Session, error: unknown): void {
-    failed(slot, job, watch, session, error);
-    leave(slot, watch);
+  function notSent(slot: Slot, job: Job, session: Session, error: unknown, progress: BodyProgress): void {
+    failed(slot, job, session, error, progress);
+    leave(slot, job);
   }
 
   /** A send failed: back to the queue when that is safe (see {@link createPool}), else rejected. */
-  function failed(slot: Slot, job: Job, watch: BodyWatch, session: Session, error: unknown): void {
+  function failed(slot: Slot, job: Job, session: Session, error: unknown, progress: BodyProgress): void {
     slot.dirty = true;
-    if (!watch.started && !session.usable && isSmtpError(error) && error.code === 'ERR_SMTP_SESSION_UNUSABLE') {
+    if (!progress.started && !session.usable && isSmtpError(error) && error.code === 'ERR_SMTP_SESSION_UNUSABLE') {
       // Queued behind a send that killed the session: nothing of its own went out, or only its
       // envelope, written early after the previous end of data (RFC 2920 §3.1), which the server
       // drops with the connection. Not its fault: back to the queue, uncharged.
@@ -386,13 +388,13 @@ export function createPool(options: PoolOptions): Pool {
       return;
     }
     slot.transactions++;
-    const decision = retryDecision(error, { bodyStarted: watch.started, failures: job.failures, usable: session.usable });
+    const decision = retryDecision(error, { bodyStarted: progress.started, failures: job.failures, usable: session.usable });
     if (decision === 'retry') {
       job.failures++;
       job.check = true;
       requeue(slot, job);
     } else {
-      settle(job, mayHaveBeenDelivered(error, watch.endWritten) ? outcomeUnknown(error) : error);
+      settle(job, mayHaveBeenDelivered(error, progress.endWritten) ? outcomeUnknown(error) : error);
     }
   }
 

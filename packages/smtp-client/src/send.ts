@@ -11,7 +11,8 @@ import {
 } from '@smtpkit/wire';
 import { quoteReply, replyError } from './errors.js';
 import { analyseBody, orcptFor, prepareEnvelope, type BodyInfo, type PreparedEnvelope } from './envelope.js';
-import { COALESCE_LIMIT, encodeWholeBody, endOfData, sendBdat, streamDataBody, writeDataBlock } from './data.js';
+import { COALESCE_LIMIT, encodeWholeBody, endOfData, endWrittenAhead, sendBdat, streamDataBody, writeDataBlock } from './data.js';
+import { bodyEnded, bodyProgress, type BodyProgress } from './progress.js';
 import type { SmtpSession } from './session.js';
 import type { Step } from './timeouts.js';
 import type { RecipientRejection, SendOptions, SendResult } from './types.js';
@@ -140,8 +141,9 @@ interface EnvelopeReplies {
  * One mail transaction (RFC 5321 §3.3): MAIL, RCPT…, then DATA or BDAT. With PIPELINING the
  * envelope goes in one write and replies are matched in order (RFC 2920 §3.1); the body is sent
  * only after 354. Recipients refused are reported, not thrown, while at least one is accepted.
+ * `progress` records how far the body got (see {@link BodyProgress}).
  */
-export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: PlannedSend): Promise<SendResult> {
+export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: BodyProgress, early?: PlannedSend): Promise<SendResult> {
   s.assertUsable();
   const startedAt = Date.now();
   const plan = early ?? planSend(s, o);
@@ -154,7 +156,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
     // RFC 5321 §3.3: nothing follows a refused MAIL; DATA alone waits for an accepted RCPT.
     if ((env.mail && !isPositive(env.mail.reply)) || (group.length === 1 && group[0]?.verb === 'DATA' && env.accepted === 0)) break;
     const bytes = index === 0 && plan.written ? null : s.encodeGroup(group);
-    const write = inline ? withAhead(s, o, info, bytes) : { bytes, written: undefined };
+    const write = inline ? withAhead(s, o, progress, info, bytes) : { bytes, written: undefined };
     const out = write.bytes;
     // Written earlier and nothing to write now: their replies may all be here already.
     const replies =
@@ -191,7 +193,7 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
     if (s.transcript.enabled) s.transcript.emit('*', `message sent in one BDAT chunk: ${bytes} bytes`);
     if (!isPositive(final)) await resetAfterFailure(s, o, inline);
   } else if (prepared.useBdat) {
-    ({ final, bytes } = await sendBdat(s, o, { binary: prepared.binary, pipelined: plan.pipelined }));
+    ({ final, bytes } = await sendBdat(s, o, progress, { binary: prepared.binary, pipelined: plan.pipelined }));
   } else {
     let dataReply = env.data;
     if (!dataReply) {
@@ -206,12 +208,14 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
     const encoder = new DataEncoder();
     const data = o.data;
     let held =
-      typeof data === 'string' || data instanceof Uint8Array ? encodeWholeBody(s, o, encoder, data) : await streamDataBody(s, o, encoder);
+      typeof data === 'string' || data instanceof Uint8Array
+        ? encodeWholeBody(s, o, progress, encoder, data)
+        : await streamDataBody(s, o, progress, encoder);
     if (held && held.length > COALESCE_LIMIT) {
       await writeDataBlock(s, o, held);
       held = undefined;
     }
-    const end = endOfData(s, o, encoder, held, plan.pipelined);
+    const end = endOfData(s, o, progress, encoder, held, plan.pipelined);
     // One step, taken here rather than through `s.exchange` (one async call fewer per message): the write
     // under the data block deadline, the final reply under the end of data one (RFC 5321 §4.5.3.2.5, .6).
     const scope = s.enterStep('dataBlock', o.signal);
@@ -253,21 +257,22 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, early?: Pl
 function withAhead(
   s: SmtpSession,
   o: SendOptions,
+  progress: BodyProgress,
   info: BodyInfo,
   bytes: Uint8Array | null,
 ): { bytes: Uint8Array | null; written: (() => void) | undefined } {
   // From here the whole message may reach the server: count its end of data as written.
-  if (bytes) o.onEndOfData?.();
+  if (bytes) bodyEnded(o, progress);
   let out = bytes;
   const ahead = s.takeAhead();
   if (ahead.commands.length > 0) {
-    for (let i = 0; i < ahead.whole.length; i++) ahead.whole[i]?.onEndOfData?.();
+    endWrittenAhead(ahead.whole);
     const more = s.encodeGroup(ahead.commands);
     out = bytes ? Buffer.concat([bytes, more]) : more;
   }
   const size = info.size ?? 0;
-  if (out) return { bytes: out, written: () => o.onProgress?.(size) };
-  o.onProgress?.(size);
+  if (out) return { bytes: out, written: () => bodyProgress(o, progress, size) };
+  bodyProgress(o, progress, size);
   return { bytes: out, written: undefined };
 }
 

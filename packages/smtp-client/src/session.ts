@@ -6,6 +6,7 @@ import { abortedError, QUIT_WAIT_CAP, StepClock, startDeadline, type Step, type 
 import type { Transcript } from './transcript.js';
 import type { Transport } from './transport.js';
 import { checkEnvelope } from './check-envelope.js';
+import type { BodyProgress } from './progress.js';
 import type { CheckEnvelopeOptions, EnvelopeCheck, SendOptions, SendResult, Session, TlsInfo } from './types.js';
 
 /** What {@link SmtpSession.exitStep} undoes. */
@@ -25,29 +26,32 @@ const QUIET: Promise<void> = Promise.resolve();
 const AHEAD_WINDOW = 7;
 
 /** A queued call on the session; a send may have had its envelope written early. */
-interface Job {
+interface Job extends BodyProgress {
   run: (s: SmtpSession, job: Job) => Promise<unknown>;
   send: SendOptions | undefined;
   early: PlannedSend | undefined;
   /** A job queued with a promise settles it; one queued by {@link SmtpSession.submit} calls `done`. */
   resolve: ((value: unknown) => void) | undefined;
   reject: ((error: unknown) => void) | undefined;
-  done: ((error: unknown, value: unknown) => void) | undefined;
+  done: ((error: unknown, value: unknown, progress: BodyProgress) => void) | undefined;
 }
+
+/** A queued send, with the record of how far its body got. */
+export type QueuedSend = Pick<Job, 'send' | 'started' | 'endWritten'>;
 
 /** A send's turn: shared by every send job (no closure per send). */
 function runSend(s: SmtpSession, job: Job): Promise<unknown> {
   const options = job.send as SendOptions;
   // Aborted while queued, before anything of it went out: the session is not harmed.
   if (!job.early && options.signal?.aborted) return Promise.reject(abortedError(options.signal.reason));
-  return sendTransaction(s, options, job.early);
+  return sendTransaction(s, options, job, job.early);
 }
 
 /** Settle a finished job; an exception thrown by a `done` callback surfaces on its own, outside the queue. */
 function finish(job: Job, failed: boolean, error: unknown, value: unknown): void {
   if (job.done) {
     try {
-      job.done(failed ? error : undefined, failed ? undefined : value);
+      job.done(failed ? error : undefined, failed ? undefined : value, job);
     } catch (err) {
       queueMicrotask(() => {
         throw err;
@@ -61,7 +65,7 @@ function finish(job: Job, failed: boolean, error: unknown, value: unknown): void
 export interface WrittenAhead {
   commands: EncodedCommand[];
   /** Sends whose whole message is in `commands` (one-write BDAT): their end of data goes out with them. */
-  whole: SendOptions[];
+  whole: QueuedSend[];
 }
 
 /** Everything a session is built from. */
@@ -386,6 +390,8 @@ export class SmtpSession implements Session {
         resolve: resolve as (v: unknown) => void,
         reject,
         done: undefined,
+        started: false,
+        endWritten: false,
       });
     });
   }
@@ -427,17 +433,20 @@ export class SmtpSession implements Session {
   }
 
   /**
-   * {@link send} without a promise, for the pool: `done` is called once, with the error or the result.
+   * {@link send} without a promise, for the pool: `done` is called once, with the error or the result,
+   * and how far the body got (which decides whether a failed send may be tried on another session).
    * @internal
    */
-  submit(options: SendOptions, done: (error: unknown, result: SendResult | undefined) => void): void {
+  submit(options: SendOptions, done: (error: unknown, result: SendResult | undefined, progress: BodyProgress) => void): void {
     this.#push({
       run: runSend,
       send: options,
       early: undefined,
       resolve: undefined,
       reject: undefined,
-      done: done as (error: unknown, value: unknown) => void,
+      done: done as (error: unknown, value: unknown, progress: BodyProgress) => void,
+      started: false,
+      endWritten: false,
     });
   }
 
@@ -454,7 +463,7 @@ export class SmtpSession implements Session {
     const early = planEarly(this, next.send);
     if (!early) return undefined;
     next.early = early;
-    return { commands: early.groups[0] as EncodedCommand[], whole: early.inline ? [next.send] : [] };
+    return { commands: early.groups[0] as EncodedCommand[], whole: early.inline ? [next] : [] };
   }
 
   /**
@@ -464,7 +473,7 @@ export class SmtpSession implements Session {
    */
   takeAhead(): WrittenAhead {
     const commands: EncodedCommand[] = [];
-    const whole: SendOptions[] = [];
+    const whole: QueuedSend[] = [];
     const n = Math.min(this.#jobs.length, AHEAD_WINDOW);
     for (let i = 0; i < n; i++) {
       const job = this.#jobs[i] as Job;
@@ -473,7 +482,7 @@ export class SmtpSession implements Session {
       const early = planEarly(this, job.send, true);
       if (!early) break;
       job.early = early;
-      whole.push(job.send);
+      whole.push(job);
       for (const c of early.groups[0] as EncodedCommand[]) commands.push(c);
     }
     return { commands, whole };

@@ -216,6 +216,29 @@ describe('pool against smtp-server', () => {
     }
   });
 
+  it('never resends a streamed message whose connection dropped mid-body (its octets cannot be read again)', async () => {
+    const s = await startLineServer(['hang-up-in-body']);
+    try {
+      const p = createPool({ host: '127.0.0.1', port: s.port, tls: 'none' });
+      pools.push(p);
+      async function* body() {
+        yield Buffer.from('Subject: streamed\r\n\r\nfirst part\r\n');
+        yield Buffer.from('second part\r\n'); // the first part is written as this one comes
+        await s.hungUp;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        yield Buffer.from('third part\r\n');
+      }
+      const e = await rejection(p.send({ ...msg(1), data: body() }));
+      expect(e.kind).toBe('connection');
+      expect(e.code).not.toBe('ERR_SMTP_OUTCOME_UNKNOWN');
+      // Not retried: a second attempt would find the stream consumed and send what is left of it.
+      expect(s.connections).toBe(1);
+      expect(s.messages).toHaveLength(0);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('never resends an empty message whose end of data got no reply', async () => {
     const s = await startLineServer(['hang-up-after-dot']);
     try {

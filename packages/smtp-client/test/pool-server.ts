@@ -122,7 +122,7 @@ export async function startRecordingServer(hooks: Hooks = {}): Promise<Recording
 }
 
 /** How {@link startLineServer} misbehaves on one connection. */
-export type LineServerMode = 'normal' | 'hang-up-after-mail' | 'hang-up-after-dot';
+export type LineServerMode = 'normal' | 'hang-up-after-mail' | 'hang-up-in-body' | 'hang-up-after-dot';
 
 /**
  * A minimal line-based SMTP server on 127.0.0.1:0 (no PIPELINING, no extensions) that can hang up
@@ -132,13 +132,20 @@ export async function startLineServer(modes: LineServerMode[]): Promise<{
   port: number;
   connections: number;
   messages: string[];
+  /** Resolves once a connection was hung up on purpose. */
+  hungUp: Promise<void>;
   close(): Promise<void>;
 }> {
+  let hungUp!: () => void;
+  const hangUp = new Promise<void>((resolve) => (hungUp = resolve));
   const sockets = new Set<Socket>();
   const state = { connections: 0, messages: [] as string[] };
   const server = createServer((socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (mode !== 'normal') hungUp();
+    });
     socket.on('error', () => undefined);
     const mode = modes[state.connections++] ?? 'normal';
     let buffer = '';
@@ -151,6 +158,10 @@ export async function startLineServer(modes: LineServerMode[]): Promise<{
         const line = buffer.slice(0, i);
         buffer = buffer.slice(i + 2);
         if (inData) {
+          if (mode === 'hang-up-in-body') {
+            socket.destroy();
+            return;
+          }
           if (line !== '.') {
             body += `${line}\r\n`;
             continue;
@@ -191,6 +202,7 @@ export async function startLineServer(modes: LineServerMode[]): Promise<{
       return state.connections;
     },
     messages: state.messages,
+    hungUp: hangUp,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -1,4 +1,5 @@
 import { isSmtpError, SmtpError } from '@smtpkit/wire';
+import type { BodyProgress } from '../progress.js';
 import type { SendOptions } from '../types.js';
 
 /** What is known about a failed attempt. */
@@ -12,12 +13,13 @@ export interface AttemptFacts {
 }
 
 /**
- * Follows a transaction into its body, from the send's `onProgress` and `onEndOfData` hooks:
+ * A {@link BodyProgress} kept from the send's `onProgress` and `onEndOfData` hooks (see {@link watched}),
+ * for a session that does not report it itself:
  * - `started`: body octets were written, or the end of data was;
  * - `endWritten`: the end of data went out (`.` after DATA, `BDAT n LAST`), which also covers an
  *   empty body. From then on a failure without a reply leaves the message's fate unknown.
  */
-export class BodyWatch {
+export class BodyWatch implements BodyProgress {
   started = false;
   endWritten = false;
 

@@ -7,8 +7,6 @@ import type { SendOptions } from './types.js';
 const MAX_TEXT_LINE = 998;
 /** Message-ID is looked for in this many leading octets of the body. */
 const HEADER_SCAN = 64 * 1024;
-const EMPTY_LINE_CRLF = Buffer.from('\n\r\n');
-const EMPTY_LINE_LF = Buffer.from('\n\n');
 const CR = 0x0d;
 const LF = 0x0a;
 const LT = 0x3c;
@@ -73,33 +71,59 @@ function longestCrLine(bytes: Buffer, start: number, end: number): number {
   return longest;
 }
 
+/** The field name, lower case (RFC 5322 §3.6.4); compared with letters folded (§1.2.2). */
+const MESSAGE_ID_FIELD = Buffer.from('message-id:', 'latin1');
+
+/**
+ * The Message-ID from the header section, which ends at the first empty line (RFC 5322 §2.1). Lines end as the
+ * DATA encoder will send them (RFC 5321 §2.3.8): at CRLF, a bare LF or a bare CR. Walked line by line with the
+ * native search, each line ending found once, and a line is compared only when it starts with "m" or "M": no
+ * copy of the header and no string but the id's (this runs for every message).
+ */
 function findMessageId(bytes: Buffer): string | undefined {
-  const head = bytes.subarray(0, Math.min(bytes.length, HEADER_SCAN));
-  // The header section ends at the first empty line (RFC 5322 §2.1): found natively, then only the
-  // header octets become a string, to find the field case-insensitively (RFC 5322 §1.2.2).
-  const crlf = head.indexOf(EMPTY_LINE_CRLF);
-  const lf = head.indexOf(EMPTY_LINE_LF);
-  const end = crlf === -1 ? lf : lf === -1 ? crlf : Math.min(crlf, lf);
-  const headerEnd = end === -1 ? head.length : end;
-  const lower = head.toString('latin1', 0, headerEnd).toLowerCase();
-  for (let at = lower.indexOf('message-id:'); at !== -1; at = lower.indexOf('message-id:', at + 1)) {
-    // The field must start a line; latin1 keeps string indexes equal to octet offsets.
-    const before = at > 0 ? (head[at - 1] as number) : LF;
-    if (before !== LF && before !== CR) continue;
-    const id = msgIdAt(head, at + 'message-id:'.length, headerEnd);
-    if (id) return id;
+  const end = Math.min(bytes.length, HEADER_SCAN);
+  let nextCr = -1;
+  let nextLf = -1;
+  for (let at = 0; at < end; ) {
+    const c = bytes[at] as number;
+    if (c === LF || c === CR) return undefined; // an empty line: the body follows
+    if ((c | 0x20) === 0x6d && isMessageIdField(bytes, at, end)) {
+      const id = msgIdAt(bytes, at + MESSAGE_ID_FIELD.length, end);
+      if (id) return id;
+    }
+    if (nextCr < at) {
+      nextCr = bytes.indexOf(CR, at);
+      if (nextCr === -1) nextCr = bytes.length;
+    }
+    if (nextLf < at) {
+      nextLf = bytes.indexOf(LF, at);
+      if (nextLf === -1) nextLf = bytes.length;
+    }
+    at = nextCr < nextLf ? (bytes[nextCr + 1] === LF ? nextCr + 2 : nextCr + 1) : nextLf + 1;
   }
   return undefined;
 }
 
+/** `h[at, end)` starts with "message-id:" in any case. */
+function isMessageIdField(h: Buffer, at: number, end: number): boolean {
+  if (end - at < MESSAGE_ID_FIELD.length) return false;
+  for (let k = 1; k < MESSAGE_ID_FIELD.length; k++) {
+    const c = h[at + k] as number;
+    const f = MESSAGE_ID_FIELD[k] as number;
+    // Letters match either case (0x20 apart); "-" and ":" only themselves.
+    if (c !== f && (f < 0x61 || (c | 0x20) !== f)) return false;
+  }
+  return true;
+}
+
 /**
  * The msg-id at octet `i` of `h` (RFC 5322 §3.6.4) after optional white space, possibly folded onto the next
- * line (§2.2.3), within the header section `h[0, end)`. Read from the octets: the id becomes a string of its
- * own (a slice of the header text would keep all of it alive for as long as the result lives).
+ * line (§2.2.3), within `h[0, end)` (a fold never reaches the body: the empty line before it starts with no
+ * white space). Read from the octets: the id becomes a string of its own.
  */
 function msgIdAt(h: Buffer, i: number, end: number): string | undefined {
   i = skipWsp(h, i, end);
-  const fold = h[i] === CR && h[i + 1] === LF ? 2 : h[i] === LF ? 1 : 0;
+  const fold = h[i] === CR && h[i + 1] === LF ? 2 : h[i] === LF || h[i] === CR ? 1 : 0;
   if (fold > 0) {
     i += fold;
     if (i >= end || !isWsp(h[i] as number)) return undefined;

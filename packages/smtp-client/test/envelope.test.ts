@@ -77,6 +77,44 @@ describe('analyseBody', () => {
     expect(id('Message-ID: <broken\r\nMessage-ID: <f@x>')).toBe('<f@x>');
   });
 
+  it('ends the header section where the wire will have an empty line: CRLF, bare LF and bare CR all end lines', () => {
+    expect(analyseBody('\r\nMessage-ID: <a@x>\r\n').messageId).toBeUndefined();
+    expect(analyseBody('Subject: s\rMessage-ID: <b@x>\r\n\r\nbody').messageId).toBe('<b@x>');
+    expect(analyseBody('Subject: s\n\rMessage-ID: <c@x>\r\n').messageId).toBeUndefined();
+    expect(analyseBody('Subject: s\r\rMessage-ID: <d@x>\r\n').messageId).toBeUndefined();
+    expect(analyseBody('Message-ID:\r <e@x>\r\n\r\n').messageId).toBe('<e@x>');
+    expect(analyseBody('Message-ID: <f@x>').messageId).toBe('<f@x>');
+    expect(analyseBody('Message-ID: <f@x').messageId).toBeUndefined();
+  });
+
+  it('finds the same Message-ID as a reading of the lines the server will get, on random header sections', () => {
+    // The reference: the body cut into the lines it has on the wire (RFC 5321 §2.3.8), the header section up
+    // to the first empty one (RFC 5322 §2.1), the first "Message-ID:" field with a msg-id, folded at most once.
+    const reference = (text: string): string | undefined => {
+      const lines = text.split(/\r\n|\r|\n/);
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i] as string;
+        if (line === '') return undefined;
+        if (!/^message-id:/i.test(line)) continue;
+        const value = line.slice('message-id:'.length);
+        const next = lines[i + 1];
+        const id = /^[ \t]*$/.test(value) && next !== undefined ? /^[ \t]+(<[^>]+>)/.exec(next) : /^[ \t]*(<[^>]+>)/.exec(value);
+        if (id) return id[1];
+      }
+      return undefined;
+    };
+    const pieces = ['Message-ID:', 'message-id:', 'MESSAGE-Id:', 'Message-Id ', 'X-Message-ID: <x@x>', 'Subject: s',
+      ' ', '\t', '<a@b>', '<c@d', '>', '<>', 'm', '\r\n', '\r\n', '\n', '\r'];
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    for (let round = 0; round < 3000; round++) {
+      let text = '';
+      for (let k = random(14); k > 0; k--) text += pieces[random(pieces.length)];
+      if (random(2) === 0) text += '\r\n\r\nMessage-ID: <in-body@x>\r\n';
+      expect([text, analyseBody(text).messageId]).toEqual([text, reference(text)]);
+    }
+  });
+
   it('does not read streams ahead', () => {
     expect(analyseBody([Uint8Array.from([0xff])])).toEqual({ eightBit: false, binary: false, longLine: false });
   });

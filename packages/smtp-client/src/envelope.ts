@@ -231,9 +231,15 @@ export function prepareEnvelope(
   }
   // Built by assignment, not conditional spreads: this runs for every message.
   const envelope: Envelope = { from: o.from, to: o.to.slice() };
-  if (Object.keys(mailParams).length > 0) envelope.mailParams = mailParams;
+  if (hasAnyParam(mailParams)) envelope.mailParams = mailParams;
   if (rcptParams) envelope.rcptParams = rcptParams;
   return { envelope, useBdat, smtputf8, binary, notes };
+}
+
+/** At least one MAIL parameter was set (no key array built: this runs for every message). */
+function hasAnyParam(p: MailParams): boolean {
+  for (const _ in p) return true;
+  return false;
 }
 
 /** Per-recipient ORCPT (RFC 3461 §4.2) when asked and DSN is offered. */

@@ -398,7 +398,7 @@ export class SmtpSession implements Session {
 
   #push(job: Job): void {
     this.#jobs.push(job);
-    void this.#drain();
+    if (!this.#busy) void this.#drain(); // a running drain takes it in its turn
   }
 
   async #drain(): Promise<void> {

@@ -12,7 +12,7 @@ export interface Envelope {
   rcptParams?: RcptParams;
 }
 
-/** The commands of one transaction, grouped as they are written. */
+/** The commands of one transaction, grouped as they are written; read-only (every plan shares one DATA command). */
 export interface TransactionPlan {
   /**
    * Each group is written at once. With PIPELINING: `[[MAIL, RCPT..., DATA]]`, or `[[MAIL, RCPT...]]`
@@ -30,6 +30,9 @@ export interface PlanOptions {
   /** The transaction uses SMTPUTF8 (RFC 6531). */
   smtputf8: boolean;
 }
+
+/** DATA has no arguments: one encoding serves every plan. */
+const DATA: EncodedCommand = Object.freeze(encodeCommand({ verb: 'DATA' }));
 
 function requireExtension(offered: boolean, what: string, extension: string): void {
   // RFC 5321 §4.1.5 / RFC 1869: a parameter may only be used when the server advertised its extension.
@@ -83,7 +86,7 @@ export function planTransaction(caps: Capabilities, envelope: Envelope, options:
       encodeCommand(envelope.rcptParams ? { verb: 'RCPT', to, params: envelope.rcptParams } : { verb: 'RCPT', to }, encodeOptions),
     );
   }
-  if (!options.useBdat) commands.push(encodeCommand({ verb: 'DATA' }));
+  if (!options.useBdat) commands.push(DATA);
   const groups = caps.pipelining ? [commands.slice()] : commands.map((c) => [c]);
   return { groups, commands };
 }

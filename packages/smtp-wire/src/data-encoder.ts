@@ -48,6 +48,11 @@ function reserve(out: Buffer, o: number, need: number, rest: number): Buffer {
   return grown;
 }
 
+/** `chunk` as a plain Uint8Array (a view of a Buffer's memory, not a copy). */
+function plainView(chunk: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(chunk) ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) : chunk;
+}
+
 /** Copies src[from, to) to dst at `at`; returns the new write position. */
 function copyRun(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
   const len = to - from;
@@ -108,7 +113,8 @@ class LineMachine {
     const n = input.length;
     if (n === 0) return EMPTY;
     const chunk = asBuffer(input); // Buffer#indexOf is a memchr
-    const view = Buffer.isBuffer(input) ? new Uint8Array(input.buffer, input.byteOffset, n) : input;
+    // A plain view for copyRun, made only once a change needs copying (most chunks need none).
+    let view: Uint8Array | null = null;
     const stuff = this.#stuff;
     const maxLine = this.#maxLine;
     let atLineStart = this.#atLineStart;
@@ -143,7 +149,7 @@ class LineMachine {
             o = i;
           } else {
             out = reserve(out, o, i - from + 1, n - i);
-            o = copyRun(view, from, i, out, o);
+            o = copyRun((view ??= plainView(input)), from, i, out, o);
           }
           out[o++] = DOT;
           from = i; // the dot itself is part of the next run
@@ -192,7 +198,7 @@ class LineMachine {
         o = j;
       } else {
         out = reserve(out, o, j - from + 2, n - j - 1);
-        o = copyRun(view, from, j, out, o);
+        o = copyRun((view ??= plainView(input)), from, j, out, o);
       }
       out[o++] = CR;
       out[o++] = LF;
@@ -207,7 +213,7 @@ class LineMachine {
       result = input;
     } else {
       out = reserve(out, o, n - from, 0);
-      o = copyRun(view, from, n, out, o);
+      o = copyRun((view ??= plainView(input)), from, n, out, o);
       result = out.subarray(0, o);
     }
     this.#out += result.length;

@@ -112,11 +112,10 @@ export function endOfData(
   pipelined: boolean,
 ): EndOfData {
   const next = pipelined ? s.takeNextEnvelope() : undefined;
-  const tail = encoder.end();
-  let bytes = tail;
+  let bytes: Uint8Array;
   if (next || (held && held.length > 0)) {
     // One plain allocation and copies: this runs for every message.
-    let total = tail.length + (held ? held.length : 0);
+    let total = encoder.endLength + (held ? held.length : 0);
     if (next) for (let i = 0; i < next.commands.length; i++) total += (next.commands[i] as EncodedCommand).bytes.length;
     bytes = Buffer.allocUnsafe(total); // from the shared pool: no allocation of its own below 4 KiB
     let at = 0;
@@ -124,8 +123,7 @@ export function endOfData(
       bytes.set(held, 0);
       at = held.length;
     }
-    bytes.set(tail, at);
-    at += tail.length;
+    at = encoder.endInto(bytes, at);
     if (next) {
       for (let i = 0; i < next.commands.length; i++) {
         const c = (next.commands[i] as EncodedCommand).bytes;
@@ -133,6 +131,8 @@ export function endOfData(
         at += c.length;
       }
     }
+  } else {
+    bytes = encoder.end();
   }
   const written = (): void => {
     bodyEnded(o, progress);

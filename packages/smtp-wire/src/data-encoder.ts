@@ -279,15 +279,37 @@ export class DataEncoder {
 
   /** Returns the end of the data: a CRLF when the body does not end with one, then `.` CRLF (RFC 5321 §4.1.1.4). */
   end(): Uint8Array {
+    return Buffer.from(this.#takeTail()); // a copy: the caller may change it
+  }
+
+  /** Octets the end of the data takes, as things stand (see {@link end}). */
+  get endLength(): number {
+    return this.#tail().length;
+  }
+
+  /**
+   * {@link end} written into `target` at `at` instead of returned, with no copy of its own: for a caller that
+   * puts the last body bytes and the end of data in one buffer. `target` needs {@link endLength} octets from
+   * `at`. Returns the offset after the end of data.
+   */
+  endInto(target: Uint8Array, at: number): number {
+    const tail = this.#takeTail();
+    target.set(tail, at);
+    return at + tail.length;
+  }
+
+  #tail(): Uint8Array {
+    if (this.#m.pendingCr) return LF_TERMINATOR;
+    return this.#m.endsWithCrlf ? TERMINATOR : CRLF_TERMINATOR;
+  }
+
+  #takeTail(): Uint8Array {
     this.#m.fail();
     if (this.#ended) throw inputError('DataEncoder.end() called twice');
     this.#ended = true;
-    let tail: Uint8Array;
-    if (this.#m.pendingCr) tail = LF_TERMINATOR;
-    else if (this.#m.endsWithCrlf) tail = TERMINATOR;
-    else tail = CRLF_TERMINATOR;
+    const tail = this.#tail();
     this.#m.addOut(tail.length);
-    return Buffer.from(tail); // a copy: the caller may change it
+    return tail;
   }
 }
 

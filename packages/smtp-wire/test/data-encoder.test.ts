@@ -122,6 +122,25 @@ describe('DataEncoder: behaviour', () => {
     expect(() => new DataEncoder({ maxLineLength: 0 })).toThrow(/must be a positive/);
   });
 
+  it.each([
+    ['a body ending in CRLF', 'line\r\n'],
+    ['a body ending without a line ending', 'line'],
+    ['a body ending in a CR', 'line\r'],
+    ['an empty body', ''],
+  ])('endInto writes what end returns, in place: %s', (_name, body) => {
+    const returned = new DataEncoder();
+    const written = new DataEncoder();
+    returned.push(bytes(body));
+    written.push(bytes(body));
+    const tail = returned.end();
+    const target = Buffer.alloc(written.endLength + 4, 0x78);
+    expect(written.endInto(target, 2)).toBe(2 + tail.length);
+    expect(target.toString('latin1')).toBe(`xx${Buffer.from(tail).toString('latin1')}xx`);
+    expect(written.bytesOut).toBe(returned.bytesOut);
+    expect(() => written.endInto(target, 0)).toThrow(/twice/);
+    expect(() => written.end()).toThrow(/twice/);
+  });
+
   it('refuses push or end after end', () => {
     const enc = new DataEncoder();
     enc.end();

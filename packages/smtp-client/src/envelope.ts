@@ -119,7 +119,7 @@ function isMessageIdField(h: Buffer, at: number, end: number): boolean {
 /**
  * The msg-id at octet `i` of `h` (RFC 5322 §3.6.4) after optional white space, possibly folded onto the next
  * line (§2.2.3), within `h[0, end)` (a fold never reaches the body: the empty line before it starts with no
- * white space). Read from the octets: the id becomes a string of its own.
+ * white space). Read from the octets: the id becomes a string of its own, decoded as UTF-8.
  */
 function msgIdAt(h: Buffer, i: number, end: number): string | undefined {
   i = skipWsp(h, i, end);
@@ -132,7 +132,9 @@ function msgIdAt(h: Buffer, i: number, end: number): string | undefined {
   if (i >= end || h[i] !== LT) return undefined;
   let j = i + 1;
   while (j < end && h[j] !== GT && h[j] !== CR && h[j] !== LF) j++;
-  return j < end && h[j] === GT && j > i + 1 ? h.toString('latin1', i, j + 1) : undefined;
+  // UTF-8, which an internationalized message may use in its msg-id (RFC 6532 §3.2), and Node's default:
+  // naming no encoding also spares this per-message path Node's lookup of the encoding's name.
+  return j < end && h[j] === GT && j > i + 1 ? h.toString(undefined, i, j + 1) : undefined;
 }
 
 function skipWsp(h: Buffer, i: number, end: number): number {

@@ -75,6 +75,8 @@ describe('analyseBody', () => {
     expect(id('Message-ID: no-brackets\r\nSubject: s')).toBeUndefined();
     expect(id('Message-ID: <>\r\nSubject: s')).toBeUndefined();
     expect(id('Message-ID: <broken\r\nMessage-ID: <f@x>')).toBe('<f@x>');
+    // RFC 6532 §3.2: an internationalized message may carry UTF-8 in its msg-id.
+    expect(id('Message-ID: <caf\u00e9.\u4f8b@\u4f8b\u3048.jp>')).toBe('<caf\u00e9.\u4f8b@\u4f8b\u3048.jp>');
   });
 
   it('ends the header section where the wire will have an empty line: CRLF, bare LF and bare CR all end lines', () => {

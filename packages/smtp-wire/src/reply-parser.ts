@@ -233,7 +233,8 @@ export class ReplyParser {
     if (this.#lines.length + 1 > this.#maxLines) {
       throw protocolError(`reply has more than ${this.#maxLines} lines`, start, 'ERR_SMTP_REPLY_TOO_LONG');
     }
-    const text = len > 4 ? buf.toString('utf8', from + 4, end) : '';
+    // UTF-8, Node's default: naming no encoding spares this per-line path Node's lookup of the encoding's name.
+    const text = len > 4 ? buf.toString(undefined, from + 4, end) : '';
     // RFC 3463 status from the reply's first line, read from its octets.
     const enhanced =
       this.#lines.length === 0 ? (this.#enhanced && len > 4 ? enhancedAt(buf, from + 4, end, d0 - 48) : undefined) : this.#firstEnhanced;

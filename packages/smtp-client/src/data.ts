@@ -68,15 +68,14 @@ export async function streamDataBody(
   return held;
 }
 
-/** A body given whole (string or bytes), encoded at once: dot-stuffed, CRLF only (RFC 5321 §4.5.2, §2.3.8). */
+/** A body given whole (its octets), encoded at once: dot-stuffed, CRLF only (RFC 5321 §4.5.2, §2.3.8). */
 export function encodeWholeBody(
   s: SmtpSession,
   o: SendOptions,
   progress: BodyProgress,
   encoder: DataEncoder,
-  data: string | Uint8Array,
+  bytes: Uint8Array,
 ): Uint8Array | undefined {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   if (bytes.length === 0) return undefined;
   const held = encodeChunk(s, encoder, bytes);
   bodyProgress(o, progress, encoder.bytesIn);

@@ -16,6 +16,8 @@ const GT = 0x3e;
 export interface BodyInfo {
   /** Octets of the body as given; undefined for streams. */
   size?: number;
+  /** The body's octets when it is given whole (a string converted once, here); undefined for streams. */
+  bytes?: Uint8Array;
   eightBit: boolean;
   /** Has a NUL octet: only BINARYMIME can carry it. */
   binary: boolean;
@@ -26,13 +28,13 @@ export interface BodyInfo {
 /** Scan a string/Uint8Array body once; streams are not read ahead. Native scans only: this runs for every message. */
 export function analyseBody(data: BodySource): BodyInfo {
   let bytes: Buffer;
-  if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
+  if (typeof data === 'string') bytes = Buffer.from(data); // UTF-8
   else if (data instanceof Uint8Array) bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   else return { eightBit: false, binary: false, longLine: false };
   const eightBit = !isAscii(bytes);
   const binary = bytes.indexOf(0) !== -1;
   const longLine = bytes.length > MAX_TEXT_LINE && hasLongLine(bytes);
-  const info: BodyInfo = { size: bytes.length, eightBit, binary, longLine };
+  const info: BodyInfo = { size: bytes.length, bytes, eightBit, binary, longLine };
   const messageId = findMessageId(bytes);
   if (messageId) info.messageId = messageId;
   return info;

@@ -64,10 +64,9 @@ export interface PlannedSend {
  * pipelined `BDAT n LAST` (RFC 3030 §4.2). Not under all-or-nothing: there the body must wait for
  * every RCPT reply.
  */
-function inlineBdat(o: SendOptions, binary: boolean): EncodedCommand | undefined {
-  const data = o.data;
-  if (typeof data !== 'string' && !(data instanceof Uint8Array)) return undefined;
-  const raw = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+function inlineBdat(info: BodyInfo, binary: boolean): EncodedCommand | undefined {
+  const raw = info.bytes;
+  if (!raw) return undefined;
   if (raw.length > DEFAULT_BDAT_CHUNK_SIZE) return undefined;
   let body: Uint8Array = raw;
   if (!binary) {
@@ -100,7 +99,7 @@ export function planSend(s: SmtpSession, o: SendOptions): PlannedSend {
     ? plan.groups.map((g) => g.filter((c) => c.verb !== 'DATA')).filter((g) => g.length > 0)
     : plan.groups;
   const groups = withOrcpt(planned, s, o, prepared.smtputf8);
-  const bdat = prepared.useBdat && caps.pipelining && !allOrNothing ? inlineBdat(o, prepared.binary) : undefined;
+  const bdat = prepared.useBdat && caps.pipelining && !allOrNothing ? inlineBdat(info, prepared.binary) : undefined;
   if (bdat) (groups[groups.length - 1] as EncodedCommand[]).push(bdat);
   return { info, prepared, groups, pipelined: caps.pipelining, allOrNothing, written: false, inline: bdat !== undefined };
 }
@@ -206,11 +205,8 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: 
     }
     // After 354: the body through wire's DataEncoder (CRLF, dot-stuffing, terminator), then the final reply.
     const encoder = new DataEncoder();
-    const data = o.data;
-    let held =
-      typeof data === 'string' || data instanceof Uint8Array
-        ? encodeWholeBody(s, o, progress, encoder, data)
-        : await streamDataBody(s, o, progress, encoder);
+    const whole = info.bytes;
+    let held = whole ? encodeWholeBody(s, o, progress, encoder, whole) : await streamDataBody(s, o, progress, encoder);
     if (held && held.length > COALESCE_LIMIT) {
       await writeDataBlock(s, o, held);
       held = undefined;

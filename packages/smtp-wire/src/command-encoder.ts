@@ -178,7 +178,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 function line(verb: string, text: string, logText: string, max = MAX_COMMAND_LINE): EncodedCommand {
   // The single last check over every byte of the line (RFC 5321 §2.3.8: no bare CR or LF).
   assertNoControls(text, `${verb} command`, logText);
-  const bytes = Buffer.from(`${text}\r\n`, 'utf8');
+  const bytes = Buffer.from(`${text}\r\n`); // UTF-8 (RFC 6531), Node's default: no encoding name to look up
   if (bytes.length > max) {
     throw inputError(
       `${verb} command line is ${bytes.length} octets; the limit is ${max} including CRLF` +

@@ -1,6 +1,6 @@
 import { CrlfCanonicalizer, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type DataEncoder, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import { bodyEnded, bodyProgress, type BodyProgress } from './progress.js';
-import type { QueuedSend, SmtpSession } from './session.js';
+import type { QueuedSend, SmtpSession, WrittenAhead } from './session.js';
 import type { SendOptions } from './types.js';
 
 /** BDAT chunks written ahead of their 250 when PIPELINING is on (bounded, RFC 3030 §4.2 + RFC 2920). */
@@ -90,11 +90,11 @@ export async function writeDataBlock(s: SmtpSession, o: SendOptions, bytes: Uint
   await s.step('dataBlock', async (sig) => s.transport.write(bytes, sig), o.signal);
 }
 
-/** The last write of a DATA body, and what to do once it went out. */
+/** The last write of a DATA body; once it went out, {@link endWritten}. */
 export interface EndOfData {
   bytes: Uint8Array;
-  /** Runs once the bytes are written: the end-of-data hooks and the transcript. */
-  written: () => void;
+  /** The next queued send's envelope, written with the end of data. */
+  next: WrittenAhead | undefined;
 }
 
 /**
@@ -102,43 +102,34 @@ export interface EndOfData {
  * PIPELINING, the next queued send's envelope (RFC 2920 §3.1), as one write: one wake-up of the server
  * per message instead of two or three.
  */
-export function endOfData(
-  s: SmtpSession,
-  o: SendOptions,
-  progress: BodyProgress,
-  encoder: DataEncoder,
-  held: Uint8Array | undefined,
-  pipelined: boolean,
-): EndOfData {
+export function endOfData(s: SmtpSession, encoder: DataEncoder, held: Uint8Array | undefined, pipelined: boolean): EndOfData {
   const next = pipelined ? s.takeNextEnvelope() : undefined;
-  let bytes: Uint8Array;
-  if (next || (held && held.length > 0)) {
-    // One plain allocation and copies: this runs for every message.
-    let total = encoder.endLength + (held ? held.length : 0);
-    if (next) for (let i = 0; i < next.commands.length; i++) total += (next.commands[i] as EncodedCommand).bytes.length;
-    bytes = Buffer.allocUnsafe(total); // from the shared pool: no allocation of its own below 4 KiB
-    let at = 0;
-    if (held) {
-      bytes.set(held, 0);
-      at = held.length;
-    }
-    at = encoder.endInto(bytes, at);
-    if (next) {
-      for (let i = 0; i < next.commands.length; i++) {
-        const c = (next.commands[i] as EncodedCommand).bytes;
-        bytes.set(c, at);
-        at += c.length;
-      }
-    }
-  } else {
-    bytes = encoder.end();
+  if (!next && !(held && held.length > 0)) return { bytes: encoder.end(), next };
+  // One plain allocation and copies: this runs for every message.
+  let total = encoder.endLength + (held ? held.length : 0);
+  if (next) for (let i = 0; i < next.commands.length; i++) total += (next.commands[i] as EncodedCommand).bytes.length;
+  const bytes = Buffer.allocUnsafe(total); // from the shared pool: no allocation of its own below 4 KiB
+  let at = 0;
+  if (held) {
+    bytes.set(held, 0);
+    at = held.length;
   }
-  const written = (): void => {
-    bodyEnded(o, progress);
-    if (next) endWrittenAhead(next.whole);
-    if (s.transcript.enabled) logEndOfData(s, encoder.bytesIn, next?.commands);
-  };
-  return { bytes, written };
+  at = encoder.endInto(bytes, at);
+  if (next) {
+    for (let i = 0; i < next.commands.length; i++) {
+      const c = (next.commands[i] as EncodedCommand).bytes;
+      bytes.set(c, at);
+      at += c.length;
+    }
+  }
+  return { bytes, next };
+}
+
+/** The end of data went out (with `next`, the envelope written with it): the hooks, then the transcript. */
+export function endWritten(s: SmtpSession, o: SendOptions, progress: BodyProgress, encoder: DataEncoder, next: WrittenAhead | undefined): void {
+  bodyEnded(o, progress);
+  if (next) endWrittenAhead(next.whole);
+  if (s.transcript.enabled) logEndOfData(s, encoder.bytesIn, next?.commands);
 }
 
 /** Queued sends whose whole message went out ahead of their turn (one-write BDAT): their end of data is written. */

@@ -11,7 +11,7 @@ import {
 } from '@smtpkit/wire';
 import { quoteReply, replyError } from './errors.js';
 import { analyseBody, orcptFor, prepareEnvelope, type BodyInfo, type PreparedEnvelope } from './envelope.js';
-import { COALESCE_LIMIT, encodeWholeBody, endOfData, endWrittenAhead, sendBdat, streamDataBody, writeDataBlock } from './data.js';
+import { COALESCE_LIMIT, encodeWholeBody, endOfData, endWritten, endWrittenAhead, sendBdat, streamDataBody, writeDataBlock } from './data.js';
 import { bodyEnded, bodyProgress, type BodyProgress } from './progress.js';
 import type { SmtpSession } from './session.js';
 import type { Step } from './timeouts.js';
@@ -122,6 +122,12 @@ export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): P
   }
 }
 
+/** Recipients accepted and refused, in envelope order. */
+export interface RecipientOutcomes {
+  accepted: string[];
+  rejected: RecipientRejection[];
+}
+
 /** The replies of a transaction's envelope, in the order the commands went out (RFC 2920 §3.1). */
 interface EnvelopeReplies {
   commands: readonly EncodedCommand[];
@@ -141,15 +147,76 @@ interface EnvelopeReplies {
  * envelope goes in one write and replies are matched in order (RFC 2920 §3.1); the body is sent
  * only after 354. Recipients refused are reported, not thrown, while at least one is accepted.
  * `progress` records how far the body got (see {@link BodyProgress}).
+ *
+ * Here is the usual course (the envelope's replies, DATA accepted, the body, the final reply); BDAT, a DATA
+ * sent on its own, refusals and protocol violations are in functions of their own.
  */
 export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: BodyProgress, early?: PlannedSend): Promise<SendResult> {
   s.assertUsable();
   const startedAt = Date.now();
   const plan = early ?? planSend(s, o);
-  const { info, prepared, allOrNothing, inline, groups } = plan;
-  for (let i = 0; i < prepared.notes.length; i++) s.transcript.note(prepared.notes[i] as string);
+  if (plan.prepared.notes.length > 0) noteAll(s, plan.prepared.notes);
+  // Written ahead with the previous end of data: its replies usually came with that message's final reply.
+  const env = (plan.written && !plan.inline && plan.groups.length === 1 ? envelopeReady(s, plan) : undefined) ?? (await envelopeExchange(s, o, progress, plan));
+  const outcome = envelopeOutcome(s, plan, env);
+  if (outcome.accepted.length === 0 || (plan.allOrNothing && outcome.rejected.length > 0)) return recipientsRefused(s, o, plan, outcome);
+  const envelopeDone = Date.now();
+  if (plan.prepared.useBdat) return bdatTransaction(s, o, progress, plan, env, outcome, startedAt, envelopeDone);
+  const dataReply = env.data;
+  if (dataReply === undefined || dataReply.code !== 354) await dataAlone(s, o, dataReply);
 
-  const env: EnvelopeReplies = { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0, own: false };
+  // After 354: the body through wire's DataEncoder (CRLF, dot-stuffing, terminator), then the final reply.
+  const encoder = new DataEncoder();
+  const whole = plan.info.bytes;
+  let held = whole ? encodeWholeBody(s, o, progress, encoder, whole) : await streamDataBody(s, o, progress, encoder);
+  if (held && held.length > COALESCE_LIMIT) {
+    await writeDataBlock(s, o, held);
+    held = undefined;
+  }
+  const end = endOfData(s, encoder, held, plan.pipelined);
+  // One step, taken here rather than through `s.exchange` (one async call fewer per message): the write
+  // under the data block deadline, the final reply under the end of data one (RFC 5321 §4.5.3.2.5, .6).
+  let final: Reply;
+  const scope = s.enterStep('dataBlock', o.signal);
+  try {
+    const sig = s.stepSignal();
+    const pending = s.writeInStep(end.bytes, sig, false);
+    if (pending) await pending;
+    endWritten(s, o, progress, encoder, end.next);
+    s.rearm('dataDone');
+    final = s.answer(s.reader.take() ?? (await s.reader.next(sig)), 'DATA');
+  } catch (err) {
+    throw s.stepFailed('dataBlock', err);
+  } finally {
+    s.exitStep(scope);
+  }
+  // The final reply ends the transaction either way (RFC 5321 §4.1.1.4): no RSET needed.
+  if (!isPositive(final)) throw replyError(final, 'DATA', 'message');
+  return sendResult(outcome, final, encoder.bytesIn, startedAt, envelopeDone, plan.info);
+}
+
+function noteAll(s: SmtpSession, notes: readonly string[]): void {
+  for (let i = 0; i < notes.length; i++) s.transcript.note(notes[i] as string);
+}
+
+function newEnvelopeReplies(): EnvelopeReplies {
+  return { commands: [], replies: [], mail: undefined, data: undefined, bdat: undefined, accepted: 0, own: false };
+}
+
+/** The replies of an envelope written ahead when every one of them is here already, else undefined. */
+function envelopeReady(s: SmtpSession, plan: PlannedSend): EnvelopeReplies | undefined {
+  const group = plan.groups[0] as EncodedCommand[];
+  const replies = s.repliesReady(group, stepOf);
+  if (!replies) return undefined;
+  const env = newEnvelopeReplies();
+  recordReplies(s, env, group, replies);
+  return env;
+}
+
+/** Write the envelope's groups (or only read the replies of one written ahead) and file the replies. */
+async function envelopeExchange(s: SmtpSession, o: SendOptions, progress: BodyProgress, plan: PlannedSend): Promise<EnvelopeReplies> {
+  const { info, inline, groups } = plan;
+  const env = newEnvelopeReplies();
   for (let index = 0; index < groups.length; index++) {
     const group = groups[index] as EncodedCommand[];
     // RFC 5321 §3.3: nothing follows a refused MAIL; DATA alone waits for an accepted RCPT.
@@ -163,6 +230,11 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: 
       (await s.exchange(stepOf(group[0] as EncodedCommand), out, group, stepOf, o.signal, write.written, bytes === null));
     recordReplies(s, env, group, replies);
   }
+  return env;
+}
+
+/** Accepted and refused recipients; throws when MAIL was refused or the server broke the protocol. */
+function envelopeOutcome(s: SmtpSession, plan: PlannedSend, env: EnvelopeReplies): RecipientOutcomes {
   const mailOk = env.mail !== undefined && isPositive(env.mail.reply);
   if (!mailOk || env.accepted === 0) {
     // RFC 3030 §2: a chunk is refused when the transaction has no valid recipient.
@@ -176,67 +248,66 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: 
   }
   const mail = env.mail as { command: EncodedCommand; reply: Reply };
   if (!mailOk) throw replyError(mail.reply, mail.command.logText, 'MAIL FROM');
+  return recipientOutcomes(env.commands, env.replies, plan.prepared.envelope.to);
+}
 
-  const { accepted, rejected } = recipientOutcomes(env.commands, env.replies, prepared.envelope.to);
-  if (accepted.length === 0 || (allOrNothing && rejected.length > 0)) {
-    await resetAfterFailure(s, o, inline);
-    throw recipientsRejected(o, accepted.length === 0, rejected);
+/** No recipient accepted, or one refused under all-or-nothing: RSET, then the error. */
+async function recipientsRefused(s: SmtpSession, o: SendOptions, plan: PlannedSend, outcome: RecipientOutcomes): Promise<never> {
+  await resetAfterFailure(s, o, plan.inline);
+  throw recipientsRejected(o, outcome.accepted.length === 0, outcome.rejected);
+}
+
+/** DATA when it was not in the envelope's group (no PIPELINING, or all-or-nothing), or its refusal. */
+async function dataAlone(s: SmtpSession, o: SendOptions, reply: Reply | undefined): Promise<void> {
+  let dataReply = reply;
+  if (!dataReply) {
+    const cmd = encodeCommand({ verb: 'DATA' });
+    dataReply = (await s.exchange('dataInit', s.encodeGroup([cmd]), [cmd], stepOf, o.signal))[0] as Reply;
   }
+  if (dataReply.code !== 354) {
+    await s.rset(o.signal);
+    throw replyError(dataReply, 'DATA');
+  }
+}
 
-  const envelopeDone = Date.now();
+/** The rest of a BDAT transaction (RFC 3030): the one-write message's final reply, or the body in chunks. */
+async function bdatTransaction(
+  s: SmtpSession,
+  o: SendOptions,
+  progress: BodyProgress,
+  plan: PlannedSend,
+  env: EnvelopeReplies,
+  outcome: RecipientOutcomes,
+  startedAt: number,
+  envelopeDone: number,
+): Promise<SendResult> {
   let final: Reply;
   let bytes: number;
   if (env.bdat) {
     final = env.bdat.reply;
-    bytes = info.size ?? 0;
+    bytes = plan.info.size ?? 0;
     if (s.transcript.enabled) s.transcript.emit('*', `message sent in one BDAT chunk: ${bytes} bytes`);
-    if (!isPositive(final)) await resetAfterFailure(s, o, inline);
-  } else if (prepared.useBdat) {
-    ({ final, bytes } = await sendBdat(s, o, progress, { binary: prepared.binary, pipelined: plan.pipelined }));
+    if (!isPositive(final)) await resetAfterFailure(s, o, plan.inline);
   } else {
-    let dataReply = env.data;
-    if (!dataReply) {
-      const cmd = encodeCommand({ verb: 'DATA' });
-      dataReply = (await s.exchange('dataInit', s.encodeGroup([cmd]), [cmd], stepOf, o.signal))[0] as Reply;
-    }
-    if (dataReply.code !== 354) {
-      await s.rset(o.signal);
-      throw replyError(dataReply, 'DATA');
-    }
-    // After 354: the body through wire's DataEncoder (CRLF, dot-stuffing, terminator), then the final reply.
-    const encoder = new DataEncoder();
-    const whole = info.bytes;
-    let held = whole ? encodeWholeBody(s, o, progress, encoder, whole) : await streamDataBody(s, o, progress, encoder);
-    if (held && held.length > COALESCE_LIMIT) {
-      await writeDataBlock(s, o, held);
-      held = undefined;
-    }
-    const end = endOfData(s, o, progress, encoder, held, plan.pipelined);
-    // One step, taken here rather than through `s.exchange` (one async call fewer per message): the write
-    // under the data block deadline, the final reply under the end of data one (RFC 5321 §4.5.3.2.5, .6).
-    const scope = s.enterStep('dataBlock', o.signal);
-    try {
-      const sig = s.stepSignal();
-      const pending = s.writeInStep(end.bytes, sig, false);
-      if (pending) await pending;
-      end.written();
-      s.rearm('dataDone');
-      final = s.answer(s.reader.take() ?? (await s.reader.next(sig)), 'DATA');
-    } catch (err) {
-      throw s.stepFailed('dataBlock', err);
-    } finally {
-      s.exitStep(scope);
-    }
-    bytes = encoder.bytesIn;
+    ({ final, bytes } = await sendBdat(s, o, progress, { binary: plan.prepared.binary, pipelined: plan.pipelined }));
   }
-  if (!isPositive(final)) {
-    // The final reply ends the transaction either way (RFC 5321 §4.1.1.4): no RSET needed.
-    throw replyError(final, prepared.useBdat ? 'BDAT' : 'DATA', 'message');
-  }
+  // The final reply ends the transaction either way (RFC 5321 §4.1.1.4): no RSET needed.
+  if (!isPositive(final)) throw replyError(final, 'BDAT', 'message');
+  return sendResult(outcome, final, bytes, startedAt, envelopeDone, plan.info);
+}
+
+function sendResult(
+  outcome: RecipientOutcomes,
+  final: Reply,
+  bytes: number,
+  startedAt: number,
+  envelopeDone: number,
+  info: BodyInfo,
+): SendResult {
   const done = Date.now();
   const result: SendResult = {
-    accepted,
-    rejected,
+    accepted: outcome.accepted,
+    rejected: outcome.rejected,
     reply: final,
     bytes,
     timings: { startedAt, envelopeMs: envelopeDone - startedAt, dataMs: done - envelopeDone, totalMs: done - startedAt },
@@ -366,7 +437,7 @@ export function recipientOutcomes(
   commands: readonly EncodedCommand[],
   replies: readonly (Reply | undefined)[],
   to: readonly string[],
-): { accepted: string[]; rejected: RecipientRejection[] } {
+): RecipientOutcomes {
   let positive = 0;
   for (let i = 0; i < commands.length; i++) {
     const reply = replies[i];

@@ -1,6 +1,6 @@
 import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import { connect } from './connect.js';
-import { SmtpSession } from './session.js';
+import { SmtpSession, type SendReceiver } from './session.js';
 import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision, watched } from './pool/retry.js';
 import { SendQueue } from './pool/queue.js';
 import type { BodyProgress } from './progress.js';
@@ -65,6 +65,8 @@ interface Job {
   /** Sessions that failed their check while this send waited for them. */
   bounces: number;
   detach(): void;
+  /** The session carrying the send, while one of ours does (see {@link SessionPool.sendDone}). */
+  slot: Slot | undefined;
 }
 
 interface Slot {
@@ -116,71 +118,162 @@ interface Slot {
  * ```
  */
 export function createPool(options: PoolOptions): Pool {
-  const { maxConnections, maxMessages, maxPipelined, maxQueue, idleTimeout, checkAfterIdle, checkCommand, connectOptions } =
-    resolvePoolOptions(options);
-  const connectFn: ConnectFn = options.connectFn ?? connect;
+  return new SessionPool(options);
+}
 
+/** The pool's `resolve`/`reject` of the send being queued, taken from the Promise executor (no closure per send). */
+let capturedResolve: ((result: SendResult) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (result: SendResult) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * {@link createPool}'s pool. A class, not closures made by `createPool`: its methods are the same
+ * functions for every pool, so a process that opens pools one after another (or several at once) runs code
+ * V8 has already optimized instead of compiling it again per pool.
+ */
+class SessionPool implements Pool, SendReceiver {
+  readonly #maxConnections: number;
+  readonly #maxMessages: number;
+  readonly #maxPipelined: number;
+  readonly #maxQueue: number;
+  readonly #idleTimeout: number;
+  readonly #checkAfterIdle: number;
+  readonly #checkCommand: 'RSET' | 'NOOP';
+  readonly #connectOptions: ConnectOptions;
+  readonly #connectFn: ConnectFn;
   // An array, not a Set: it is scanned for every send, and indexed loops allocate nothing (at most maxConnections).
-  const slots: Slot[] = [];
-  const queue = new SendQueue<Job>();
-  let closing = false;
-  let closeWaiters: Array<() => void> = [];
+  readonly #slots: Slot[] = [];
+  readonly #queue = new SendQueue<Job>();
+  #closing = false;
+  #closeWaiters: Array<() => void> = [];
+  #pumpQueued = false;
+  /** {@link pumpSoon}'s microtask: made once per pool. */
+  readonly #pumpQueuedSends = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
 
-  const countState = (state: Slot['state']): number => {
+  constructor(options: PoolOptions) {
+    const settings = resolvePoolOptions(options);
+    this.#maxConnections = settings.maxConnections;
+    this.#maxMessages = settings.maxMessages;
+    this.#maxPipelined = settings.maxPipelined;
+    this.#maxQueue = settings.maxQueue;
+    this.#idleTimeout = settings.idleTimeout;
+    this.#checkAfterIdle = settings.checkAfterIdle;
+    this.#checkCommand = settings.checkCommand;
+    this.#connectOptions = settings.connectOptions;
+    this.#connectFn = options.connectFn ?? connect;
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  get closed(): boolean {
+    return this.#closing;
+  }
+
+  send(sendOptions: SendOptions): Promise<SendResult> {
+    if (this.#closing) return Promise.reject(closedError());
+    const signal = sendOptions.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal.reason));
+    if (this.#queue.length >= this.#maxQueue) return Promise.reject(queueFullError(this.#maxQueue));
+    const promise = new Promise<SendResult>(capture);
+    const job: Job = {
+      options: sendOptions,
+      resolve: capturedResolve as (result: SendResult) => void,
+      reject: capturedReject as (error: unknown) => void,
+      failures: 0,
+      check: false,
+      bounces: 0,
+      detach: noop,
+      slot: undefined,
+    };
+    capturedResolve = undefined;
+    capturedReject = undefined;
+    if (signal) {
+      const onAbort = (): void => {
+        if (this.#queue.remove(job)) {
+          this.#settle(job, abortError(signal.reason));
+          this.#pump();
+        }
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      job.detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.#queue.push(job);
+    this.#pumpSoon();
+    return promise;
+  }
+
+  close(): Promise<void> {
+    this.#closing = true;
+    return new Promise<void>((resolve) => {
+      this.#closeWaiters.push(resolve);
+      this.#pump();
+    });
+  }
+
+  #countState(state: Slot['state']): number {
+    const slots = this.#slots;
     let n = 0;
     for (let i = 0; i < slots.length; i++) if ((slots[i] as Slot).state === state) n++;
     return n;
-  };
-
-  function removeSlot(slot: Slot): void {
-    const i = slots.indexOf(slot);
-    if (i >= 0) slots.splice(i, 1);
   }
 
-  function clearIdle(slot: Slot): void {
-    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
-    slot.idleTimer = undefined;
+  #removeSlot(slot: Slot): void {
+    const i = this.#slots.indexOf(slot);
+    if (i >= 0) this.#slots.splice(i, 1);
   }
 
-  function discard(slot: Slot, error?: Error): void {
+  #discard(slot: Slot, error?: Error): void {
     clearIdle(slot);
-    removeSlot(slot);
+    this.#removeSlot(slot);
     slot.session?.destroy(error);
   }
 
-  function retire(slot: Slot): void {
+  #retire(slot: Slot): void {
     clearIdle(slot);
     slot.state = 'quitting';
     const session = slot.session;
     void (session ? session.quit() : Promise.resolve())
       .catch(() => session?.destroy())
       .finally(() => {
-        removeSlot(slot);
-        pump();
+        this.#removeSlot(slot);
+        this.#pump();
       });
   }
 
-  function park(slot: Slot): void {
+  #park(slot: Slot): void {
     const session = slot.session;
     if (!session || !session.usable) {
-      discard(slot);
+      this.#discard(slot);
       return;
     }
-    if (slot.transactions >= maxMessages || (closing && queue.length === 0)) {
-      retire(slot);
+    if (slot.transactions >= this.#maxMessages || (this.#closing && this.#queue.length === 0)) {
+      this.#retire(slot);
       return;
     }
     slot.state = 'idle';
     slot.idleSince = Date.now();
     clearIdle(slot);
     slot.idleTimer = setTimeout(() => {
-      if (slot.state === 'idle') retire(slot);
-    }, idleTimeout);
+      if (slot.state === 'idle') this.#retire(slot);
+    }, this.#idleTimeout);
     slot.idleTimer.unref?.();
   }
 
-  function pickIdle(): Slot | undefined {
+  #pickIdle(): Slot | undefined {
     // Most recently used first: hot sessions stay hot and the others reach their idle timeout.
+    const slots = this.#slots;
     let best: Slot | undefined;
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i] as Slot;
@@ -190,25 +283,26 @@ export function createPool(options: PoolOptions): Pool {
   }
 
   /** Sends a session may carry at once: several only when it pipelines (RFC 2920). */
-  function capacity(session: Session): number {
-    return session.capabilities.pipelining && connectOptions.pipelining !== 'never' ? maxPipelined : 1;
+  #capacity(session: Session): number {
+    return session.capabilities.pipelining && this.#connectOptions.pipelining !== 'never' ? this.#maxPipelined : 1;
   }
 
   /** A busy, healthy, pipelining session with room for one more send, the least loaded first. */
-  function pickJoinable(): Slot | undefined {
+  #pickJoinable(): Slot | undefined {
+    const slots = this.#slots;
     let best: Slot | undefined;
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i] as Slot;
       const session = s.session;
       if (s.state !== 'busy' || s.dirty || s.checking || !session?.usable) continue;
       const n = s.inflight.length;
-      if (n >= capacity(session) || s.transactions + n >= maxMessages) continue;
+      if (n >= this.#capacity(session) || s.transactions + n >= this.#maxMessages) continue;
       if (!best || n < best.inflight.length) best = s;
     }
     return best;
   }
 
-  function open(): void {
+  #open(): void {
     const slot: Slot = {
       state: 'connecting',
       session: undefined,
@@ -220,21 +314,21 @@ export function createPool(options: PoolOptions): Pool {
       inflight: [],
       requeued: 0,
     };
-    slots.push(slot);
-    connectFn(connectOptions).then(
+    this.#slots.push(slot);
+    this.#connectFn(this.#connectOptions).then(
       (session) => {
         slot.session = session;
         if (session.usable) {
-          park(slot);
-          pump();
+          this.#park(slot);
+          this.#pump();
         } else {
-          discard(slot);
-          connectFailed(unusableError());
+          this.#discard(slot);
+          this.#connectFailed(unusableError());
         }
       },
       (error: unknown) => {
-        removeSlot(slot);
-        connectFailed(error);
+        this.#removeSlot(slot);
+        this.#connectFailed(error);
       },
     );
   }
@@ -244,24 +338,24 @@ export function createPool(options: PoolOptions): Pool {
    * is transient, rejected otherwise, so a dead server cannot spin the pool. Invalid connection
    * options (kind 'input') reject every queued send at once.
    */
-  function connectFailed(error: unknown): void {
+  #connectFailed(error: unknown): void {
     if (isSmtpError(error) && error.kind === 'input') {
       // Bad connection options fail every connect the same way: reject everything waiting.
-      for (const job of queue.takeAll()) settle(job, error);
-      pump();
+      for (const job of this.#queue.takeAll()) this.#settle(job, error);
+      this.#pump();
       return;
     }
-    const job = queue.shift();
+    const job = this.#queue.shift();
     if (job) {
       const decision = retryDecision(error, { bodyStarted: false, failures: job.failures, usable: false });
       if (decision === 'retry') {
         job.failures++;
-        queue.unshift(job);
+        this.#queue.unshift(job);
       } else {
-        settle(job, error);
+        this.#settle(job, error);
       }
     }
-    pump();
+    this.#pump();
   }
 
   /**
@@ -269,23 +363,23 @@ export function createPool(options: PoolOptions): Pool {
    * uncharged, unless it has bounced off more sessions than the pool can hold (a server that
    * fails every check would otherwise make the pool reconnect forever).
    */
-  function bounce(job: Job, error: SmtpError): void {
+  #bounce(job: Job, error: SmtpError): void {
     job.bounces++;
-    if (job.bounces > maxConnections) settle(job, error);
-    else queue.unshift(job);
-    pump();
+    if (job.bounces > this.#maxConnections) this.#settle(job, error);
+    else this.#queue.unshift(job);
+    this.#pump();
   }
 
-  function settle(job: Job, error: unknown, result?: SendResult): void {
+  #settle(job: Job, error: unknown, result?: SendResult): void {
     job.detach();
     if (result) job.resolve(result);
     else job.reject(error);
   }
 
   /** The liveness check; resolves with why the session cannot be reused, or undefined. */
-  async function check(session: Session): Promise<SmtpError | undefined> {
+  async #check(session: Session): Promise<SmtpError | undefined> {
     try {
-      await (checkCommand === 'NOOP' ? session.noop() : session.reset());
+      await (this.#checkCommand === 'NOOP' ? session.noop() : session.reset());
       return session.usable ? undefined : unusableError();
     } catch (error) {
       return isSmtpError(error) ? error : unusableError(error);
@@ -293,89 +387,99 @@ export function createPool(options: PoolOptions): Pool {
   }
 
   /** Put a send back at the head of the queue; several from one dead session keep their order. */
-  function requeue(slot: Slot, job: Job): void {
-    if (slot.session?.usable) queue.unshift(job);
-    else queue.insert(slot.requeued++, job);
+  #requeue(slot: Slot, job: Job): void {
+    if (slot.session?.usable) this.#queue.unshift(job);
+    else this.#queue.insert(slot.requeued++, job);
   }
 
   /** A send left the session: park it when nothing else runs there, then hand out work. */
-  function leave(slot: Slot, job?: Job): void {
+  #leave(slot: Slot, job?: Job): void {
     if (job) {
+      job.slot = undefined;
       const i = slot.inflight.indexOf(job);
       if (i >= 0) slot.inflight.splice(i, 1);
     }
-    if (slot.inflight.length === 0 && slot.state === 'busy') park(slot);
-    pump();
+    if (slot.inflight.length === 0 && slot.state === 'busy') this.#park(slot);
+    this.#pump();
   }
 
   /** Hand a send to a session; a session's first send after idling or a failure checks it first. */
-  function run(slot: Slot, job: Job): void {
+  #run(slot: Slot, job: Job): void {
     const first = slot.inflight.length === 0;
     slot.state = 'busy';
     clearIdle(slot);
     const signal = job.options.signal;
     if (signal?.aborted) {
-      settle(job, abortError(signal.reason));
-      leave(slot);
+      this.#settle(job, abortError(signal.reason));
+      this.#leave(slot);
       return;
     }
     slot.inflight.push(job);
-    if (first && (slot.dirty || job.check || Date.now() - slot.idleSince >= checkAfterIdle)) void checkThenSend(slot, job);
-    else transact(slot, job);
+    if (first && (slot.dirty || job.check || Date.now() - slot.idleSince >= this.#checkAfterIdle)) void this.#checkThenSend(slot, job);
+    else this.#transact(slot, job);
   }
 
-  async function checkThenSend(slot: Slot, job: Job): Promise<void> {
+  async #checkThenSend(slot: Slot, job: Job): Promise<void> {
     slot.checking = true;
-    const failure = await check(slot.session!);
+    const failure = await this.#check(slot.session!);
     slot.checking = false;
     if (failure) {
       slot.inflight.splice(slot.inflight.indexOf(job), 1);
-      discard(slot);
-      bounce(job, failure);
+      this.#discard(slot);
+      this.#bounce(job, failure);
       return;
     }
     slot.dirty = false;
-    transact(slot, job);
+    this.#transact(slot, job);
   }
 
-  function transact(slot: Slot, job: Job): void {
+  #transact(slot: Slot, job: Job): void {
     const session = slot.session!;
     if (!session.usable) {
       slot.inflight.splice(slot.inflight.indexOf(job), 1);
-      if (slot.inflight.length === 0) discard(slot);
-      bounce(job, unusableError());
+      if (slot.inflight.length === 0) this.#discard(slot);
+      this.#bounce(job, unusableError());
       return;
     }
     if (session instanceof SmtpSession) {
-      // Our own session reports back directly, with how far the body got: no promise and no wrapped
-      // options per send between the session and the pool.
-      session.submit(job.options, (error, result, progress) => {
-        if (result) sent(slot, job, result);
-        else notSent(slot, job, session, error, progress);
-      });
+      // Our own session reports back to the pool directly ({@link sendDone}), with how far the body got:
+      // no promise, no closure and no wrapped options per send between the session and the pool.
+      job.slot = slot;
+      session.submit(job.options, this, job);
       return;
     }
     // Any other session: its progress is followed through the send's hooks.
     const watch = new BodyWatch();
     session.send(watched(job.options, watch)).then(
-      (result) => sent(slot, job, result),
-      (error: unknown) => notSent(slot, job, session, error, watch),
+      (result) => this.#sent(slot, job, result),
+      (error: unknown) => this.#notSent(slot, job, session, error, watch),
     );
   }
 
-  function sent(slot: Slot, job: Job, result: SendResult): void {
-    slot.transactions++;
-    settle(job, undefined, result);
-    leave(slot, job);
+  /**
+   * The outcome of a send handed to one of our sessions (see {@link SmtpSession.submit}).
+   * @internal
+   */
+  sendDone(token: unknown, error: unknown, result: SendResult | undefined, progress: BodyProgress): void {
+    const job = token as Job;
+    const slot = job.slot as Slot;
+    if (result) this.#sent(slot, job, result);
+    else this.#notSent(slot, job, slot.session as Session, error, progress);
   }
 
-  function notSent(slot: Slot, job: Job, session: Session, error: unknown, progress: BodyProgress): void {
-    failed(slot, job, session, error, progress);
-    leave(slot, job);
+  #sent(slot: Slot, job: Job, result: SendResult): void {
+    slot.transactions++;
+    this.#settle(job, undefined, result);
+    this.#leave(slot, job);
+  }
+
+  #notSent(slot: Slot, job: Job, session: Session, error: unknown, progress: BodyProgress): void {
+    this.#failed(slot, job, session, error, progress);
+    this.#leave(slot, job);
   }
 
   /** A send failed: back to the queue when that is safe (see {@link createPool}), else rejected. */
-  function failed(slot: Slot, job: Job, session: Session, error: unknown, progress: BodyProgress): void {
+  #failed(slot: Slot, job: Job, session: Session, error: unknown, progress: BodyProgress): void {
     slot.dirty = true;
     if (!progress.started && !session.usable && isSmtpError(error) && error.code === 'ERR_SMTP_SESSION_UNUSABLE') {
       // Queued behind a send that killed the session: nothing of its own went out, or only its
@@ -383,8 +487,8 @@ export function createPool(options: PoolOptions): Pool {
       // drops with the connection. Not its fault: back to the queue, uncharged.
       job.check = true;
       job.bounces++;
-      if (job.bounces > maxConnections) settle(job, error);
-      else requeue(slot, job);
+      if (job.bounces > this.#maxConnections) this.#settle(job, error);
+      else this.#requeue(slot, job);
       return;
     }
     slot.transactions++;
@@ -392,9 +496,9 @@ export function createPool(options: PoolOptions): Pool {
     if (decision === 'retry') {
       job.failures++;
       job.check = true;
-      requeue(slot, job);
+      this.#requeue(slot, job);
     } else {
-      settle(job, mayHaveBeenDelivered(error, progress.endWritten) ? outcomeUnknown(error) : error);
+      this.#settle(job, mayHaveBeenDelivered(error, progress.endWritten) ? outcomeUnknown(error) : error);
     }
   }
 
@@ -402,76 +506,35 @@ export function createPool(options: PoolOptions): Pool {
    * Sends made together (in one tick) are handed out by one pump after they are all queued, not by one
    * each: queueing stays a push, whatever the number of sends.
    */
-  let pumpQueued = false;
-  const pumpQueuedSends = (): void => {
-    pumpQueued = false;
-    pump();
-  };
-  function pumpSoon(): void {
-    if (pumpQueued) return;
-    pumpQueued = true;
-    queueMicrotask(pumpQueuedSends);
+  #pumpSoon(): void {
+    if (this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    queueMicrotask(this.#pumpQueuedSends);
   }
 
-  function pump(): void {
+  #pump(): void {
+    const queue = this.#queue;
     while (queue.length > 0) {
-      const idle = pickIdle() ?? pickJoinable();
+      const idle = this.#pickIdle() ?? this.#pickJoinable();
       if (idle) {
-        void run(idle, queue.shift() as Job);
+        this.#run(idle, queue.shift() as Job);
         continue;
       }
-      if (countState('connecting') >= queue.length || slots.length >= maxConnections) break;
-      open();
+      if (this.#countState('connecting') >= queue.length || this.#slots.length >= this.#maxConnections) break;
+      this.#open();
     }
-    if (closing && queue.length === 0) {
-      for (const s of slots.slice()) if (s.state === 'idle') retire(s);
-      if (slots.length === 0) {
-        const waiters = closeWaiters;
-        closeWaiters = [];
+    if (this.#closing && queue.length === 0) {
+      for (const s of this.#slots.slice()) if (s.state === 'idle') this.#retire(s);
+      if (this.#slots.length === 0) {
+        const waiters = this.#closeWaiters;
+        this.#closeWaiters = [];
         for (const w of waiters) w();
       }
     }
   }
+}
 
-  return {
-    send(sendOptions: SendOptions): Promise<SendResult> {
-      if (closing) return Promise.reject(closedError());
-      const signal = sendOptions.signal;
-      if (signal?.aborted) return Promise.reject(abortError(signal.reason));
-      if (queue.length >= maxQueue) {
-        return Promise.reject(queueFullError(maxQueue));
-      }
-      return new Promise<SendResult>((resolve, reject) => {
-        const job: Job = { options: sendOptions, resolve, reject, failures: 0, check: false, bounces: 0, detach: noop };
-        if (signal) {
-          const onAbort = (): void => {
-            if (queue.remove(job)) {
-              settle(job, abortError(signal.reason));
-              pump();
-            }
-          };
-          signal.addEventListener('abort', onAbort, { once: true });
-          job.detach = () => signal.removeEventListener('abort', onAbort);
-        }
-        queue.push(job);
-        pumpSoon();
-      });
-    },
-    close(): Promise<void> {
-      closing = true;
-      return new Promise<void>((resolve) => {
-        closeWaiters.push(resolve);
-        pump();
-      });
-    },
-    get size() {
-      return slots.length;
-    },
-    get pending() {
-      return queue.length;
-    },
-    get closed() {
-      return closing;
-    },
-  };
+function clearIdle(slot: Slot): void {
+  if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+  slot.idleTimer = undefined;
 }

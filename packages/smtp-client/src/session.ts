@@ -30,10 +30,21 @@ interface Job extends BodyProgress {
   run: (s: SmtpSession, job: Job) => Promise<unknown>;
   send: SendOptions | undefined;
   early: PlannedSend | undefined;
-  /** A job queued with a promise settles it; one queued by {@link SmtpSession.submit} calls `done`. */
+  /** A job queued with a promise settles it; one queued by {@link SmtpSession.submit} tells its receiver. */
   resolve: ((value: unknown) => void) | undefined;
   reject: ((error: unknown) => void) | undefined;
-  done: ((error: unknown, value: unknown, progress: BodyProgress) => void) | undefined;
+  receiver: SendReceiver | undefined;
+  /** What the receiver knows the send by. */
+  token: unknown;
+}
+
+/** Hears how a send given to {@link SmtpSession.submit} ended (the pool). @internal */
+export interface SendReceiver {
+  /**
+   * Called once per send: the error or the result, and how far the body got (which decides whether a
+   * failed send may be tried on another session).
+   */
+  sendDone(token: unknown, error: unknown, result: SendResult | undefined, progress: BodyProgress): void;
 }
 
 /** A queued send, with the record of how far its body got. */
@@ -47,11 +58,11 @@ function runSend(s: SmtpSession, job: Job): Promise<unknown> {
   return sendTransaction(s, options, job, job.early);
 }
 
-/** Settle a finished job; an exception thrown by a `done` callback surfaces on its own, outside the queue. */
+/** Settle a finished job; an exception thrown by a receiver surfaces on its own, outside the queue. */
 function finish(job: Job, failed: boolean, error: unknown, value: unknown): void {
-  if (job.done) {
+  if (job.receiver) {
     try {
-      job.done(failed ? error : undefined, failed ? undefined : value, job);
+      job.receiver.sendDone(job.token, failed ? error : undefined, failed ? undefined : (value as SendResult), job);
     } catch (err) {
       queueMicrotask(() => {
         throw err;
@@ -389,7 +400,8 @@ export class SmtpSession implements Session {
         early: undefined,
         resolve: resolve as (v: unknown) => void,
         reject,
-        done: undefined,
+        receiver: undefined,
+        token: undefined,
         started: false,
         endWritten: false,
       });
@@ -433,18 +445,19 @@ export class SmtpSession implements Session {
   }
 
   /**
-   * {@link send} without a promise, for the pool: `done` is called once, with the error or the result,
-   * and how far the body got (which decides whether a failed send may be tried on another session).
+   * {@link send} without a promise or a callback made per send, for the pool: `receiver.sendDone(token, …)`
+   * is called once with the outcome.
    * @internal
    */
-  submit(options: SendOptions, done: (error: unknown, result: SendResult | undefined, progress: BodyProgress) => void): void {
+  submit(options: SendOptions, receiver: SendReceiver, token: unknown): void {
     this.#push({
       run: runSend,
       send: options,
       early: undefined,
       resolve: undefined,
       reject: undefined,
-      done: done as (error: unknown, value: unknown, progress: BodyProgress) => void,
+      receiver,
+      token,
       started: false,
       endWritten: false,
     });

@@ -159,6 +159,28 @@ async function droppingServer(dropAfterDot: number): Promise<{ port: number; del
   return state;
 }
 
+describe('pool: several pools in one process', () => {
+  it('keep their sends, sessions and results apart, sent together and one closed before the other', async () => {
+    const servers = [await recordingServer(), await recordingServer()];
+    const both = servers.map((server) => pool(server.port, { maxConnections: 2 }));
+    // Queued in one tick, alternating between the pools.
+    const sends = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => (both[n % 2] as Pool).send(msg(n)));
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.accepted)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`r${n}@example.com`]));
+    expect(servers[0]?.messages.map((m) => m.to[0]).sort()).toEqual(['r2@example.com', 'r4@example.com', 'r6@example.com', 'r8@example.com']);
+    expect(servers[1]?.messages.map((m) => m.to[0]).sort()).toEqual(['r1@example.com', 'r3@example.com', 'r5@example.com', 'r7@example.com']);
+    await both[0]?.close();
+    expect(both[0]?.closed).toBe(true);
+    expect(both[1]?.closed).toBe(false);
+    const closed = await both[0]?.send(msg(9)).catch((e: unknown) => e);
+    expect(isSmtpError(closed) && closed.code).toBe('ERR_SMTP_POOL_CLOSED');
+    const later = await both[1]?.send(msg(10));
+    expect(later?.accepted).toEqual(['r10@example.com']);
+    expect(servers[1]?.messages).toHaveLength(5);
+    expect(servers[0]?.messages).toHaveLength(4);
+  });
+});
+
 describe('pool: a pipelined session that dies', () => {
   it('reports the send whose end of data went out as outcome-unknown and retries the ones behind it', async () => {
     const server = await droppingServer(2);

@@ -90,7 +90,11 @@ export interface SendOptions {
   eightBit?: boolean;
   /** Body is binary (BODY=BINARYMIME, RFC 3030); needs CHUNKING. */
   binary?: boolean;
-  /** DSN parameters (RFC 3461); left out, with a transcript note, when the server does not offer DSN. */
+  /**
+   * DSN parameters (RFC 3461); left out, with a transcript note, when the server does not offer DSN. `orcpt: true`
+   * sends each recipient as given as its original recipient (ORCPT): `rfc822;` for an ASCII address, `utf-8;` for
+   * one with non-ASCII characters (RFC 6533 §3).
+   */
   dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string; notify?: RcptParams['notify']; orcpt?: boolean };
   /** REQUIRETLS (RFC 8689): needs TLS and the extension. */
   requireTls?: boolean;

@@ -163,3 +163,36 @@ describe('Postfix without CHUNKING: DATA, pipelined and lock-step', () => {
     }
   }, 60_000);
 });
+
+describe('Postfix DSN: the original recipient of a non-ASCII address (RFC 6533)', () => {
+  it('ORCPT=utf-8 as unitext under SMTPUTF8 and as 7-bit xtext for an IDN domain; Postfix reports both back in its DSNs', async () => {
+    const postfix = await startPostfix({ domains: ['example.com', 'example.net', 'xn--bcher-kva.example'] });
+    try {
+      const events: TranscriptEvent[] = [];
+      const s = await connect({ host: '127.0.0.1', port: postfix.port, onTranscript: (e) => events.push(e) });
+      expect(s.capabilities.dsn).toBe(true);
+      expect(s.capabilities.smtputf8).toBe(true);
+      const dsn = { notify: ['SUCCESS' as const], orcpt: true, envid: 'orcpt-test' };
+      // A non-ASCII local part needs SMTPUTF8 (RFC 6531); a non-ASCII domain alone goes as an A-label without it.
+      const utf8 = await s.send({ from: 'alice@example.com', to: ['jöran+1@example.net'], data: message('unitext', 'Hej.\r\n'), dsn });
+      const idn = await s.send({ from: 'alice@example.com', to: ['bob@bücher.example'], data: message('xtext', 'Hi.\r\n'), dsn });
+      expect(utf8.accepted).toEqual(['jöran+1@example.net']);
+      expect(idn.accepted).toEqual(['bob@bücher.example']);
+      await s.quit();
+      const rcpts = events.filter((e) => e.dir === 'C' && e.text.startsWith('RCPT')).map((e) => e.text);
+      expect(rcpts).toEqual([
+        'RCPT TO:<jöran+1@example.net> NOTIFY=SUCCESS ORCPT=utf-8;jöran\\x{2B}1@example.net',
+        'RCPT TO:<bob@xn--bcher-kva.example> NOTIFY=SUCCESS ORCPT=utf-8;bob@b\\x{FC}cher.example',
+      ]);
+      // Two messages delivered, and a success notice (RFC 3464) for each back to alice@example.com.
+      const stored = await postfix.waitForMessages(4, 20_000);
+      const reports = stored.map((m) => m.raw.toString('utf8')).filter((t) => t.includes('report-type=delivery-status'));
+      expect(reports).toHaveLength(2);
+      const originals = reports.map((t) => /^Original-Recipient: (.*)$/m.exec(t)?.[1]?.trim()).sort();
+      // Postfix decoded each form back to the address as given (its Original-Recipient field, RFC 3464 §2.3.1).
+      expect(originals).toEqual(['utf-8;bob@bücher.example', 'utf-8;jöran+1@example.net']);
+    } finally {
+      await postfix.stop();
+    }
+  }, 60_000);
+});

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { asciiDomain, formatPath } from './address.js';
 import type { EncodeOptions } from './address.js';
 import { inputError } from './errors.js';
-import { assertNoControls } from './validate.js';
+import { assertNoControls, hasNonAscii } from './validate.js';
 
 export type { EncodeOptions } from './address.js';
 
@@ -33,7 +33,11 @@ export interface MailParams {
 export interface RcptParams {
   /** `NOTIFY=`, RFC 3461 §4.1: NEVER, or a non-empty list of SUCCESS, FAILURE, DELAY. */
   notify?: 'NEVER' | Array<'SUCCESS' | 'FAILURE' | 'DELAY'>;
-  /** Original recipient, sent as `ORCPT=rfc822;<xtext>` (RFC 3461 §4.2). */
+  /**
+   * Original recipient (RFC 3461 §4.2): an ASCII address goes as `ORCPT=rfc822;<xtext>`; one with non-ASCII
+   * characters as `ORCPT=utf-8;…` (RFC 6533 §3), in the utf-8-addr-unitext form when the command is encoded
+   * for SMTPUTF8 and in the 7-bit utf-8-addr-xtext form otherwise.
+   */
   orcpt?: string;
 }
 
@@ -99,6 +103,39 @@ export function decodeXtext(value: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/**
+ * The ORCPT value for `address` (RFC 3461 §4.2). An ASCII address is of type `rfc822`, as xtext. An address with
+ * non-ASCII characters is of type `utf-8` (RFC 6533 §3): QCHARs as they are, `+`, `=`, `\` and space as
+ * EmbeddedUnicodeChar (`\x{2B}`…), and every non-ASCII character as its UTF-8 text when `smtputf8`
+ * (utf-8-addr-unitext, only for an SMTPUTF8 transaction) or as EmbeddedUnicodeChar otherwise (utf-8-addr-xtext,
+ * 7-bit, safe on any server).
+ */
+function encodeOrcpt(address: string, smtputf8: boolean): string {
+  if (!hasNonAscii(address)) return `rfc822;${encodeXtext(address)}`;
+  let out = 'utf-8;';
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c < 0x80) {
+      // QCHAR = %x21-2a / %x2c-3c / %x3e-5b / %x5d-7e; the rest of printable ASCII has a two-digit HEXPOINT.
+      out += c === 0x20 || c === 0x2b || c === 0x3d || c === 0x5c ? embeddedChar(c) : address[i];
+      continue;
+    }
+    const cp = address.codePointAt(i) as number;
+    if (cp >= 0xd800 && cp <= 0xdfff) throw inputError(`ORCPT has a lone surrogate at index ${i}`, 'ERR_SMTP_INPUT', 'RCPT TO');
+    if (cp > 0xffff) i++;
+    out += smtputf8 ? String.fromCodePoint(cp) : embeddedChar(cp);
+  }
+  return out;
+}
+
+/**
+ * RFC 6533 §3 EmbeddedUnicodeChar: `\x{` HEXPOINT `}`, the code point in upper-case hex without leading zeros.
+ * Only space and up are ever given (controls are refused earlier), so there are always two digits at least.
+ */
+function embeddedChar(cp: number): string {
+  return `\\x{${cp.toString(16).toUpperCase()}}`;
+}
+
 const NOTIFY_VALUES = new Set(['SUCCESS', 'FAILURE', 'DELAY']);
 
 function mailLine(cmd: { from: string; params?: MailParams }, options?: EncodeOptions): string {
@@ -160,7 +197,7 @@ function rcptLine(cmd: { to: string; params?: RcptParams }, options?: EncodeOpti
   if (p.orcpt !== undefined) {
     assertNoControls(p.orcpt, 'ORCPT', 'RCPT TO');
     if (p.orcpt === '') throw inputError('ORCPT must not be empty');
-    line += ` ORCPT=rfc822;${encodeXtext(p.orcpt)}`;
+    line += ` ORCPT=${encodeOrcpt(p.orcpt, options?.smtputf8 === true)}`;
   }
   return line;
 }

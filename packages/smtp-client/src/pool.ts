@@ -134,7 +134,7 @@ function capture(resolve: (result: SendResult) => void, reject: (error: unknown)
  * functions for every pool, so a process that opens pools one after another (or several at once) runs code
  * V8 has already optimized instead of compiling it again per pool.
  */
-class SessionPool implements Pool, SendReceiver {
+class SessionPool implements Pool, SendReceiver<Job> {
   readonly #maxConnections: number;
   readonly #maxMessages: number;
   readonly #maxPipelined: number;
@@ -460,8 +460,7 @@ class SessionPool implements Pool, SendReceiver {
    * The outcome of a send handed to one of our sessions (see {@link SmtpSession.submit}).
    * @internal
    */
-  sendDone(token: unknown, error: unknown, result: SendResult | undefined, progress: BodyProgress): void {
-    const job = token as Job;
+  sendDone(job: Job, error: unknown, result: SendResult | undefined, progress: BodyProgress): void {
     const slot = job.slot as Slot;
     if (result) this.#sent(slot, job, result);
     else this.#notSent(slot, job, slot.session as Session, error, progress);

@@ -33,18 +33,18 @@ interface Job extends BodyProgress {
   /** A job queued with a promise settles it; one queued by {@link SmtpSession.submit} tells its receiver. */
   resolve: ((value: unknown) => void) | undefined;
   reject: ((error: unknown) => void) | undefined;
-  receiver: SendReceiver | undefined;
+  receiver: SendReceiver<unknown> | undefined;
   /** What the receiver knows the send by. */
   token: unknown;
 }
 
-/** Hears how a send given to {@link SmtpSession.submit} ended (the pool). @internal */
-export interface SendReceiver {
+/** Hears how a send given to {@link SmtpSession.submit} ended (the pool); `T` is what it knows the send by. @internal */
+export interface SendReceiver<T> {
   /**
    * Called once per send: the error or the result, and how far the body got (which decides whether a
    * failed send may be tried on another session).
    */
-  sendDone(token: unknown, error: unknown, result: SendResult | undefined, progress: BodyProgress): void;
+  sendDone(token: T, error: unknown, result: SendResult | undefined, progress: BodyProgress): void;
 }
 
 /** A queued send, with the record of how far its body got. */
@@ -449,7 +449,7 @@ export class SmtpSession implements Session {
    * is called once with the outcome.
    * @internal
    */
-  submit(options: SendOptions, receiver: SendReceiver, token: unknown): void {
+  submit<T>(options: SendOptions, receiver: SendReceiver<T>, token: T): void {
     this.#push({
       run: runSend,
       send: options,

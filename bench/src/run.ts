@@ -116,6 +116,31 @@ async function throughput(id: 'A' | 'B', server: BenchServer, connections: numbe
     rate.reference = { label: LOOP_LABEL, values: [], against: 'smtp-source' };
     cpu.reference = { label: LOOP_LABEL, values: [], against: 'smtp-source' };
   }
+  // Cold rows only (a warm run's server time includes its warm-up): what the server spent per message, and how
+  // many CPUs client and server kept busy between them. Both share this machine's CPUs, so a client's msgs/s
+  // is bound by its CPU plus the server's over the CPUs they get (analysis.md).
+  const serverCpu: Row = { scenario: title, metric: `${server.name} CPU µs/msg`, values: {} };
+  const busy: Row = { scenario: title, metric: `CPUs busy (client + ${server.name})`, values: {} };
+  const measureServer = !warmup && server.cpuUs !== undefined;
+  if (measureServer) {
+    serverCpu.reference = { label: LOOP_LABEL, values: [] };
+    busy.reference = { label: LOOP_LABEL, values: [] };
+  }
+  const serverSpent = async <T>(fn: () => Promise<T>): Promise<{ result: T; cpuUs: number | undefined }> => {
+    const before = measureServer ? await server.cpuUs?.() : undefined;
+    const result = await fn();
+    const after = before === undefined ? undefined : await server.cpuUs?.();
+    return { result, cpuUs: before === undefined || after === undefined ? undefined : after - before };
+  };
+  /** Files one run's figures: msgs/s, client CPU µs per message and, when known, the server's share. */
+  const file = (client: ClientName | 'loop', i: number, msgsPerS: number, clientUs: number, serverUs: number | undefined): void => {
+    const put = (row: Row, value: number): void => (client === 'loop' ? setRun(row.reference!.values, i, value) : record(row, client, i, value));
+    put(rate, msgsPerS);
+    put(cpu, clientUs);
+    if (serverUs === undefined) return;
+    put(serverCpu, serverUs);
+    put(busy, ((clientUs + serverUs) * msgsPerS) / 1e6);
+  };
   // More runs than elsewhere: these runs are short, and their CPU figures drift most between runs.
   for (let i = 0; i < config.throughputRuns; i++) {
     if (!anotherRun(title, i, config.throughputRuns)) break;
@@ -123,29 +148,26 @@ async function throughput(id: 'A' | 'B', server: BenchServer, connections: numbe
       const label = `${id}${warmup ? ' warm' : ''} ${client} run ${i + 1}`;
       if (client === 'smtp-source') {
         try {
-          const r = await runNative('smtp-source', smtpSourceArgs(server.port, connections, messages), 180_000);
-          record(rate, client, i, messages / (r.wallMs / 1000));
-          record(cpu, client, i, r.cpuUs / messages);
+          const { result: r, cpuUs } = await serverSpent(() => runNative('smtp-source', smtpSourceArgs(server.port, connections, messages), 180_000));
+          file(client, i, messages / (r.wallMs / 1000), r.cpuUs / messages, cpuUs === undefined ? undefined : cpuUs / messages);
         } catch (error) {
           note(label, error);
         }
         continue;
       }
       const job: Job = { kind: 'send-many', client, port: server.port, messages, connections, size: MESSAGE_SIZE, ...(warmup ? { warmup } : {}) };
-      const r = await measureNode(job, label, 180_000);
+      const { result: r, cpuUs } = await serverSpent(() => measureNode(job, label, 180_000));
       if (!r) continue;
-      record(rate, client, i, r.count / (r.elapsedMs / 1000));
-      record(cpu, client, i, r.cpuUs / r.count);
+      file(client, i, r.count / (r.elapsedMs / 1000), r.cpuUs / r.count, cpuUs === undefined ? undefined : cpuUs / r.count);
     }
     if (rate.reference && cpu.reference) {
       const job: Job = { kind: 'send-many', client: 'loop', port: server.port, messages, connections, size: MESSAGE_SIZE };
-      const r = await measureNode(job, `${id} loop run ${i + 1}`, 180_000);
+      const { result: r, cpuUs } = await serverSpent(() => measureNode(job, `${id} loop run ${i + 1}`, 180_000));
       if (!r) continue;
-      setRun(rate.reference.values, i, r.count / (r.elapsedMs / 1000));
-      setRun(cpu.reference.values, i, r.cpuUs / r.count);
+      file('loop', i, r.count / (r.elapsedMs / 1000), r.cpuUs / r.count, cpuUs === undefined ? undefined : cpuUs / r.count);
     }
   }
-  return [rate, cpu];
+  return measureServer ? [rate, cpu, serverCpu, busy] : [rate, cpu];
 }
 
 /** Scenario C: round trips per message and throughput through the delaying proxy. */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPostfix } from '@smtpkit/testkit';
@@ -7,6 +8,8 @@ import { startPostfix } from '@smtpkit/testkit';
 export interface BenchServer {
   readonly name: string;
   readonly port: number;
+  /** CPU time the server process has used so far, µs; undefined where the system does not say. */
+  cpuUs?(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,20 @@ async function stopChild(child: ChildProcess, timeoutMs = 3000): Promise<void> {
 }
 
 /**
+ * CPU time of a single-threaded process from Linux's `/proc/PID/schedstat` (its first field: nanoseconds on a
+ * CPU), which unlike `/proc/PID/stat` is not rounded to clock ticks. Undefined elsewhere.
+ */
+async function processCpuUs(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const ns = Number((await readFile(`/proc/${pid}/schedstat`, 'utf8')).split(' ')[0]);
+    return Number.isFinite(ns) ? ns / 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Postfix's `smtp-sink` on a loopback port: accepts everything, keeps nothing. It offers PIPELINING and 8BITMIME
  * but not CHUNKING. As root it needs `-u` to drop privileges after binding. Started here rather than with the
  * test kit's startSmtpSink so that it runs without `-c` (a per-message counter written to a pipe is server work that
@@ -69,7 +86,7 @@ export async function startSmtpSink(): Promise<BenchServer> {
   });
   await Promise.race([waitForPort(port, 5000), failed]);
   failed.catch(() => undefined);
-  return { name: 'smtp-sink', port, stop: () => stopChild(child) };
+  return { name: 'smtp-sink', port, cpuUs: () => processCpuUs(child.pid), stop: () => stopChild(child) };
 }
 
 /**

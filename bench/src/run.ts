@@ -342,6 +342,11 @@ const METHOD = `## Method
   (one round trip per message), reply codes checked and nothing else: the least a Node program does here, so
   the gap from smtpkit to it is what the client's code costs, and the loop's ratio to smtp-source is the
   platform's ceiling for the msgs/s targets.
+- A, B server CPU: smtp-sink's CPU time is read from Linux's \`/proc/PID/schedstat\` before and after each
+  client's run (the whole run, connection set-up and QUIT included) and divided by the messages. "CPUs busy" is
+  client plus server CPU per message times msgs/s: how many of the machine's CPUs the two kept busy together.
+  On ${availableParallelism()} CPUs shared by client, server and V8's own threads, msgs/s ≈ CPUs busy ÷ (client + server
+  CPU per message).
 - A, warm: the same, but each Node client first sends that many messages on the same pool or transport,
   unmeasured, as a long-lived sender would; smtp-source, a C program, has nothing to warm.
   No target: it separates the per-message cost from V8's warm-up (interpreter, TurboFan compiling the hot path,

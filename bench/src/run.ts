@@ -167,7 +167,8 @@ async function throughput(id: 'A' | 'B', server: BenchServer, connections: numbe
       file('loop', i, r.count / (r.elapsedMs / 1000), r.cpuUs / r.count, cpuUs === undefined ? undefined : cpuUs / r.count);
     }
   }
-  return measureServer ? [rate, cpu, serverCpu, busy] : [rate, cpu];
+  // Rows the system could not fill (no /proc) are left out rather than shown empty.
+  return Object.keys(serverCpu.values).length > 0 ? [rate, cpu, serverCpu, busy] : [rate, cpu];
 }
 
 /** Scenario C: round trips per message and throughput through the delaying proxy. */

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Makes sure the real servers the integration tests drive are installed: Postfix (smtpd, smtp-sink,
-# smtp-source), aiosmtpd, swaks and openssl. Installs the missing ones with apt when run as root;
-# otherwise names them and fails, so no integration test is silently skipped.
+# Makes sure the real programs the integration tests drive are installed: Postfix (smtpd, smtp-sink,
+# smtp-source), aiosmtpd, swaks, openssl, Dovecot (submission, LMTP, SASL), Redis, Dante, Tinyproxy,
+# Chromium, and the DKIM verifiers (dkimpy, Mail::DKIM). Installs the missing ones with apt when run as
+# root; otherwise names them and fails, so no integration test is silently skipped.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
 need=()
-command -v postfix >/dev/null 2>&1 || PATH="$PATH:/usr/sbin" command -v postfix >/dev/null 2>&1 || need+=(postfix)
-PATH="$PATH:/usr/sbin" command -v smtp-sink >/dev/null 2>&1 || need+=(postfix)
-command -v swaks >/dev/null 2>&1 || need+=(swaks)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
+have() { command -v "$1" >/dev/null 2>&1; }
+have postfix || need+=(postfix)
+have smtp-sink || need+=(postfix)
+have swaks || need+=(swaks)
+have openssl || need+=(openssl)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+have dovecot || need+=(dovecot-core)
+[ -x /usr/lib/dovecot/submission ] || need+=(dovecot-submissiond)
+[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+have redis-server || need+=(redis-server)
+have danted || need+=(dante-server)
+have tinyproxy || need+=(tinyproxy)
+have chromium || need+=(chromium)
+/usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need+=(python3-dkim)
+/usr/bin/python3 -c 'import icalendar' >/dev/null 2>&1 || need+=(python3-icalendar)
+perl -MMail::DKIM -e 1 >/dev/null 2>&1 || need+=(libmail-dkim-perl)
 [ ${#need[@]} -eq 0 ] && exit 0
 # shellcheck disable=SC2207
 need=($(printf '%s\n' "${need[@]}" | sort -u))
@@ -18,8 +31,16 @@ if [ "$(id -u)" != 0 ]; then
   echo "  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${need[*]}" >&2
   exit 1
 fi
-echo "installing test servers: ${need[*]}"
+echo "installing test programs: ${need[*]}"
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
+# The packages would start system services (Dovecot on 587, Redis, Dante, Tinyproxy): the tests run
+# private instances only, so keep the system ones from starting while installing.
+policy=/usr/sbin/policy-rc.d
+made_policy=no
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=yes
+fi
+trap '[ "$made_policy" = yes ] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -11,6 +11,7 @@ export {
   isPermanent,
   isPositiveCompletion,
   isPositiveIntermediate,
+  isTooManyRecipients,
   isTransient,
   parseEnhanced,
 } from './reply.js';
@@ -60,3 +61,5 @@ export type { BdatChunk, FrameBdatOptions } from './bdat.js';
 
 export { planTransaction } from './pipelining.js';
 export type { Envelope, PlanOptions, TransactionPlan } from './pipelining.js';
+
+export { DOWNGRADE_SAMPLE, SevenBitDowngrade } from './seven-bit.js';

@@ -28,6 +28,16 @@ export function isPositiveCompletion(r: Reply): boolean {
   return r.code >= 200 && r.code < 300;
 }
 
+/**
+ * RCPT refused because the transaction holds too many recipients: `452` (RFC 5321 §4.5.3.1.10), or the
+ * RFC 3463 status `x.5.3` "too many recipients" (a `552 5.5.3` included: §4.5.3.1.10 asks clients to treat
+ * that old RFC 821 code as temporary). The recipient may be sent in a further transaction.
+ */
+export function isTooManyRecipients(r: Reply): boolean {
+  const e = r.enhanced;
+  return r.code === 452 || (e !== undefined && e.subject === 5 && e.detail === 3 && (e.klass === 4 || r.code === 552));
+}
+
 /** 3yz: positive intermediate, e.g. 354 after DATA or 334 during AUTH (RFC 5321 §4.2.1). */
 export function isPositiveIntermediate(r: Reply): boolean {
   return r.code >= 300 && r.code < 400;

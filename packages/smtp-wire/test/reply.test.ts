@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { encodeReply, formatEnhanced, isPermanent, isPositiveCompletion, isPositiveIntermediate, isTransient, parseEnhanced } from '../src/reply.js';
+import {
+  encodeReply,
+  formatEnhanced,
+  isPermanent,
+  isPositiveCompletion,
+  isPositiveIntermediate,
+  isTooManyRecipients,
+  isTransient,
+  parseEnhanced,
+} from '../src/reply.js';
 import type { Reply } from '../src/reply.js';
 
 const of = (code: number): Reply => ({ code, lines: [''], text: '' });
@@ -8,6 +17,8 @@ describe('reply classes (RFC 5321 §4.2.1)', () => {
   it.each([
     [220, [true, false, false, false]],
     [250, [true, false, false, false]],
+    [251, [true, false, false, false]],
+    [252, [true, false, false, false]],
     [334, [false, true, false, false]],
     [354, [false, true, false, false]],
     [421, [false, false, true, false]],
@@ -17,6 +28,27 @@ describe('reply classes (RFC 5321 §4.2.1)', () => {
   ])('%i', (code, expected) => {
     const r = of(code);
     expect([isPositiveCompletion(r), isPositiveIntermediate(r), isTransient(r), isPermanent(r)]).toEqual(expected);
+  });
+});
+
+describe('too many recipients (RFC 5321 §4.5.3.1.10, RFC 3463 x.5.3)', () => {
+  const r = (code: number, status?: string): Reply => {
+    const text = status ? `${status} too many recipients` : 'too many recipients';
+    const enhanced = status ? parseEnhanced(text, Math.floor(code / 100)) : undefined;
+    return { code, lines: [text], text, ...(enhanced ? { enhanced } : {}) };
+  };
+  it.each([
+    [r(452), true],
+    [r(452, '4.5.3'), true],
+    [r(452, '4.3.1'), true],
+    [r(451, '4.5.3'), true],
+    [r(552, '5.5.3'), true],
+    [r(552), false],
+    [r(550, '5.1.1'), false],
+    [r(450, '4.2.0'), false],
+    [r(250, '2.1.5'), false],
+  ])('%o → %s', (reply, expected) => {
+    expect(isTooManyRecipients(reply)).toBe(expected);
   });
 });
 

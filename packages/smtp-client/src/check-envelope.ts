@@ -1,4 +1,4 @@
-import type { EncodedCommand, Reply } from '@smtpkit/wire';
+import { isPositiveCompletion, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import { replyError } from './errors.js';
 import { planSend, recipientOutcomes } from './send.js';
 import type { SmtpSession } from './session.js';
@@ -21,7 +21,7 @@ export async function checkEnvelope(s: SmtpSession, o: CheckEnvelopeOptions): Pr
   let mail: Reply | undefined;
   let mailCmd: EncodedCommand | undefined;
   for (const group of groups) {
-    if (mail && mail.code !== 250 && mail.code !== 251) break;
+    if (mail && !isPositiveCompletion(mail)) break;
     const first = group[0] as EncodedCommand;
     await s.step(first.verb === 'MAIL' ? 'mail' : 'rcpt', async (sig) => {
       await s.assertNoUnsolicited(sig);
@@ -38,7 +38,7 @@ export async function checkEnvelope(s: SmtpSession, o: CheckEnvelopeOptions): Pr
     }
   }
   // Every plan starts with MAIL, so its reply is here.
-  if (mail!.code !== 250 && mail!.code !== 251) throw replyError(mail!, mailCmd!.logText, 'MAIL FROM');
+  if (!isPositiveCompletion(mail!)) throw replyError(mail!, mailCmd!.logText, 'MAIL FROM');
   const { accepted, rejected } = recipientOutcomes(commands, replies, plan.prepared.envelope.to);
   await s.rset(o.signal);
   return { mail: mail!, accepted, rejected };

@@ -1,4 +1,4 @@
-import { encodeCommand, heloCapabilities, parseEhlo, SmtpError, type Reply } from '@smtpkit/wire';
+import { encodeCommand, heloCapabilities, isPositiveCompletion, parseEhlo, SmtpError, type Reply } from '@smtpkit/wire';
 import { authenticate } from './auth.js';
 import { inputError, quoteReply, replyError } from './errors.js';
 import { openNetTransport } from './net-transport.js';
@@ -202,7 +202,7 @@ async function hello(s: SmtpSession, options: ConnectOptions): Promise<void> {
   const domain = options.clientName ?? 'localhost';
   if (!options.helo) {
     const reply = await s.command({ verb: 'EHLO', domain }, 'ehlo');
-    if (reply.code === 250) {
+    if (isPositiveCompletion(reply)) {
       s.capabilities = parseEhlo(reply);
       return;
     }
@@ -210,7 +210,7 @@ async function hello(s: SmtpSession, options: ConnectOptions): Promise<void> {
     s.transcript.note('EHLO not supported: falling back to HELO');
   }
   const reply = await s.command({ verb: 'HELO', domain }, 'ehlo');
-  if (reply.code !== 250) throw replyError(reply, `HELO ${domain}`);
+  if (!isPositiveCompletion(reply)) throw replyError(reply, `HELO ${domain}`);
   s.capabilities = heloCapabilities(reply);
 }
 

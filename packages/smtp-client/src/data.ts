@@ -1,4 +1,4 @@
-import { CrlfCanonicalizer, MAX_DATA_LINE, frameBdat, SmtpError, toChunks, type DataEncoder, type EncodedCommand, type Reply } from '@smtpkit/wire';
+import { CrlfCanonicalizer, MAX_DATA_LINE, frameBdat, isPositiveCompletion, SmtpError, toChunks, type DataEncoder, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import { bodyEnded, bodyProgress, type BodyProgress } from './progress.js';
 import type { QueuedSend, SmtpSession, WrittenAhead } from './session.js';
 import type { SendOptions } from './types.js';
@@ -185,7 +185,7 @@ export async function sendBdat(
   const readOne = async () => {
     const c = outstanding.shift() as { last: boolean; logText: string };
     const reply = await s.step(c.last ? 'dataDone' : 'dataBlock', (sig) => s.readReply(sig, c.logText), o.signal);
-    if (reply.code !== 250) failed ??= { reply, command: c.logText };
+    if (!isPositiveCompletion(reply)) failed ??= { reply, command: c.logText };
     else if (c.last) final = reply;
   };
   for await (const chunk of frameBdat(source())) {

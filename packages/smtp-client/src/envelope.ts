@@ -19,6 +19,8 @@ export interface BodyInfo {
   /** The body's octets when it is given whole (a string converted once, here); undefined for streams. */
   bytes?: Uint8Array;
   eightBit: boolean;
+  /** The header section has raw 8-bit octets (UTF-8 headers, RFC 6532): SMTPUTF8 is used when offered. */
+  headerEightBit: boolean;
   /** Has a NUL octet: only BINARYMIME can carry it. */
   binary: boolean;
   longLine: boolean;
@@ -30,14 +32,23 @@ export function analyseBody(data: BodySource): BodyInfo {
   let bytes: Buffer;
   if (typeof data === 'string') bytes = Buffer.from(data); // UTF-8
   else if (data instanceof Uint8Array) bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  else return { eightBit: false, binary: false, longLine: false };
+  else return { eightBit: false, headerEightBit: false, binary: false, longLine: false };
   const eightBit = !isAscii(bytes);
   const binary = bytes.indexOf(0) !== -1;
   const longLine = bytes.length > MAX_TEXT_LINE && hasLongLine(bytes);
-  const info: BodyInfo = { size: bytes.length, bytes, eightBit, binary, longLine };
+  const headerEightBit = eightBit && !isAscii(bytes.subarray(0, headerEnd(bytes)));
+  const info: BodyInfo = { size: bytes.length, bytes, eightBit, headerEightBit, binary, longLine };
   const messageId = findMessageId(bytes);
   if (messageId) info.messageId = messageId;
   return info;
+}
+
+/** Where the header section ends: the first empty line (RFC 5322 §2.1), or the end of the body. */
+function headerEnd(bytes: Buffer): number {
+  const crlf = bytes.indexOf('\r\n\r\n');
+  const lf = bytes.indexOf('\n\n');
+  if (crlf === -1) return lf === -1 ? bytes.length : lf;
+  return lf === -1 ? crlf : Math.min(crlf, lf);
 }
 
 /**
@@ -155,6 +166,8 @@ export interface PreparedEnvelope {
   smtputf8: boolean;
   /** BODY=BINARYMIME: bytes go unchanged (no CRLF canonicalisation). */
   binary: boolean;
+  /** The streamed body is converted to 7-bit MIME on its way out (RFC 6152 §3). */
+  downgradeStream: boolean;
   notes: string[];
 }
 
@@ -166,7 +179,7 @@ export function prepareEnvelope(
   caps: Capabilities,
   o: SendOptions,
   body: BodyInfo,
-  ctx: { secure: boolean; chunking: 'auto' | 'never' },
+  ctx: { secure: boolean; chunking: 'auto' | 'never'; downgrade?: boolean },
 ): PreparedEnvelope {
   if (typeof o.from !== 'string') throw inputError('ERR_SMTP_INPUT', '`from` must be a string (\'\' for the null path)');
   if (!Array.isArray(o.to) || o.to.length === 0) throw inputError('ERR_SMTP_INPUT', '`to` needs at least one recipient');
@@ -176,21 +189,16 @@ export function prepareEnvelope(
   }
   if (o.data === undefined || o.data === null) throw inputError('ERR_SMTP_INPUT', '`data` is required');
   const notes: string[] = [];
-  const size = o.size ?? body.size;
+  // Converted to 7-bit, the message has the size of what is sent: known for a body given whole only.
+  const downgrade = ctx.downgrade === true;
+  const size = downgrade ? body.size : (o.size ?? body.size);
   if (size !== undefined && caps.size !== undefined && caps.size > 0 && size > caps.size) {
     throw inputError(
       'ERR_SMTP_SIZE_EXCEEDED',
       `message of ${size} octets exceeds the server's SIZE limit of ${caps.size} octets (RFC 1870)`,
     );
   }
-  let smtputf8 = o.smtputf8 === true || needsSmtputf8(o.from);
-  for (let i = 0; i < o.to.length && !smtputf8; i++) smtputf8 = needsSmtputf8(o.to[i] as string);
-  if (smtputf8 && !caps.smtputf8) {
-    throw inputError(
-      'ERR_SMTP_SMTPUTF8_UNSUPPORTED',
-      'the message needs SMTPUTF8 (non-ASCII address or headers) but the server does not offer it (RFC 6531)',
-    );
-  }
+  const smtputf8 = decideSmtputf8(caps, o, body);
   const binary = o.binary ?? body.binary;
   const chunkingOn = caps.chunking && ctx.chunking !== 'never';
   if (binary && !(chunkingOn && caps.binaryMime)) {
@@ -199,10 +207,9 @@ export function prepareEnvelope(
       'the body is binary but the server does not offer BINARYMIME with CHUNKING (RFC 3030)',
     );
   }
-  const eightBit = !binary && (o.eightBit ?? body.eightBit);
-  if (eightBit && !caps.eightBitMime) {
-    throw inputError('ERR_SMTP_8BITMIME_UNSUPPORTED', 'the body has 8-bit octets but the server does not offer 8BITMIME (RFC 6152)');
-  }
+  // Without 8BITMIME an 8-bit message goes converted to 7-bit MIME (RFC 6152 §3; see downgrade.ts).
+  const eightBit = !binary && !downgrade && (o.eightBit ?? body.eightBit);
+  if (downgrade) notes.push('8-bit message converted to 7-bit MIME (quoted-printable / base64): the server does not offer 8BITMIME (RFC 6152 §3)');
   const useBdat = chunkingOn;
   // RFC 5322 §2.1.1 / RFC 5321 §4.5.3.1.6 hold for BDAT too; only BINARYMIME lifts the limit (RFC 3030 §3).
   if (body.longLine && !binary) {
@@ -237,7 +244,32 @@ export function prepareEnvelope(
   const envelope: Envelope = { from: o.from, to: o.to.slice() };
   if (hasAnyParam(mailParams)) envelope.mailParams = mailParams;
   if (rcptParams) envelope.rcptParams = rcptParams;
-  return { envelope, useBdat, smtputf8, binary, notes };
+  return { envelope, useBdat, smtputf8, binary, downgradeStream: downgrade && body.bytes === undefined, notes };
+}
+
+/**
+ * Whether the transaction uses SMTPUTF8 (RFC 6531), decided here once the server's EHLO is known:
+ * - an address with a non-ASCII local part (or a domain kept in U-labels) needs it: used when offered,
+ *   else the message is refused before MAIL FROM (`ERR_SMTP_SMTPUTF8_UNSUPPORTED`; the session stays usable);
+ * - a header section with raw UTF-8 (RFC 6532) uses it when offered;
+ * - `smtputf8: true` forces it (refused when not offered); `smtputf8: false` never uses it, and an address
+ *   that needs it is then refused.
+ */
+function decideSmtputf8(caps: Capabilities, o: SendOptions, body: BodyInfo): boolean {
+  let needing: string | undefined = o.from !== '' && needsSmtputf8(o.from) ? o.from : undefined;
+  for (let i = 0; i < o.to.length && needing === undefined; i++) if (needsSmtputf8(o.to[i] as string)) needing = o.to[i];
+  if (needing !== undefined && o.smtputf8 === false) {
+    throw inputError('ERR_SMTP_INPUT', `${needing} is an internationalized address: it needs SMTPUTF8 (RFC 6531), but smtputf8 is false`);
+  }
+  if ((needing !== undefined || o.smtputf8 === true) && !caps.smtputf8) {
+    throw inputError(
+      'ERR_SMTP_SMTPUTF8_UNSUPPORTED',
+      needing !== undefined
+        ? `${needing} is an internationalized address: it needs SMTPUTF8 (RFC 6531), which the server does not offer; nothing was sent`
+        : 'SMTPUTF8 was asked for (smtputf8: true) but the server does not offer it (RFC 6531); nothing was sent',
+    );
+  }
+  return needing !== undefined || o.smtputf8 === true || (o.smtputf8 !== false && body.headerEightBit && caps.smtputf8);
 }
 
 /** At least one MAIL parameter was set (no key array built: this runs for every message). */

@@ -22,6 +22,7 @@ export type {
   SendOptions,
   SendResult,
   Session,
+  TransactionResult,
   StopAfter,
   TlsInfo,
   TlsMode,

@@ -3,6 +3,8 @@ import {
   DataEncoder,
   DEFAULT_BDAT_CHUNK_SIZE,
   encodeCommand,
+  isPositiveCompletion as isPositive,
+  isTooManyRecipients,
   MAX_DATA_LINE,
   planTransaction,
   SmtpError,
@@ -11,6 +13,7 @@ import {
 } from '@smtpkit/wire';
 import { quoteReply, replyError } from './errors.js';
 import { analyseBody, orcptFor, prepareEnvelope, type BodyInfo, type PreparedEnvelope } from './envelope.js';
+import { downgradeBody, needsDowngrade, withDowngradedBody } from './downgrade.js';
 import { COALESCE_LIMIT, encodeWholeBody, endOfData, endWritten, endWrittenAhead, sendBdat, streamDataBody, writeDataBlock } from './data.js';
 import { bodyEnded, bodyProgress, type BodyProgress } from './progress.js';
 import type { SmtpSession } from './session.js';
@@ -89,9 +92,12 @@ function inlineBdat(info: BodyInfo, binary: boolean): EncodedCommand | undefined
 
 /** Check and plan a transaction; throws kind 'input'/'tls' before anything is sent. */
 export function planSend(s: SmtpSession, o: SendOptions): PlannedSend {
-  const info = analyseBody(o.data);
+  let info = analyseBody(o.data);
   const caps = s.sendCapabilities;
-  const prepared = prepareEnvelope(caps, o, info, { secure: s.secure, chunking: s.options.chunking });
+  const downgrade = needsDowngrade(caps, o, info);
+  // A body given whole is converted now: whatever cannot be converted is refused before anything is sent.
+  if (downgrade && info.bytes) info = downgradeBody(info);
+  const prepared = prepareEnvelope(caps, o, info, { secure: s.secure, chunking: s.options.chunking, downgrade });
   const allOrNothing = o.partial === 'all-or-nothing';
   const plan = planTransaction(caps, prepared.envelope, { useBdat: prepared.useBdat, smtputf8: prepared.smtputf8 });
   // Under all-or-nothing DATA must wait for every RCPT reply: take it out of the pipelined group.
@@ -109,7 +115,8 @@ export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): P
   if (!s.usable || o.signal?.aborted) return undefined;
   try {
     const p = planSend(s, o);
-    if (!p.pipelined || (inlineOnly && !p.inline)) return undefined;
+    // More recipients than a server must take (RFC 5321 §4.5.3.1.8) may need a further transaction: not ahead.
+    if (!p.pipelined || (inlineOnly && (!p.inline || o.to.length > MIN_RECIPIENT_BUFFER))) return undefined;
     if (inlineOnly) {
       // Behind a BDAT message whose outcome is not known yet: RSET first, so this transaction starts
       // clean whatever the server made of the previous one (RFC 2920 §3.1 allows RSET in a group).
@@ -120,6 +127,15 @@ export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): P
   } catch {
     return undefined; // the send reports it itself when its turn comes
   }
+}
+
+/** RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients in one transaction. */
+export const MIN_RECIPIENT_BUFFER = 100;
+
+/** Some recipients were over the server's limit (RFC 5321 §4.5.3.1.10): they go in a further transaction. */
+export function hasDeferred(outcome: RecipientOutcomes): boolean {
+  for (let i = 0; i < outcome.rejected.length; i++) if (isTooManyRecipients((outcome.rejected[i] as RecipientRejection).reply)) return true;
+  return false;
 }
 
 /** Recipients accepted and refused, in envelope order. */
@@ -156,6 +172,8 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: 
   const startedAt = Date.now();
   const plan = early ?? planSend(s, o);
   if (plan.prepared.notes.length > 0) noteAll(s, plan.prepared.notes);
+  // A streamed body is converted on its way out (RFC 6152 §3), in bounded memory.
+  if (plan.prepared.downgradeStream) o = withDowngradedBody(o);
   // Written ahead with the previous end of data: its replies usually came with that message's final reply.
   const env = (plan.written && !plan.inline && plan.groups.length === 1 ? envelopeReady(s, plan) : undefined) ?? (await envelopeExchange(s, o, progress, plan));
   const outcome = envelopeOutcome(s, plan, env);
@@ -173,7 +191,8 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: 
     await writeDataBlock(s, o, held);
     held = undefined;
   }
-  const end = endOfData(s, encoder, held, plan.pipelined);
+  // With recipients over the server's limit a further transaction follows: nothing may be written ahead of it.
+  const end = endOfData(s, encoder, held, plan.pipelined && !hasDeferred(outcome));
   // One step, taken here rather than through `s.exchange` (one async call fewer per message): the write
   // under the data block deadline, the final reply under the end of data one (RFC 5321 §4.5.3.2.5, .6).
   let final: Reply;
@@ -222,7 +241,7 @@ async function envelopeExchange(s: SmtpSession, o: SendOptions, progress: BodyPr
     // RFC 5321 §3.3: nothing follows a refused MAIL; DATA alone waits for an accepted RCPT.
     if ((env.mail && !isPositive(env.mail.reply)) || (group.length === 1 && group[0]?.verb === 'DATA' && env.accepted === 0)) break;
     const bytes = index === 0 && plan.written ? null : s.encodeGroup(group);
-    const write = inline ? withAhead(s, o, progress, info, bytes) : { bytes, written: undefined };
+    const write = inline ? withAhead(s, o, progress, info, bytes, o.to.length <= MIN_RECIPIENT_BUFFER) : { bytes, written: undefined };
     const out = write.bytes;
     // Written earlier and nothing to write now: their replies may all be here already.
     const replies =
@@ -327,12 +346,13 @@ function withAhead(
   progress: BodyProgress,
   info: BodyInfo,
   bytes: Uint8Array | null,
+  mayWriteAhead: boolean,
 ): { bytes: Uint8Array | null; written: (() => void) | undefined } {
   // From here the whole message may reach the server: count its end of data as written.
   if (bytes) bodyEnded(o, progress);
   let out = bytes;
-  const ahead = s.takeAhead();
-  if (ahead.commands.length > 0) {
+  const ahead = mayWriteAhead ? s.takeAhead() : undefined;
+  if (ahead && ahead.commands.length > 0) {
     endWrittenAhead(ahead.whole);
     const more = s.encodeGroup(ahead.commands);
     out = bytes ? Buffer.concat([bytes, more]) : more;
@@ -350,7 +370,7 @@ function recordReplies(s: SmtpSession, env: EnvelopeReplies, group: readonly Enc
     const cmd = group[i] as EncodedCommand;
     const reply = replies[i] as Reply;
     if (cmd.verb === 'RSET') {
-      if (reply.code !== 250) {
+      if (!isPositive(reply)) {
         const error = replyError(reply, 'RSET');
         s.fail(error);
         throw error;
@@ -397,10 +417,6 @@ function recipientsRejected(o: SendOptions, all: boolean, rejected: RecipientRej
     rejected,
     rejected.every((r) => r.reply.code >= 400 && r.reply.code < 500),
   );
-}
-
-function isPositive(reply: Reply): boolean {
-  return reply.code === 250 || reply.code === 251;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { encodeCommand, SmtpError, type Capabilities, type Command, type EncodedCommand, type Reply } from '@smtpkit/wire';
+import { encodeCommand, isPositiveCompletion, SmtpError, type Capabilities, type Command, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import { protocolError, quoteReply, replyError } from './errors.js';
 import { ReplyReader } from './reply-reader.js';
-import { planEarly, sendTransaction, type PlannedSend } from './send.js';
+import { planEarly, type PlannedSend } from './send.js';
+import { sendWithinLimits } from './recipient-limit.js';
 import { abortedError, QUIT_WAIT_CAP, StepClock, startDeadline, type Step, type Timeouts } from './timeouts.js';
 import type { Transcript } from './transcript.js';
 import type { Transport } from './transport.js';
@@ -55,7 +56,7 @@ function runSend(s: SmtpSession, job: Job): Promise<unknown> {
   const options = job.send as SendOptions;
   // Aborted while queued, before anything of it went out: the session is not harmed.
   if (!job.early && options.signal?.aborted) return Promise.reject(abortedError(options.signal.reason));
-  return sendTransaction(s, options, job, job.early);
+  return sendWithinLimits(s, options, job, job.early);
 }
 
 /** Settle a finished job; an exception thrown by a receiver surfaces on its own, outside the queue. */
@@ -517,7 +518,7 @@ export class SmtpSession implements Session {
   /** RSET now (not queued); a failed RSET leaves the session unusable. */
   async rset(signal?: AbortSignal): Promise<Reply> {
     const reply = await this.command({ verb: 'RSET' }, 'command', signal);
-    if (reply.code !== 250) {
+    if (!isPositiveCompletion(reply)) {
       const error = replyError(reply, 'RSET');
       this.fail(error);
       throw error;
@@ -528,7 +529,7 @@ export class SmtpSession implements Session {
   noop(options?: { signal?: AbortSignal }): Promise<Reply> {
     return this.#enqueue(async () => {
       const reply = await this.command({ verb: 'NOOP' }, 'command', options?.signal);
-      if (reply.code !== 250) throw replyError(reply, 'NOOP');
+      if (!isPositiveCompletion(reply)) throw replyError(reply, 'NOOP');
       return reply;
     });
   }

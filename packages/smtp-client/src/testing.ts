@@ -27,4 +27,6 @@ export type {
   UpgradeTlsStep,
 } from './testing/steps.js';
 export { ehloLines, reply, scenarios } from './testing/scenarios.js';
+export { mailServer } from './testing/mail-server.js';
+export type { MailServerOptions } from './testing/mail-server.js';
 export type { AcceptMessageOptions, EhloOptions } from './testing/scenarios.js';

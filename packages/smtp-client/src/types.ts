@@ -143,6 +143,20 @@ export interface SendResult {
   timings: { startedAt: number; envelopeMs: number; dataMs: number; totalMs: number };
   /** From the body's Message-ID header, when found near the start of a string/Uint8Array body. */
   messageId?: string;
+  /**
+   * Only when the server's recipient limit split the send (452 / x.5.3, RFC 5321 §4.5.3.1.10): each
+   * transaction in order, with the recipients it delivered to and its final reply. `reply` is then the first
+   * transaction's; `accepted` and `rejected` cover every recipient once, in the order of `to`.
+   */
+  transactions?: TransactionResult[];
+}
+
+/** One transaction of a send that the server's recipient limit split (see {@link SendResult.transactions}). */
+export interface TransactionResult {
+  /** The recipients this transaction delivered to (its final reply was 2xx). */
+  accepted: string[];
+  /** Its final reply. */
+  reply: Reply;
 }
 
 /** An open SMTP session. */

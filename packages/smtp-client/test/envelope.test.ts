@@ -118,7 +118,7 @@ describe('analyseBody', () => {
   });
 
   it('does not read streams ahead', () => {
-    expect(analyseBody([Uint8Array.from([0xff])])).toEqual({ eightBit: false, binary: false, longLine: false });
+    expect(analyseBody([Uint8Array.from([0xff])])).toEqual({ eightBit: false, headerEightBit: false, binary: false, longLine: false });
   });
 });
 
@@ -138,8 +138,10 @@ describe('prepareEnvelope', () => {
   it.each([
     ['size over the limit', caps('SIZE 10'), { data: 'x'.repeat(11) }, 'ERR_SMTP_SIZE_EXCEEDED'],
     ['explicit size over the limit', caps('SIZE 10'), { data: [Uint8Array.of(1)], size: 11 }, 'ERR_SMTP_SIZE_EXCEEDED'],
-    ['8-bit without 8BITMIME', caps(), { data: '\u00e9' }, 'ERR_SMTP_8BITMIME_UNSUPPORTED'],
     ['UTF-8 address without SMTPUTF8', caps('8BITMIME'), { from: 'j\u00f6rg@example.com', data: 'x' }, 'ERR_SMTP_SMTPUTF8_UNSUPPORTED'],
+    ['UTF-8 recipient without SMTPUTF8', caps('8BITMIME'), { to: ['\u03b4\u03bf\u03ba\u03b9\u03bc\u03ae@example.org'], data: 'x' }, 'ERR_SMTP_SMTPUTF8_UNSUPPORTED'],
+    ['smtputf8: true without SMTPUTF8', caps('8BITMIME'), { smtputf8: true, data: 'x' }, 'ERR_SMTP_SMTPUTF8_UNSUPPORTED'],
+    ['smtputf8: false with a UTF-8 address', caps('SMTPUTF8'), { from: 'j\u00f6rg@example.com', smtputf8: false, data: 'x' }, 'ERR_SMTP_INPUT'],
     ['binary without BINARYMIME', caps('CHUNKING'), { data: Uint8Array.of(0) }, 'ERR_SMTP_BINARYMIME_UNSUPPORTED'],
     ['a long line over DATA', caps(), { data: 'a'.repeat(2000) }, 'ERR_SMTP_LINE_TOO_LONG'],
     ['REQUIRETLS in plaintext', caps('REQUIRETLS'), { data: 'x', requireTls: true }, 'ERR_SMTP_REQUIRETLS_UNSUPPORTED'],
@@ -147,6 +149,30 @@ describe('prepareEnvelope', () => {
   ])('%s → %s before anything is sent', (_n, c, o, code) => {
     const options = { ...base, ...o } as Parameters<typeof prepareEnvelope>[1];
     expect(() => prepareEnvelope(c, options, analyseBody(options.data), plain)).toThrow(expect.objectContaining({ code }));
+  });
+
+  it('SMTPUTF8 decided after EHLO: when an address needs it, or UTF-8 headers when offered (RFC 6531, RFC 6532)', () => {
+    const offered = caps('8BITMIME', 'SMTPUTF8');
+    const utf8Header = 'Subject: caf\u00e9\r\n\r\nx\r\n';
+    expect(prepareEnvelope(offered, { ...base, to: ['\u03b4@example.org'], data: 'x' }, analyseBody('x'), plain).smtputf8).toBe(true);
+    expect(prepareEnvelope(offered, { ...base, data: utf8Header }, analyseBody(utf8Header), plain).smtputf8).toBe(true);
+    expect(prepareEnvelope(offered, { ...base, data: 'x\r\n\r\ncaf\u00e9' }, analyseBody('x\r\n\r\ncaf\u00e9'), plain).smtputf8).toBe(false);
+    expect(prepareEnvelope(offered, { ...base, data: utf8Header, smtputf8: false }, analyseBody(utf8Header), plain).smtputf8).toBe(false);
+    // Offered or not, an IDN domain with an ASCII local part needs no SMTPUTF8: it goes as A-labels.
+    expect(prepareEnvelope(caps('8BITMIME'), { ...base, to: ['b@b\u00fccher.example'], data: 'x' }, analyseBody('x'), plain).smtputf8).toBe(false);
+    // UTF-8 headers to a server without SMTPUTF8 but with 8BITMIME go as before, as 8BITMIME.
+    expect(prepareEnvelope(caps('8BITMIME'), { ...base, data: utf8Header }, analyseBody(utf8Header), plain)).toMatchObject({
+      smtputf8: false,
+      envelope: { mailParams: { body: '8BITMIME' } },
+    });
+  });
+
+  it('8-bit without 8BITMIME: no BODY=, a note, the conversion flagged for a stream (RFC 6152 §3)', () => {
+    const body = analyseBody([Uint8Array.of(0x41)]);
+    const p = prepareEnvelope(caps('SIZE 1000'), { ...base, data: [Uint8Array.of(0xe9)], eightBit: true, size: 5 }, body, { ...plain, downgrade: true });
+    expect(p.envelope.mailParams).toBeUndefined(); // no BODY=, and no SIZE= (the converted size is not known)
+    expect(p.downgradeStream).toBe(true);
+    expect(p.notes.join(' ')).toMatch(/converted to 7-bit MIME/);
   });
 
   it('BINARYMIME with CHUNKING; chunking: never turns BDAT off', () => {

@@ -171,7 +171,8 @@ describe('plain SMTP against smtp-server', () => {
     await sendMail({ host: '127.0.0.1', port: server.port, from: 'j\u00f6rg@example.com', to: ['b@example.net'], data: utf8Body });
     const raw = server.clientBytes();
     expect(raw).toContain('MAIL FROM:<a@example.com>\r\n');
-    expect(raw).toContain('MAIL FROM:<a@example.com> BODY=8BITMIME\r\n');
+    // UTF-8 in the header: SMTPUTF8 too, as the server offers it (RFC 6532 §3).
+    expect(raw).toMatch(/MAIL FROM:<a@example\.com> BODY=8BITMIME SMTPUTF8\r\n/);
     expect(Buffer.from(raw, 'latin1').toString('utf8')).toMatch(/MAIL FROM:<j\u00f6rg@example\.com> .*SMTPUTF8/);
     expect(server.messages[1]?.data.toString('utf8')).toBe(utf8Body);
     expect(server.messages[2]?.from).toBe('j\u00f6rg@example.com');
@@ -179,8 +180,9 @@ describe('plain SMTP against smtp-server', () => {
 
     server = await startTestServer({ hideSTARTTLS: true, hide8BITMIME: true, hideSMTPUTF8: true, record: true });
     const session = await connect({ host: '127.0.0.1', port: server.port });
+    // Without 8BITMIME an 8-bit message is converted (RFC 6152 §3), but UTF-8 in a header cannot be.
     const e8 = await rejection(session.send({ from: 'a@example.com', to: ['b@example.net'], data: utf8Body }));
-    expect(e8.code).toBe('ERR_SMTP_8BITMIME_UNSUPPORTED');
+    expect(e8.code).toBe('ERR_SMTP_8BIT_HEADERS');
     const eu = await rejection(session.send({ from: 'j\u00f6rg@example.com', to: ['b@example.net'], data: MESSAGE }));
     expect(eu.code).toBe('ERR_SMTP_SMTPUTF8_UNSUPPORTED');
     await session.quit();

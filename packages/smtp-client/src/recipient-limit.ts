@@ -1,0 +1,131 @@
+import { isSmtpError, isTooManyRecipients, SmtpError, type BodySource, type Reply } from '@smtpkit/wire';
+import { outcomeUnknown } from './pool/retry.js';
+import type { BodyProgress } from './progress.js';
+import { RecipientsRejectedError, sendTransaction, type PlannedSend } from './send.js';
+import type { SmtpSession } from './session.js';
+import type { RecipientRejection, SendOptions, SendResult, TransactionResult } from './types.js';
+
+/**
+ * A send, in as many transactions as the server's recipient limit asks for (RFC 5321 §4.5.3.1.10: "a client
+ * that needs to deliver a message containing over 100 RCPT commands SHOULD be prepared to transmit in
+ * 100-recipient chunks if the server declines to accept more"). The one loop above a single transaction, for
+ * `session.send`, the pool and `deliver` alike.
+ *
+ * When the first transaction ends with some recipients accepted and others refused as over the limit (452,
+ * or the RFC 3463 status x.5.3; see `isTooManyRecipients`), the same message goes on the same session to the
+ * deferred ones, at most as many per transaction as the server took the first time, until each has a final
+ * answer or no transaction gets any further. Every recipient appears once in the result: in `accepted`, or in
+ * `rejected` with the last reply the server gave about it (see {@link SendResult.transactions}).
+ */
+export async function sendWithinLimits(s: SmtpSession, o: SendOptions, progress: BodyProgress, early: PlannedSend | undefined): Promise<SendResult> {
+  const first = await sendTransaction(s, o, progress, early);
+  return deferredOf(first.rejected) === 0 ? first : furtherTransactions(s, o, first);
+}
+
+function deferredOf(rejected: readonly RecipientRejection[]): number {
+  let n = 0;
+  for (let i = 0; i < rejected.length; i++) if (isTooManyRecipients((rejected[i] as RecipientRejection).reply)) n++;
+  return n;
+}
+
+async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendResult): Promise<SendResult> {
+  const transactions: TransactionResult[] = [{ accepted: first.accepted, reply: first.reply }];
+  const accepted = first.accepted.slice();
+  const rejected: RecipientRejection[] = [];
+  let deferred: RecipientRejection[] = [];
+  for (const r of first.rejected) (isTooManyRecipients(r.reply) ? deferred : rejected).push(r);
+  // The server's limit, as it showed it: the recipients it took before the first one it deferred.
+  const limit = Math.max(1, o.to.indexOf((deferred[0] as RecipientRejection).address));
+  const source = rereadable(o.data);
+  while (deferred.length > 0) {
+    const why = cannotContinue(s, source);
+    if (why) {
+      for (const r of deferred) rejected.push(notContinued(r, why));
+      deferred = [];
+      break;
+    }
+    const batch = deferred.slice(0, limit);
+    const rest = deferred.slice(limit);
+    s.transcript.note(`${batch.length} recipients over the server's limit: another transaction for them (RFC 5321 §4.5.3.1.10)`);
+    const progress: BodyProgress = { started: false, endWritten: false };
+    let result: SendResult;
+    try {
+      result = await sendTransaction(s, { ...o, to: batch.map((r) => r.address), data: (source as () => BodySource)() }, progress);
+    } catch (err) {
+      // The whole transaction failed: its recipients get that answer; the rest keep their deferral.
+      for (const r of transactionFailed(batch, err, progress)) rejected.push(r);
+      for (const r of rest) rejected.push(notContinued(r, 'the previous transaction failed'));
+      deferred = [];
+      break;
+    }
+    transactions.push({ accepted: result.accepted, reply: result.reply });
+    for (const a of result.accepted) accepted.push(a);
+    const again: RecipientRejection[] = [];
+    for (const r of result.rejected) (isTooManyRecipients(r.reply) ? again : rejected).push(r);
+    deferred = again.concat(rest);
+  }
+  const order = new Map(o.to.map((a, i) => [a, i]));
+  const at = (a: string) => order.get(a) ?? 0;
+  const done = Date.now();
+  const result: SendResult = {
+    accepted: accepted.sort((a, b) => at(a) - at(b)),
+    rejected: rejected.sort((a, b) => at(a.address) - at(b.address)),
+    reply: first.reply,
+    bytes: first.bytes,
+    timings: { ...first.timings, totalMs: done - first.timings.startedAt },
+    transactions,
+  };
+  if (first.messageId) result.messageId = first.messageId;
+  return result;
+}
+
+/**
+ * The body again for a further transaction, or undefined when it can be read only once. Strings, bytes and
+ * arrays are read again; an iterable that makes a fresh iterator each time (not a generator, not a stream) is
+ * asked for one up front, so a one-shot source says so before anything is sent.
+ */
+function rereadable(data: BodySource): (() => BodySource) | undefined {
+  if (typeof data === 'string' || data instanceof Uint8Array || Array.isArray(data)) return () => data;
+  const d = data as unknown as Record<string | symbol, unknown>;
+  if (typeof d.next === 'function' || typeof d.pipe === 'function' || typeof d.read === 'function') return undefined;
+  const key = typeof d[Symbol.asyncIterator] === 'function' ? Symbol.asyncIterator : Symbol.iterator;
+  return () => {
+    const iterator = (d[key] as () => unknown).call(data);
+    return { [key]: () => iterator } as unknown as BodySource;
+  };
+}
+
+/** Why no further transaction can go on this session now, or undefined. */
+function cannotContinue(s: SmtpSession, source: (() => BodySource) | undefined): string | undefined {
+  if (!s.usable) return 'the session ended';
+  if (!source) return 'the message body can be read only once (pass a string, bytes or an array of chunks)';
+  // Written ahead behind this send (RFC 2920 §3.1): another transaction cannot come before them.
+  if (s.nextWrittenEarly) return 'the next queued send is already on the wire';
+  return undefined;
+}
+
+/** A deferred recipient that gets no further transaction: its answer stays the server's deferral (transient). */
+function notContinued(r: RecipientRejection, why: string): RecipientRejection {
+  const error = new SmtpError(`${r.error.message}; not sent in a further transaction: ${why}`, {
+    kind: 'reply',
+    code: r.error.code,
+    retryable: true,
+    replyCode: r.reply.code,
+    reply: r.reply,
+    ...(r.error.enhancedStatus ? { enhancedStatus: r.error.enhancedStatus } : {}),
+    ...(r.error.command ? { command: r.error.command } : {}),
+  });
+  return { address: r.address, reply: r.reply, error };
+}
+
+/** Every recipient of a further transaction that failed as a whole, with that failure. */
+function transactionFailed(batch: readonly RecipientRejection[], err: unknown, progress: BodyProgress): RecipientRejection[] {
+  if (err instanceof RecipientsRejectedError) return err.rejected;
+  let error: SmtpError;
+  if (!isSmtpError(err)) error = new SmtpError(err instanceof Error ? err.message : String(err), { kind: 'connection', code: 'ERR_SMTP_CONNECTION', cause: err });
+  else error = err;
+  // The end of data went out and no reply came: the message may have reached them (RFC 5321 §4.1.1.4).
+  if (progress.endWritten && error.replyCode === undefined) error = outcomeUnknown(error);
+  // A failure without a reply keeps the last reply the server gave about the recipient.
+  return batch.map((r) => ({ address: r.address, reply: error.reply ?? (r.reply as Reply), error }));
+}

@@ -10,6 +10,12 @@ export interface PreparedMessage {
   from: string;
   to: string[];
   message: BuiltMessage;
+  /** An existing message (--eml), already in memory. */
+  raw?: boolean;
+}
+
+function hasUtf8LocalPart(address: string): boolean {
+  return /[^\x00-\x7f]/.test(address.slice(0, address.lastIndexOf('@')));
 }
 
 /** Recipients once each, compared case-insensitively (the first spelling wins). */
@@ -93,13 +99,16 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
   const mime = await import('@smtpkit/mime');
   const from = mime.parseAddress(cfg.from).address;
   const flagRecipients = [...cfg.to, ...cfg.cc, ...cfg.bcc].map((a) => mime.parseAddress(a).address);
+  // An address the user gave with a UTF-8 local part is meant: the message is built for SMTPUTF8 (RFC 6531,
+  // RFC 6532) and the client decides after EHLO whether this server can take it. Otherwise IDN domains go as A-labels.
+  const smtputf8 = [from, ...flagRecipients].some(hasUtf8LocalPart);
 
   if (cfg.eml !== undefined) {
     // sendmail -t: recipients from To/Cc/Bcc, and Bcc removed from what is sent (RFC 5322 §3.6.3).
     const message = mime.rawMessage(await readInput(cfg.eml), { stripBcc: cfg.readRecipients });
     const to = [...flagRecipients, ...(cfg.readRecipients ? message.envelope.to : [])];
     if (to.length === 0) throw new UsageError(`${cfg.eml} names no recipients in To, Cc or Bcc`);
-    return { from, to: dedupe(to), message };
+    return { from, to: dedupe(to), message, raw: true };
   }
 
   let text = cfg.body;
@@ -118,6 +127,7 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
     html,
     attachments,
     inline,
+    ...(smtputf8 ? { smtputf8: true } : {}),
     headers: cfg.headers.filter(([name]) => !(name.toLowerCase() in STRUCTURED)),
   };
   const message = mime.buildMessage(input);

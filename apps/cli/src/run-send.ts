@@ -53,6 +53,8 @@ interface Outcome {
   accepted: string[];
   rejected: Array<{ address: string; code: number | null; enhanced: string | null; text: string }>;
   reply: SendResult['reply'] | undefined;
+  /** The server's recipient limit split the send (RFC 5321 §4.5.3.1.10): each transaction's recipients and reply. */
+  transactions?: SendResult['transactions'];
 }
 
 function fromSendResult(r: SendResult): Outcome {
@@ -60,6 +62,7 @@ function fromSendResult(r: SendResult): Outcome {
     accepted: r.accepted,
     rejected: r.rejected.map((x) => ({ address: x.address, code: x.reply.code, enhanced: x.error.enhancedStatus ?? null, text: x.reply.text })),
     reply: r.reply,
+    ...(r.transactions ? { transactions: r.transactions } : {}),
   };
 }
 
@@ -83,16 +86,21 @@ async function progressFor(out: Output, size: number | undefined): Promise<((n: 
   return startProgress(size);
 }
 
-function sendOptionsFor(prepared: PreparedMessage, onProgress?: (n: number) => void): SendOptions {
+async function sendOptionsFor(prepared: PreparedMessage, onProgress?: (n: number) => void): Promise<SendOptions> {
   const m = prepared.message;
+  // An --eml file is in memory already: given whole, the client checks it before MAIL FROM (UTF-8 headers,
+  // a 7-bit conversion that cannot be done) and can read it again for a further transaction.
+  const data = prepared.raw ? await m.toBuffer() : m;
+  // SMTPUTF8 follows from the envelope after EHLO; it is asked for here only when a header alone needs it.
+  const envelopeNeedsUtf8 = [prepared.from, ...prepared.to].some((a) => /[^\x00-\x7f]/.test(a.slice(0, a.lastIndexOf('@'))));
   return {
     from: prepared.from,
     to: prepared.to,
-    data: m,
+    data,
     ...(m.size !== undefined ? { size: m.size } : {}),
     ...(m.eightBit ? { eightBit: true } : {}),
     ...(m.binary ? { binary: true } : {}),
-    ...(m.needsSmtputf8 ? { smtputf8: true } : {}),
+    ...(m.needsSmtputf8 && !envelopeNeedsUtf8 && !prepared.raw ? { smtputf8: true } : {}),
     ...(onProgress ? { onProgress } : {}),
   };
 }
@@ -122,14 +130,14 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
     const onTranscript = (e: TranscriptEvent) => out.transcript(e);
     const options = connectOptions({ ...cfg, helo: cfg.helo ?? defaultHeloName() }, { auth, ca, onTranscript });
     progress = await progressFor(out, prepared.message.size);
-    const send = sendOptionsFor(prepared, progress);
+    const send = await sendOptionsFor(prepared, progress);
 
     let outcome: Outcome;
     if (cfg.mx) {
       const { host: _host, ...rest } = options;
       // Several domains mean several transactions: the body must be readable more than once.
       const m = prepared.message;
-      const data = m.reusable ? () => m.stream() : await m.toBuffer();
+      const data = send.data instanceof Uint8Array ? send.data : m.reusable ? () => m.stream() : await m.toBuffer();
       outcome = fromDeliverResult(await deliver({ ...rest, ...send, data }));
     } else if (cfg.quitAfter && !envelopeStep) {
       session = await connect({ ...options, stopAfter: cfg.quitAfter as Exclude<typeof cfg.quitAfter, 'mail' | 'rcpt'> });
@@ -149,7 +157,10 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
     }
 
     const id = prepared.message.messageId || null;
-    out.json({ ok: outcome.rejected.length === 0, messageId: id, accepted: outcome.accepted, rejected: outcome.rejected, reply: replyJson(outcome.reply), tls: session?.tls ?? null });
+    out.json({
+      ok: outcome.rejected.length === 0, messageId: id, accepted: outcome.accepted, rejected: outcome.rejected, reply: replyJson(outcome.reply), tls: session?.tls ?? null,
+      ...(outcome.transactions ? { transactions: outcome.transactions.map((t) => ({ accepted: t.accepted, reply: replyJson(t.reply) })) } : {}),
+    });
     for (const r of outcome.rejected) out.warn(`smtpkit: ${r.address} rejected: ${r.code ?? ''} ${r.text}`.replace(/\n/g, ' / '));
     const reply = outcome.reply;
     out.info(
@@ -160,7 +171,9 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
     return outcome.rejected.length ? EXIT.NOUSER : EXIT.OK;
   } catch (error) {
     progress?.(-1);
-    session?.destroy();
+    // Refused by the client or the server with the session still in step: end it politely (QUIT).
+    if (session?.usable) await session.quit();
+    else session?.destroy();
     const exit = exitCodeFor(error);
     out.json(errorJson(error, exit, session));
     out.warn(describeError(error, ctx));

@@ -59,6 +59,20 @@ describe('hintFor', () => {
     expect(hintFor(smtp('timeout'), { host: 'h', port: 465, tls: 'starttls' })).toMatch(/--tls implicit/);
     expect(hintFor(smtp('tls'), { host: 'h', port: 587, tls: 'implicit' })).toMatch(/--tls starttls/);
   });
+  it.each([
+    ['ERR_SMTP_STARTTLS_UNAVAILABLE', "use tls: 'implicit' on port 465 if the server has it; tls: 'opportunistic' accepts plaintext", /--tls implicit/],
+    ['ERR_SMTP_TLS_EXPECTED', "this port expects TLS from the first byte: use tls: 'implicit' (usually port 465)", /--tls implicit/],
+    ['ERR_SMTP_TLS_WRONG_VERSION', "use tls: 'starttls' (e.g. port 587) or tls: 'none'", /--tls starttls/],
+    ['ERR_SMTP_TLS_CERT', 'pass the private CA as `ca`, or its certificate fingerprint as `pin`', /--ca PATH.*--pin/],
+    ['ERR_SMTP_INSECURE_AUTH', "use tls: 'starttls' or 'implicit'; allowInsecureAuth: true only for a trusted local server", /--tls starttls/],
+    ['ERR_SMTP_AUTH_CREDENTIALS', 'Office 365: basic authentication is not supported; use OAuth 2.0 (auth.accessToken, XOAUTH2)', /--auth xoauth2/],
+    ['ERR_SMTP_SOMETHING_NEW', "the server wants TLS first: use tls: 'starttls'", /--tls starttls/],
+  ])('speaks the CLI, not the library: %s', (code, clientHint, cli) => {
+    const hint = hintFor(smtp('tls', { code, hint: clientHint }), { host: 'h', port: 25, tls: 'auto' });
+    expect(hint).toMatch(cli);
+    expect(hint).not.toMatch(/tls: '|allowInsecureAuth|accessToken|`/);
+  });
+
   it('passes the client hint on otherwise, and says nothing when nothing is known', () => {
     expect(hintFor(smtp('connection', { hint: 'from the client' }), { host: 'h', port: 25, tls: 'auto' })).toBe('from the client');
     expect(hintFor(smtp('reply', { replyCode: 550 }), { host: 'h', port: 25, tls: 'auto' })).toBeUndefined();

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { encodeCommand, MAX_COMMAND_LINE, SmtpError, type EncodedCommand, type Reply } from '@smtpkit/wire';
+import { encodeCommand, isPositiveCompletion, MAX_COMMAND_LINE, SmtpError, type EncodedCommand, type Reply } from '@smtpkit/wire';
 import { authError, protocolError } from './errors.js';
 import type { SmtpSession } from './session.js';
 import type { AuthMethod, AuthOptions } from './types.js';
@@ -104,7 +104,8 @@ export async function authenticate(
     throw reply.code >= 400 ? authError(reply, mechanism) : protocolError(`unexpected reply to AUTH ${mechanism}`, reply);
   };
   const finish = (reply: Reply): string => {
-    if (reply.code === 235) return mechanism;
+    // 235 is the success RFC 4954 §4 names; as everywhere, the first digit decides (RFC 5321 §4.2.1).
+    if (isPositiveCompletion(reply)) return mechanism;
     if (reply.code >= 400) throw authError(reply, mechanism);
     throw protocolError(`unexpected reply to AUTH ${mechanism}`, reply, `AUTH ${mechanism}`);
   };

@@ -47,10 +47,19 @@ async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendRe
     const batch = deferred.slice(0, limit);
     const rest = deferred.slice(limit);
     s.transcript.note(`${batch.length} recipients over the server's limit: another transaction for them (RFC 5321 §4.5.3.1.10)`);
+    let data: BodySource;
+    try {
+      data = (source as () => BodySource)();
+    } catch {
+      // A source that refuses a second reading (a one-shot message object) says so before anything is sent.
+      for (const r of deferred) rejected.push(notContinued(r, ONCE));
+      deferred = [];
+      break;
+    }
     const progress: BodyProgress = { started: false, endWritten: false };
     let result: SendResult;
     try {
-      result = await sendTransaction(s, { ...o, to: batch.map((r) => r.address), data: (source as () => BodySource)() }, progress);
+      result = await sendTransaction(s, { ...o, to: batch.map((r) => r.address), data }, progress);
     } catch (err) {
       // The whole transaction failed: its recipients get that answer; the rest keep their deferral.
       for (const r of transactionFailed(batch, err, progress)) rejected.push(r);
@@ -95,10 +104,12 @@ function rereadable(data: BodySource): (() => BodySource) | undefined {
   };
 }
 
+const ONCE = 'the message body can be read only once (pass a string, bytes or an array of chunks)';
+
 /** Why no further transaction can go on this session now, or undefined. */
 function cannotContinue(s: SmtpSession, source: (() => BodySource) | undefined): string | undefined {
   if (!s.usable) return 'the session ended';
-  if (!source) return 'the message body can be read only once (pass a string, bytes or an array of chunks)';
+  if (!source) return ONCE;
   // Written ahead behind this send (RFC 2920 §3.1): another transaction cannot come before them.
   if (s.nextWrittenEarly) return 'the next queued send is already on the wire';
   return undefined;

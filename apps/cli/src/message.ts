@@ -14,8 +14,9 @@ export interface PreparedMessage {
   raw?: boolean;
 }
 
-function hasUtf8LocalPart(address: string): boolean {
-  return /[^\x00-\x7f]/.test(address.slice(0, address.lastIndexOf('@')));
+/** A local part with non-ASCII characters: only SMTPUTF8 carries the address (RFC 6531). */
+export function hasUtf8LocalPart(address: string): boolean {
+  return /[\u0080-\uffff]/.test(address.slice(0, address.lastIndexOf('@')));
 }
 
 /** Recipients once each, compared case-insensitively (the first spelling wins). */

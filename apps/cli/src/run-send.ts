@@ -6,7 +6,7 @@ import {
 } from '@smtpkit/client';
 import { connectOptions, describeError, errorJson, replyJson, type ConnectionContext } from './connection.js';
 import { exitCodeFor, EXIT, InputFileError, UsageError, type ExitCode } from './exit-codes.js';
-import { prepareMessage, type PreparedMessage } from './message.js';
+import { hasUtf8LocalPart, prepareMessage, type PreparedMessage } from './message.js';
 import { Output } from './output.js';
 import type { SendFlags } from './program.js';
 import { stopAtEnvelope } from './quit-after.js';
@@ -92,7 +92,7 @@ async function sendOptionsFor(prepared: PreparedMessage, onProgress?: (n: number
   // a 7-bit conversion that cannot be done) and can read it again for a further transaction.
   const data = prepared.raw ? await m.toBuffer() : m;
   // SMTPUTF8 follows from the envelope after EHLO; it is asked for here only when a header alone needs it.
-  const envelopeNeedsUtf8 = [prepared.from, ...prepared.to].some((a) => /[^\x00-\x7f]/.test(a.slice(0, a.lastIndexOf('@'))));
+  const envelopeNeedsUtf8 = [prepared.from, ...prepared.to].some(hasUtf8LocalPart);
   return {
     from: prepared.from,
     to: prepared.to,

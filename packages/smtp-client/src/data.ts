@@ -7,7 +7,7 @@ import type { SendOptions } from './types.js';
 const BDAT_WINDOW = 4;
 
 /** A failure of the caller's body source mid-transfer ends the session (the data stream cannot be undone). */
-function bodyError(err: unknown): SmtpError {
+export function bodyError(err: unknown): SmtpError {
   if (err instanceof SmtpError) return err;
   return new SmtpError(`reading the message body failed: ${err instanceof Error ? err.message : String(err)}`, {
     kind: 'input',

@@ -6,7 +6,8 @@ import { nextStep } from './deliver/decide.js';
 import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, watched } from './pool/retry.js';
 import { normalizeDomain, resolveAddresses, resolveMailHosts, systemResolver, type MailHost, type MxResolver } from './mx.js';
 import type { ConnectFn } from './pool.js';
-import type { ConnectOptions, SendOptions, SendResult, TlsInfo } from './types.js';
+import { deferredToAnotherSession, withContinuation } from './recipient-limit.js';
+import type { ConnectOptions, SendOptions, SendResult, Session, TlsInfo } from './types.js';
 
 /** Options of {@link deliver}: connection settings (no host: it comes from DNS) and the message. */
 export interface DeliverOptions extends Omit<ConnectOptions, 'host' | 'stopAfter'>, Omit<SendOptions, 'to' | 'data'> {
@@ -131,6 +132,36 @@ async function addressesOf(host: MailHost, shared: Shared): Promise<string[]> {
   return resolveAddresses(host.host, shared.resolver, shared.options.family ?? 0);
 }
 
+function connectTo(shared: Shared, host: MailHost, address: string): Promise<Session> {
+  return shared.connectFn({
+    ...shared.connectOptions,
+    host: address,
+    // TLS SNI and certificate name: the MX name, never the IP (RFC 6066 §3).
+    ...(isIP(host.host) === 0 ? { servername: host.host } : {}),
+  });
+}
+
+/**
+ * Recipients the send deferred over the server's limit whose session ended before their transaction
+ * (RFC 5321 §4.5.3.1.10): one more session to the same address takes them; its outcome completes `first`.
+ */
+async function continueOnAnotherSession(first: SendResult, job: DomainJob, shared: Shared, host: MailHost, address: string): Promise<SendResult> {
+  const rest = deferredToAnotherSession(first);
+  if (rest.length === 0 || !job.supply.canRetry) return first;
+  const watch = new BodyWatch();
+  let session: Session | undefined;
+  try {
+    session = await connectTo(shared, host, address);
+    const next = await session.send(watched({ ...shared.sendOptions, to: rest, data: job.supply.next() }, watch));
+    await session.quit();
+    return withContinuation(first, job.recipients, next);
+  } catch (e) {
+    if (session?.usable) await session.quit();
+    else session?.destroy();
+    return withContinuation(first, job.recipients, mayHaveBeenDelivered(e, watch.endWritten) ? outcomeUnknown(e) : toSmtpError(e));
+  }
+}
+
 async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDelivery> {
   const out: DomainDelivery = { domain: job.domain, recipients: job.recipients, attempts: [] };
   const signal = shared.options.signal;
@@ -174,17 +205,12 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
       const watch = new BodyWatch();
       let session;
       try {
-        session = await shared.connectFn({
-          ...shared.connectOptions,
-          host: address,
-          // TLS SNI and certificate name: the MX name, never the IP (RFC 6066 §3).
-          ...(isIP(host.host) === 0 ? { servername: host.host } : {}),
-        });
+        session = await connectTo(shared, host, address);
         attempt.tls = session.tls;
         const result = await session.send(watched({ ...shared.sendOptions, to: job.recipients, data: job.supply.next() }, watch));
         out.mx = host.host;
-        out.result = result;
         await session.quit();
+        out.result = await continueOnAnotherSession(result, job, shared, host, address);
         return out;
       } catch (e) {
         const error = mayHaveBeenDelivered(e, watch.endWritten) ? outcomeUnknown(e) : toSmtpError(e);

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { SevenBitDowngrade, toChunks, type BodySource, type Capabilities } from '@smtpkit/wire';
+import { SevenBitDowngrade, toChunks, type Capabilities } from '@smtpkit/wire';
+import { bodyError } from './data.js';
 import { analyseBody, type BodyInfo } from './envelope.js';
 import type { SendOptions } from './types.js';
 
@@ -19,15 +20,35 @@ export function downgradeBody(info: BodyInfo): BodyInfo {
   return converted;
 }
 
-/** The send with its streamed body converted on the way out, in bounded memory. */
-export function withDowngradedBody(o: SendOptions): SendOptions {
-  return { ...o, data: downgraded(o.data) };
+/**
+ * The send with its streamed body converted on the way out, in bounded memory. The message header is read and
+ * checked first (up to the end of the header section, which the conversion bounds), so a message that cannot
+ * be converted (raw 8-bit header octets, no MIME-Version) is refused before MAIL FROM.
+ */
+export async function withDowngradedBody(o: SendOptions): Promise<SendOptions> {
+  const down = new SevenBitDowngrade();
+  const source = toChunks(o.data)[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let ended = false;
+  try {
+    while (!down.headerChecked && !ended) {
+      const r = await source.next();
+      if (r.done) {
+        head.push(down.end());
+        ended = true;
+      } else head.push(down.push(r.value));
+    }
+  } catch (err) {
+    throw bodyError(err);
+  }
+  return { ...o, data: downgraded(head, ended ? undefined : source, down) };
 }
 
-async function* downgraded(data: BodySource): AsyncGenerator<Uint8Array> {
-  const down = new SevenBitDowngrade();
-  for await (const chunk of toChunks(data)) {
-    const out = down.push(chunk);
+async function* downgraded(head: Uint8Array[], source: AsyncIterator<Uint8Array> | undefined, down: SevenBitDowngrade): AsyncGenerator<Uint8Array> {
+  for (const out of head) if (out.length > 0) yield out;
+  if (!source) return;
+  for (let r = await source.next(); !r.done; r = await source.next()) {
+    const out = down.push(r.value);
     if (out.length > 0) yield out;
   }
   const tail = down.end();

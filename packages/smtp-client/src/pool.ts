@@ -5,6 +5,8 @@ import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision, watched
 import { SendQueue } from './pool/queue.js';
 import type { BodyProgress } from './progress.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
+import { deferredToAnotherSession, withContinuation } from './recipient-limit.js';
+import { asSmtpError } from './errors.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
 const noop = (): void => {};
@@ -67,6 +69,11 @@ interface Job {
   detach(): void;
   /** The session carrying the send, while one of ours does (see {@link SessionPool.sendDone}). */
   slot: Slot | undefined;
+  /**
+   * The send's first result, when recipients it deferred over the server's limit could not go on its session
+   * (it ended): the job now carries them to another session (RFC 5321 §4.5.3.1.10), `to` as first given.
+   */
+  continuing: { first: SendResult; to: readonly string[] } | undefined;
 }
 
 interface Slot {
@@ -196,6 +203,7 @@ class SessionPool implements Pool, SendReceiver<Job> {
       bounces: 0,
       detach: noop,
       slot: undefined,
+      continuing: undefined,
     };
     capturedResolve = undefined;
     capturedReject = undefined;
@@ -372,7 +380,10 @@ class SessionPool implements Pool, SendReceiver<Job> {
 
   #settle(job: Job, error: unknown, result?: SendResult): void {
     job.detach();
-    if (result) job.resolve(result);
+    const c = job.continuing;
+    // The message went to some recipients already: the others get this outcome, and the send resolves.
+    if (c) job.resolve(withContinuation(c.first, c.to, result ?? asSmtpError(error, () => unusableError(error))));
+    else if (result) job.resolve(result);
     else job.reject(error);
   }
 
@@ -468,7 +479,14 @@ class SessionPool implements Pool, SendReceiver<Job> {
 
   #sent(slot: Slot, job: Job, result: SendResult): void {
     slot.transactions++;
-    this.#settle(job, undefined, result);
+    const rest = job.continuing ? [] : deferredToAnotherSession(result);
+    if (rest.length > 0) {
+      // Its session ended before the recipients over the limit got their transaction: another session takes them.
+      job.continuing = { first: result, to: job.options.to };
+      job.options = { ...job.options, to: rest };
+      job.check = true;
+      this.#requeue(slot, job);
+    } else this.#settle(job, undefined, result);
     this.#leave(slot, job);
   }
 

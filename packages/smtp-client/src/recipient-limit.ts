@@ -40,7 +40,8 @@ async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendRe
   while (deferred.length > 0) {
     const why = cannotContinue(s, source);
     if (why) {
-      for (const r of deferred) rejected.push(notContinued(r, why));
+      const code = why === ENDED ? ON_ANOTHER_SESSION : undefined;
+      for (const r of deferred) rejected.push(notContinued(r, why, code));
       deferred = [];
       break;
     }
@@ -61,6 +62,12 @@ async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendRe
     try {
       result = await sendTransaction(s, { ...o, to: batch.map((r) => r.address), data }, progress);
     } catch (err) {
+      if (!s.usable && !progress.started && isSmtpError(err) && err.retryable) {
+        // The session ended before this transaction's body: nothing of it was delivered; another session may take them.
+        for (const r of deferred) rejected.push(notContinued(r, `the session ended (${err.message})`, ON_ANOTHER_SESSION));
+        deferred = [];
+        break;
+      }
       // The whole transaction failed: its recipients get that answer; the rest keep their deferral.
       for (const r of transactionFailed(batch, err, progress)) rejected.push(r);
       for (const r of rest) rejected.push(notContinued(r, 'the previous transaction failed'));
@@ -73,12 +80,11 @@ async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendRe
     for (const r of result.rejected) (isTooManyRecipients(r.reply) ? again : rejected).push(r);
     deferred = again.concat(rest);
   }
-  const order = new Map(o.to.map((a, i) => [a, i]));
-  const at = (a: string) => order.get(a) ?? 0;
+  inOrderOf(o.to, accepted, rejected);
   const done = Date.now();
   const result: SendResult = {
-    accepted: accepted.sort((a, b) => at(a) - at(b)),
-    rejected: rejected.sort((a, b) => at(a.address) - at(b.address)),
+    accepted,
+    rejected,
     reply: first.reply,
     bytes: first.bytes,
     timings: { ...first.timings, totalMs: done - first.timings.startedAt },
@@ -105,21 +111,28 @@ function rereadable(data: BodySource): (() => BodySource) | undefined {
 }
 
 const ONCE = 'the message body can be read only once (pass a string, bytes or an array of chunks)';
+const ENDED = 'the session ended';
+
+/**
+ * The code of a recipient deferred over the server's limit whose further transaction could not run because the
+ * session ended: the pool and `deliver` send it on another session ({@link withContinuation}).
+ */
+export const ON_ANOTHER_SESSION = 'ERR_SMTP_RECIPIENTS_DEFERRED';
 
 /** Why no further transaction can go on this session now, or undefined. */
 function cannotContinue(s: SmtpSession, source: (() => BodySource) | undefined): string | undefined {
-  if (!s.usable) return 'the session ended';
   if (!source) return ONCE;
+  if (!s.usable) return ENDED;
   // Written ahead behind this send (RFC 2920 §3.1): another transaction cannot come before them.
   if (s.nextWrittenEarly) return 'the next queued send is already on the wire';
   return undefined;
 }
 
 /** A deferred recipient that gets no further transaction: its answer stays the server's deferral (transient). */
-function notContinued(r: RecipientRejection, why: string): RecipientRejection {
+function notContinued(r: RecipientRejection, why: string, code = r.error.code): RecipientRejection {
   const error = new SmtpError(`${r.error.message}; not sent in a further transaction: ${why}`, {
     kind: 'reply',
-    code: r.error.code,
+    code,
     retryable: true,
     replyCode: r.reply.code,
     reply: r.reply,
@@ -139,4 +152,39 @@ function transactionFailed(batch: readonly RecipientRejection[], err: unknown, p
   if (progress.endWritten && error.replyCode === undefined) error = outcomeUnknown(error);
   // A failure without a reply keeps the last reply the server gave about the recipient.
   return batch.map((r) => ({ address: r.address, reply: error.reply ?? (r.reply as Reply), error }));
+}
+
+/** Recipients a send deferred over the server's limit and could not send on because its session ended. */
+export function deferredToAnotherSession(result: SendResult): string[] {
+  const out: string[] = [];
+  for (const r of result.rejected) if (r.error.code === ON_ANOTHER_SESSION) out.push(r.address);
+  return out;
+}
+
+/**
+ * `first` completed by the send that took its {@link deferredToAnotherSession} recipients on another session:
+ * its result, or the error every one of them then gets. Recipients stay once each, in the order of `to`.
+ */
+export function withContinuation(first: SendResult, to: readonly string[], next: SendResult | SmtpError): SendResult {
+  const moved = new Set(deferredToAnotherSession(first));
+  const rejected = first.rejected.filter((r) => !moved.has(r.address));
+  const accepted = first.accepted.slice();
+  const transactions: TransactionResult[] = first.transactions?.slice() ?? [{ accepted: first.accepted, reply: first.reply }];
+  if (next instanceof SmtpError) {
+    for (const r of first.rejected) if (moved.has(r.address)) rejected.push({ address: r.address, reply: next.reply ?? r.reply, error: next });
+  } else {
+    for (const a of next.accepted) accepted.push(a);
+    for (const r of next.rejected) rejected.push(r);
+    for (const t of next.transactions ?? [{ accepted: next.accepted, reply: next.reply }]) transactions.push(t);
+  }
+  inOrderOf(to, accepted, rejected);
+  return { ...first, accepted, rejected, transactions };
+}
+
+/** Sort both lists in the order of `to`, where every recipient appears once. */
+function inOrderOf(to: readonly string[], accepted: string[], rejected: RecipientRejection[]): void {
+  const order = new Map(to.map((a, i) => [a, i]));
+  const at = (a: string) => order.get(a) ?? 0;
+  accepted.sort((a, b) => at(a) - at(b));
+  rejected.sort((a, b) => at(a.address) - at(b.address));
 }

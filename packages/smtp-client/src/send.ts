@@ -116,7 +116,8 @@ export function planEarly(s: SmtpSession, o: SendOptions, inlineOnly = false): P
   try {
     const p = planSend(s, o);
     // More recipients than a server must take (RFC 5321 §4.5.3.1.8) may need a further transaction: not ahead.
-    if (!p.pipelined || (inlineOnly && (!p.inline || o.to.length > MIN_RECIPIENT_BUFFER))) return undefined;
+    // A stream to convert to 7-bit has its header checked before its envelope goes out.
+    if (!p.pipelined || p.prepared.downgradeStream || (inlineOnly && (!p.inline || o.to.length > MIN_RECIPIENT_BUFFER))) return undefined;
     if (inlineOnly) {
       // Behind a BDAT message whose outcome is not known yet: RSET first, so this transaction starts
       // clean whatever the server made of the previous one (RFC 2920 §3.1 allows RSET in a group).
@@ -172,8 +173,8 @@ export async function sendTransaction(s: SmtpSession, o: SendOptions, progress: 
   const startedAt = Date.now();
   const plan = early ?? planSend(s, o);
   if (plan.prepared.notes.length > 0) noteAll(s, plan.prepared.notes);
-  // A streamed body is converted on its way out (RFC 6152 §3), in bounded memory.
-  if (plan.prepared.downgradeStream) o = withDowngradedBody(o);
+  // A streamed body is converted on its way out (RFC 6152 §3), in bounded memory; its header is checked first.
+  if (plan.prepared.downgradeStream) o = await withDowngradedBody(o);
   // Written ahead with the previous end of data: its replies usually came with that message's final reply.
   const env = (plan.written && !plan.inline && plan.groups.length === 1 ? envelopeReady(s, plan) : undefined) ?? (await envelopeExchange(s, o, progress, plan));
   const outcome = envelopeOutcome(s, plan, env);

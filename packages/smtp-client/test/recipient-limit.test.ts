@@ -157,6 +157,35 @@ describe('recipients over the server limit go in further transactions (RFC 5321 
     expect(small.accepted).toEqual(['z@example.org']);
   });
 
+  it('the session ends after the first transaction: session.send reports the rest deferred (retryable, code ERR_SMTP_RECIPIENTS_DEFERRED)', async () => {
+    const s = await start({ ehlo: { pipelining: true }, recipientLimit: 2, closeAfter: 1 });
+    const to = rcpts(3);
+    const r = await sendMail({ host: '127.0.0.1', port: s.port, tls: 'none', timeouts: fast, from: 'a@example.com', to, data: DATA });
+    everyoneOnce(r, to);
+    expect(r.accepted).toEqual(['r0@example.org', 'r1@example.org']);
+    expect(r.rejected[0]).toMatchObject({ address: 'r2@example.org', reply: { code: 452 }, error: { code: 'ERR_SMTP_RECIPIENTS_DEFERRED', retryable: true } });
+  });
+
+  it('the pool and deliver() take those recipients on a new session', async () => {
+    const s = await start({ ehlo: { pipelining: true }, recipientLimit: 2, closeAfter: 1 });
+    const to = rcpts(3);
+    const pool = createPool({ host: '127.0.0.1', port: s.port, tls: 'none', timeouts: fast, maxConnections: 1 });
+    const r = await pool.send({ from: 'a@example.com', to, data: DATA });
+    await pool.close();
+    expect(r.accepted).toEqual(to);
+    expect(r.rejected).toEqual([]);
+    expect(r.transactions?.map((t) => t.accepted)).toEqual([['r0@example.org', 'r1@example.org'], ['r2@example.org']]);
+    expect(s.connections).toHaveLength(2);
+
+    const d = await deliver({
+      from: 'a@example.com', to: rcpts(3, 'limit.test'), data: DATA, port: s.port, timeouts: fast,
+      resolver: { resolveMx: async () => [{ exchange: 'mx.limit.test', priority: 10 }], resolve4: async () => ['127.0.0.1'], resolve6: async () => [] },
+    });
+    expect(d.accepted).toEqual(rcpts(3, 'limit.test'));
+    expect(d.domains[0]?.result?.transactions).toHaveLength(2);
+    expect(s.connections).toHaveLength(4);
+  });
+
   it('deliver() does the same per domain', async () => {
     const s = await start({ ehlo: { pipelining: true }, recipientLimit: 100 });
     const to = rcpts(130, 'limit.test');

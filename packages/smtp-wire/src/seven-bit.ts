@@ -87,6 +87,11 @@ export class SevenBitDowngrade {
     return this.#converted;
   }
 
+  /** The message header has been read and accepted: what can be refused before any body octet is. */
+  get headerChecked(): boolean {
+    return !this.#top;
+  }
+
   /** Converts the next piece of the message; returns the output ready so far. */
   push(chunk: Uint8Array): Uint8Array {
     if (this.#ended) throw inputError('SevenBitDowngrade: push() after end()');

@@ -87,6 +87,14 @@ describe('SevenBitDowngrade (RFC 6152 §3)', () => {
     expect(body.replace(/=\r\n/g, '')).toBe(`${'=C3=A9'.repeat(40)}${'a'.repeat(200)}\r\n`);
   });
 
+  it('says when the message header has been read and accepted (what can be refused up front)', () => {
+    const d = new SevenBitDowngrade();
+    d.push(bytes(`${HEAD}Content-Transfer-Encoding: 8bit`));
+    expect(d.headerChecked).toBe(false);
+    d.push(bytes('\r\n\r\n'));
+    expect(d.headerChecked).toBe(true);
+  });
+
   it('counts the parts it re-encoded', () => {
     const d = new SevenBitDowngrade();
     d.push(bytes((cases[4] as [string, string, string])[1]));

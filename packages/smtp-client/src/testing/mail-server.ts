@@ -19,6 +19,8 @@ export interface MailServerOptions {
   rcpt?: (address: string, n: number, transaction: number) => string | undefined;
   /** The final reply line after the data of transaction `transaction` (default `250 2.0.0 Ok: queued as Tn`). */
   final?: (transaction: number) => string;
+  /** After this many transactions the server says `421` and closes (a server that limits messages per connection). */
+  closeAfter?: number;
   /** Commands read at most (default 10 000), so the loop is bounded. */
   maxCommands?: number;
 }
@@ -74,6 +76,11 @@ export function mailServer(options: MailServerOptions = {}): FaultHandler {
         await conn.write(`${options.final?.(transaction) ?? `250 2.0.0 Ok: queued as T${transaction}`}\r\n`);
         transaction++;
         recipients = -1;
+        if (options.closeAfter !== undefined && transaction >= options.closeAfter) {
+          await conn.write('421 4.3.2 Service shutting down, closing transmission channel\r\n');
+          await conn.close();
+          return;
+        }
       } else if (verb === 'QUIT') {
         await conn.write('221 2.0.0 Bye\r\n');
         await conn.close();

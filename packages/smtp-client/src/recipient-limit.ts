@@ -1,7 +1,7 @@
 import { isSmtpError, isTooManyRecipients, SmtpError, type BodySource, type Reply } from '@smtpkit/wire';
 import { outcomeUnknown } from './pool/retry.js';
 import type { BodyProgress } from './progress.js';
-import { RecipientsRejectedError, sendTransaction, type PlannedSend } from './send.js';
+import { hasDeferred, RecipientsRejectedError, sendTransaction, type PlannedSend } from './send.js';
 import type { SmtpSession } from './session.js';
 import type { RecipientRejection, SendOptions, SendResult, TransactionResult } from './types.js';
 
@@ -19,13 +19,7 @@ import type { RecipientRejection, SendOptions, SendResult, TransactionResult } f
  */
 export async function sendWithinLimits(s: SmtpSession, o: SendOptions, progress: BodyProgress, early: PlannedSend | undefined): Promise<SendResult> {
   const first = await sendTransaction(s, o, progress, early);
-  return deferredOf(first.rejected) === 0 ? first : furtherTransactions(s, o, first);
-}
-
-function deferredOf(rejected: readonly RecipientRejection[]): number {
-  let n = 0;
-  for (let i = 0; i < rejected.length; i++) if (isTooManyRecipients((rejected[i] as RecipientRejection).reply)) n++;
-  return n;
+  return hasDeferred(first) ? furtherTransactions(s, o, first) : first;
 }
 
 async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendResult): Promise<SendResult> {

@@ -10,6 +10,11 @@ const QP_LINE = 76;
 /** RFC 2045 §6.8: base64 lines of at most 76 characters; 57 octets make one full line. */
 const BASE64_LINE_OCTETS = 57;
 
+/** Printable ASCII but "=" (RFC 2045 §6.7 rule 2): written as itself in quoted-printable. */
+function isLiteral(c: number): boolean {
+  return c > 0x20 && c < 0x7f && c !== EQUALS;
+}
+
 /** A growable output buffer; {@link take} hands out what was written and starts again. */
 export class ByteBuilder {
   #buf: Buffer = Buffer.allocUnsafe(1024);
@@ -28,7 +33,11 @@ export class ByteBuilder {
     const n = end - start;
     if (n <= 0) return;
     if (this.#len + n > this.#buf.length) this.#grow(n);
-    this.#buf.set(b.subarray(start, end), this.#len);
+    const buf = this.#buf;
+    let at = this.#len;
+    // Short runs (quoted-printable writes many) are copied by hand: a subarray per run costs more than the copy.
+    if (n < 64) for (let i = start; i < end; i++) buf[at++] = b[i] as number;
+    else buf.set(b.subarray(start, end), at);
     this.#len += n;
   }
 
@@ -85,16 +94,42 @@ export class QuotedPrintableSink implements ContentSink {
   }
 
   data(b: Uint8Array, start: number, end: number): void {
-    for (let i = start; i < end; i++) {
+    const out = this.#out;
+    let col = this.#col;
+    let space = this.#space;
+    for (let i = start; i < end; ) {
       const c = b[i] as number;
-      if (this.#space >= 0) {
-        this.#literal(this.#space);
-        this.#space = -1;
+      if (space >= 0) {
+        if (col >= QP_LINE - 1) col = softBreak(out);
+        out.byte(space);
+        col++;
+        space = -1;
       }
-      if (c === 0x20 || c === 0x09) this.#space = c;
-      else if (c > 0x20 && c < 0x7f && c !== EQUALS) this.#literal(c);
-      else this.#encoded(c);
+      if (c > 0x20 && c < 0x7f && c !== EQUALS) {
+        // A run of octets that stand for themselves (rule 2): copied in pieces that fit the line.
+        let j = i + 1;
+        while (j < end && isLiteral(b[j] as number)) j++;
+        while (i < j) {
+          if (col >= QP_LINE - 1) col = softBreak(out);
+          const n = Math.min(j - i, QP_LINE - 1 - col);
+          out.bytes(b, i, i + n);
+          col += n;
+          i += n;
+        }
+        continue;
+      }
+      if (c === 0x20 || c === 0x09) space = c;
+      else {
+        if (col > QP_LINE - 4) col = softBreak(out);
+        out.byte(EQUALS);
+        out.byte(HEX[c >> 4] as number);
+        out.byte(HEX[c & 15] as number);
+        col += 3;
+      }
+      i++;
     }
+    this.#col = col;
+    this.#space = space;
   }
 
   eol(): void {
@@ -104,29 +139,23 @@ export class QuotedPrintableSink implements ContentSink {
   }
 
   finish(): void {
-    if (this.#space >= 0) this.#encoded(this.#space);
+    const space = this.#space;
+    if (space < 0) return;
+    // White space before a line break or the end is encoded (rule 3).
+    if (this.#col > QP_LINE - 4) this.#col = softBreak(this.#out);
+    this.#out.byte(EQUALS);
+    this.#out.byte(HEX[space >> 4] as number);
+    this.#out.byte(HEX[space & 15] as number);
+    this.#col += 3;
     this.#space = -1;
   }
+}
 
-  #literal(c: number): void {
-    if (this.#col >= QP_LINE - 1) this.#softBreak();
-    this.#out.byte(c);
-    this.#col++;
-  }
-
-  #encoded(c: number): void {
-    if (this.#col > QP_LINE - 4) this.#softBreak();
-    this.#out.byte(EQUALS);
-    this.#out.byte(HEX[c >> 4] as number);
-    this.#out.byte(HEX[c & 15] as number);
-    this.#col += 3;
-  }
-
-  #softBreak(): void {
-    this.#out.byte(EQUALS);
-    this.#out.crlf();
-    this.#col = 0;
-  }
+/** A soft line break (RFC 2045 §6.7 rule 5); the column after it. */
+function softBreak(out: ByteBuilder): number {
+  out.byte(EQUALS);
+  out.crlf();
+  return 0;
 }
 
 /**

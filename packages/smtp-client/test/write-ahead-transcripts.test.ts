@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSmtpError, type SmtpError } from '@smtpkit/wire';
 import type { SendOptions } from '../src/types.js';
-import { expectScriptFollowed, openScript } from './helpers/golden.js';
+import { expectScriptFollowed, openScript, type ScriptedSession } from './helpers/golden.js';
 
 // Golden transcripts of the per-message path: the exact bytes the client writes, and where each write starts
 // and ends (`W:` lines), for sends queued together on one session (RFC 2920 §3.1, RFC 3030 §4.2).
@@ -19,17 +19,32 @@ function outcomes<T>(ps: Promise<T>[]): Promise<Array<{ ok: true; value: T } | {
   return Promise.all(ps.map((p) => p.then((value) => ({ ok: true as const, value }), (error: SmtpError) => ({ ok: false as const, error }))));
 }
 
+/**
+ * Three sends queued in one tick (to b, `second`, d), then QUIT unless the session is expected to die: what each
+ * send gave, once all are settled.
+ */
+async function queueThree(f: ScriptedSession, second: string, quit = true) {
+  const done = outcomes([
+    f.session.send(send(['b@example.net'], 'one', 'first')),
+    f.session.send(send([second], 'two', 'second')),
+    f.session.send(send(['d@example.net'], 'three', 'third')),
+  ]);
+  const closed = quit ? f.session.quit() : undefined;
+  const settled = await done;
+  await closed;
+  return settled;
+}
+
+/** The result of a send that must have succeeded. */
+function sent<T>(o: { ok: true; value: T } | { ok: false; error: SmtpError } | undefined): T {
+  if (!o?.ok) throw new Error(`the send failed: ${o?.error.message}`);
+  return o.value;
+}
+
 describe('write-ahead golden transcripts (exact bytes and write boundaries)', () => {
   it('three DATA sends queued together: each end of data shares a write with the next envelope', async () => {
     const f = await openScript('pipelined-three-data.txt');
-    const sends = [
-      f.session.send(send(['b@example.net'], 'one', 'first')),
-      f.session.send(send(['c@example.net'], 'two', 'second')),
-      f.session.send(send(['d@example.net'], 'three', 'third')),
-    ];
-    const quit = f.session.quit();
-    const results = await Promise.all(sends);
-    await quit;
+    const results = (await queueThree(f, 'c@example.net')).map(sent);
     expect(results.map((r) => [r.accepted, r.reply.text])).toEqual([
       [['b@example.net'], '2.0.0 Ok: queued as 1'],
       [['c@example.net'], '2.0.0 Ok: queued as 2'],
@@ -40,14 +55,7 @@ describe('write-ahead golden transcripts (exact bytes and write boundaries)', ()
 
   it('three one-write BDAT sends queued together: one write, each queued one behind an RSET', async () => {
     const f = await openScript('pipelined-three-bdat.txt');
-    const sends = [
-      f.session.send(send(['b@example.net'], 'one', 'first')),
-      f.session.send(send(['c@example.net'], 'two', 'second')),
-      f.session.send(send(['d@example.net'], 'three', 'third')),
-    ];
-    const quit = f.session.quit();
-    const results = await Promise.all(sends);
-    await quit;
+    const results = (await queueThree(f, 'c@example.net')).map(sent);
     expect(results.map((r) => [r.accepted, r.bytes, r.reply.text])).toEqual([
       [['b@example.net'], 23, '2.0.0 Ok: 23 bytes queued as 1'],
       [['c@example.net'], 24, '2.0.0 Ok: 24 bytes queued as 2'],
@@ -58,14 +66,7 @@ describe('write-ahead golden transcripts (exact bytes and write boundaries)', ()
 
   it('a refused envelope among pipelined DATA sends: RSET on its own, not sent, the next send starts afresh', async () => {
     const f = await openScript('pipelined-refused-envelope.txt');
-    const done = outcomes([
-      f.session.send(send(['b@example.net'], 'one', 'first')),
-      f.session.send(send(['nobody@example.net'], 'two', 'second')),
-      f.session.send(send(['d@example.net'], 'three', 'third')),
-    ]);
-    const quit = f.session.quit();
-    const [one, two, three] = await done;
-    await quit;
+    const [one, two, three] = await queueThree(f, 'nobody@example.net');
     expect(one?.ok && one.value.accepted).toEqual(['b@example.net']);
     expect(two?.ok).toBe(false);
     expect(!two?.ok && two?.error).toMatchObject({ code: 'ERR_SMTP_RECIPIENTS_REJECTED', replyCode: 550, enhancedStatus: '5.1.1', retryable: false });
@@ -76,14 +77,7 @@ describe('write-ahead golden transcripts (exact bytes and write boundaries)', ()
 
   it('a refused envelope among one-write BDAT sends: no RSET of its own, the next one carries it', async () => {
     const f = await openScript('pipelined-refused-envelope-bdat.txt');
-    const done = outcomes([
-      f.session.send(send(['b@example.net'], 'one', 'first')),
-      f.session.send(send(['nobody@example.net'], 'two', 'second')),
-      f.session.send(send(['d@example.net'], 'three', 'third')),
-    ]);
-    const quit = f.session.quit();
-    const [one, two, three] = await done;
-    await quit;
+    const [one, two, three] = await queueThree(f, 'nobody@example.net');
     expect(one?.ok && one.value.reply.text).toBe('2.0.0 Ok: 23 bytes queued as 1');
     expect(!two?.ok && two?.error).toMatchObject({ code: 'ERR_SMTP_RECIPIENTS_REJECTED', replyCode: 550 });
     expect(three?.ok && three.value.reply.text).toBe('2.0.0 Ok: 25 bytes queued as 3');
@@ -134,12 +128,7 @@ describe('write-ahead golden transcripts (exact bytes and write boundaries)', ()
 
   it('421 to an envelope written ahead: the message before it is sent, the ones after it are not', async () => {
     const f = await openScript('421-after-end-of-data.txt');
-    const done = outcomes([
-      f.session.send(send(['b@example.net'], 'one', 'first')),
-      f.session.send(send(['c@example.net'], 'two', 'second')),
-      f.session.send(send(['d@example.net'], 'three', 'third')),
-    ]);
-    const [one, two, three] = await done;
+    const [one, two, three] = await queueThree(f, 'c@example.net', false);
     expect(one?.ok && one.value.reply.text).toBe('2.0.0 Ok: queued as 1');
     expect(!two?.ok && two?.error).toMatchObject({ code: 'ERR_SMTP_SERVICE_UNAVAILABLE', replyCode: 421, retryable: true });
     expect(!three?.ok && three?.error).toMatchObject({ code: 'ERR_SMTP_SESSION_UNUSABLE', retryable: true });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseEhlo } from '../src/capabilities.js';
 import { ClientTransaction } from '../src/client-transaction.js';
+import { planTransaction } from '../src/pipelining.js';
 import { parseReply } from '../src/reply-parser.js';
 import type { TransactionOptions } from '../src/transaction-outcome.js';
 import { fcParams } from './support.js';
@@ -172,6 +173,25 @@ describe('ClientTransaction against a model server (fast-check)', () => {
         expect(r.unread).toBe(0);
       }),
       { ...fcParams('ClientTransaction against a model server', 500), interruptAfterTimeLimit: 20_000 },
+    );
+  });
+});
+
+describe('ClientTransaction and planTransaction', () => {
+  it('with every reply positive, the machine writes exactly the groups planTransaction plans', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 6 }), (pipelining, useBdat, recipients) => {
+        const keywords = ['mx.example.net', ...(pipelining ? ['PIPELINING'] : []), 'CHUNKING'];
+        const caps = parseEhlo(parseReply(keywords.map((k, i) => `250${i === keywords.length - 1 ? ' ' : '-'}${k}\r\n`).join('')));
+        const envelope = { from: 'a@example.com', to: Array.from({ length: recipients }, (_, i) => `r${i}@example.net`) };
+        const plan = planTransaction(caps, envelope, { useBdat, smtputf8: false });
+        const tx = new ClientTransaction(caps, envelope, { body: useBdat ? 'BDAT' : 'DATA' });
+        const r = drive(tx, { answer: (line) => (line === 'DATA' ? ['354 Go'] : line.startsWith('BDAT') ? [] : ['250 Ok']) });
+        expect(r.outcome?.end).toBe('sent');
+        const envelopeWrites = r.writes.filter((w) => !w[0]?.startsWith('<') && !w[0]?.startsWith('BDAT'));
+        expect(envelopeWrites).toEqual(plan.groups.map((g) => g.map((c) => c.logText)));
+      }),
+      fcParams('ClientTransaction writes planTransaction groups', 100),
     );
   });
 });

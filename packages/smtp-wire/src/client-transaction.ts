@@ -124,6 +124,15 @@ export class ClientTransaction {
     return this.#queue.length - this.#at;
   }
 
+  /**
+   * What the next reply answers, for its deadline (RFC 5321 §4.5.3.2): `END` is the end of the data (after the
+   * DATA body, or `BDAT … LAST`), `BDAT` a chunk before it; undefined when no reply is due.
+   */
+  get awaiting(): 'RSET' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'END' | undefined {
+    const kind = this.#queue[this.#at]?.kind;
+    return kind === 'RESET' ? 'RSET' : kind === 'CHUNK' ? 'BDAT' : kind === 'FINAL' ? 'END' : kind;
+  }
+
   /** The first write: the whole envelope group with PIPELINING, else MAIL FROM (or the RSET before it). */
   start(): TransactionAction {
     if (this.#phase !== 'new') throw stateError('start() was called already');

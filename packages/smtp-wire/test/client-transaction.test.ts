@@ -452,18 +452,27 @@ describe('ClientTransaction: misuse and violations', () => {
     expect(() => tx.receive(parseReply('250 Ok\r\n'))).toThrow(/after the end/);
   });
 
-  it('counts what it waits for: a window of BDAT chunks', () => {
-    const tx = new ClientTransaction(PIPE_CHUNK, env, { body: 'BDAT' });
+  it('counts what it waits for, and says what the next reply answers (for its deadline)', () => {
+    const tx = new ClientTransaction(PIPE_CHUNK, env, { body: 'BDAT', resetFirst: true });
+    expect(tx.awaiting).toBeUndefined();
     tx.start();
-    expect(tx.outstanding).toBe(2);
-    tx.receive(parseReply('250 Ok\r\n'));
-    tx.receive(parseReply('250 Ok\r\n'));
+    expect(tx.outstanding).toBe(3);
+    const seen: Array<typeof tx.awaiting> = [];
+    for (let i = 0; i < 3; i++) {
+      seen.push(tx.awaiting);
+      tx.receive(parseReply('250 Ok\r\n'));
+    }
+    expect(seen).toEqual(['RSET', 'MAIL', 'RCPT']);
+    expect(tx.awaiting).toBeUndefined();
     tx.bdatChunk(whole, false);
+    expect(tx.awaiting).toBe('BDAT');
     tx.bdatChunk(whole, false);
     tx.bdatChunk(whole, true);
     expect(tx.outstanding).toBe(3);
     expect(tx.receive(parseReply('250 Ok\r\n'))).toEqual({ type: 'read' });
+    expect(tx.awaiting).toBe('BDAT');
     expect(tx.receive(parseReply('250 Ok\r\n'))).toEqual({ type: 'read' });
+    expect(tx.awaiting).toBe('END');
     const done = tx.receive(parseReply('250 Ok: queued\r\n'));
     expect(done.type === 'done' && done.outcome.end).toBe('sent');
   });

@@ -1,12 +1,11 @@
 import { connect, type Socket } from 'node:net';
-import type {
-  ClientTransaction} from '@smtpkit/wire';
 import {
   DataEncoder,
   ReplyParser,
   encodeCommand,
   parseEhlo,
   type Capabilities,
+  type ClientTransaction,
   type Reply,
   type TransactionOutcome,
 } from '@smtpkit/wire';

@@ -11,6 +11,11 @@ export type Job =
       messages: number;
       connections: number;
       size: number;
+      /**
+       * Each message built per send from its parts, as a user sends (smtpkit: `buildMessage`; nodemailer:
+       * `sendMail` with from, to, subject and text), instead of one pre-built message sent as raw bytes.
+       */
+      composed?: boolean;
       /** smtpkit only: 'never' forces DATA even where CHUNKING is offered. */
       chunking?: 'auto' | 'never';
       /**

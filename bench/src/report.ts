@@ -19,9 +19,10 @@ export interface Row {
   values: Partial<Record<ClientName, number[]>>;
   /**
    * Reference figure of a tool that is not a peer (coreutils base64, `node -e 0`), shown in the notes column;
-   * with `against`, also its ratio to that peer, paired within runs (values indexed by run, as `values`).
+   * with `against`, also its ratio to that peer, paired within runs (values indexed by run, as `values`); with
+   * `perClient`, every client's ratio to it in a column of its own (the protocol-only loop of A and B).
    */
-  reference?: { label: string; values: number[]; against?: ClientName };
+  reference?: { label: string; values: number[]; against?: ClientName; perClient?: boolean };
   targets?: Target[];
 }
 
@@ -30,6 +31,8 @@ export interface RowView {
   summary(client: ClientName): Summary | undefined;
   ratio(peer: ClientName): Summary | undefined;
   reference(): Summary | undefined;
+  /** `client`'s value ÷ the reference's, paired within runs. */
+  toReference(client: ClientName): Summary | undefined;
 }
 
 export function view(row: Row): RowView {
@@ -38,6 +41,7 @@ export function view(row: Row): RowView {
     summary: (client) => summarize(row.values[client] ?? []),
     ratio: (peer) => summarize(pairedRatios(smtpkit, row.values[peer] ?? [])),
     reference: () => summarize(row.reference?.values ?? []),
+    toReference: (client) => summarize(pairedRatios(row.values[client] ?? [], row.reference?.values ?? [])),
   };
 }
 
@@ -60,6 +64,7 @@ export function markdownTable(rows: readonly Row[]): string {
     ...CLIENTS,
     ...PEERS.map((p) => `smtpkit ÷ ${p}`),
     'Reference',
+    'each ÷ reference (same run)',
     'Target (smtpkit)',
   ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
@@ -71,6 +76,7 @@ export function markdownTable(rows: readonly Row[]): string {
       ...CLIENTS.map((c) => (row.values[c] ? formatSummary(v.summary(c)) : '')),
       ...PEERS.map((p) => (row.values.smtpkit && row.values[p] ? formatSummary(v.ratio(p), '×') : '')),
       row.reference ? referenceCell(row, v) : '',
+      perClientCell(row, v),
       verdict(row),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
@@ -86,9 +92,17 @@ function referenceCell(row: Row, v: RowView): string {
   return `${text}, ${formatSummary(ratio, '×')} ${ref.against}`;
 }
 
+/** Every client's ratio to the reference, paired within runs: "smtpkit 0.73×; nodemailer 0.18×". */
+function perClientCell(row: Row, v: RowView): string {
+  if (!row.reference?.perClient) return '';
+  return CLIENTS.filter((c) => row.values[c])
+    .map((c) => `${c} ${formatSummary(v.toReference(c), '×')}`)
+    .join('; ');
+}
+
 /** A compact plain-text version for the terminal. */
 export function terminalTable(rows: readonly Row[]): string {
-  const header = ['scenario', 'metric', ...CLIENTS, 'vs nodemailer', 'vs smtp-source', 'target'];
+  const header = ['scenario', 'metric', ...CLIENTS, 'vs nodemailer', 'vs smtp-source', 'smtpkit ÷ ref', 'target'];
   const body = rows.map((row) => {
     const v = view(row);
     const med = (s: Summary | undefined, suffix = ''): string => (s ? formatNumber(s.median) + suffix : '');
@@ -97,6 +111,7 @@ export function terminalTable(rows: readonly Row[]): string {
       row.metric,
       ...CLIENTS.map((c) => (row.values[c] ? med(v.summary(c)) || 'n/a' : '')),
       ...PEERS.map((p) => (row.values.smtpkit && row.values[p] ? med(v.ratio(p), '×') || 'n/a' : '')),
+      row.reference?.perClient && row.values.smtpkit ? med(v.toReference('smtpkit'), '×') || 'n/a' : '',
       verdict(row).replaceAll('**', ''),
     ];
   });

@@ -3,7 +3,7 @@ import { randomFillSync } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Job, JobResult } from '../jobs.js';
-import { FROM, TO, makeMessage } from '../message.js';
+import { COMPOSED_HEADERS, FROM, SUBJECT, TO, makeMessage, makeText } from '../message.js';
 import { drain, startWindow } from './measure.js';
 
 type SendMany = Extract<Job, { kind: 'send-many' }>;
@@ -11,11 +11,13 @@ type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;
 type BuildOnly = Extract<Job, { kind: 'build-only' }>;
 
 /**
- * nodemailer's pooled SMTP transport, every message queued at once, one connection reused without limit. With
+ * nodemailer's pooled SMTP transport, every message queued at once (raw, or with `composed` built by its own
+ * MailComposer per send), one connection reused without limit. With
  * `warmup`, that many messages go first on the same transport, unmeasured.
  */
 export async function sendMany(job: SendMany): Promise<JobResult> {
   const raw = makeMessage(job.size);
+  const text = makeText(job.size - COMPOSED_HEADERS);
   const transport = nodemailer.createTransport({
     pool: true,
     host: '127.0.0.1',
@@ -28,7 +30,9 @@ export async function sendMany(job: SendMany): Promise<JobResult> {
   });
   const batch = (n: number): Promise<unknown[]> => {
     const sends: Promise<unknown>[] = [];
-    for (let i = 0; i < n; i++) sends.push(transport.sendMail({ envelope: { from: FROM, to: [TO] }, raw }));
+    for (let i = 0; i < n; i++) {
+      sends.push(transport.sendMail(job.composed ? { from: FROM, to: [TO], subject: SUBJECT, text } : { envelope: { from: FROM, to: [TO] }, raw }));
+    }
     return Promise.all(sends);
   };
   if (job.warmup) await batch(job.warmup);

@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
-import { createPool, sendMail } from '@smtpkit/client';
+import { createPool, sendMail, type SendOptions } from '@smtpkit/client';
 import { buildMessage } from '@smtpkit/mime';
 import type { Job, JobResult } from '../jobs.js';
-import { FROM, TO, makeMessage } from '../message.js';
+import { COMPOSED_HEADERS, FROM, SUBJECT, TO, makeMessage, makeText } from '../message.js';
 import { drain, startWindow } from './measure.js';
 
 type SendMany = Extract<Job, { kind: 'send-many' }>;
@@ -11,7 +11,7 @@ type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;
 type BuildOnly = Extract<Job, { kind: 'build-only' }>;
 
 /**
- * smtpkit's pool, every message queued at once; `connections` sessions, none recycled during the run. With
+ * smtpkit's pool, every message queued at once (pre-built, or with `composed` built by `buildMessage` per send); `connections` sessions, none recycled during the run. With
  * `warmup`, that many messages go first on the same pool, unmeasured (a long-lived sender's steady state).
  */
 export async function sendMany(job: SendMany): Promise<JobResult> {
@@ -27,9 +27,15 @@ export async function sendMany(job: SendMany): Promise<JobResult> {
     maxQueue: Math.max(warmup, job.messages) + 1,
     chunking: job.chunking ?? 'auto',
   });
+  const text = makeText(job.size - COMPOSED_HEADERS);
+  // Composed: what a user writes to send a message (the CLI does the same with a BuiltMessage).
+  const composed = (): SendOptions => {
+    const message = buildMessage({ from: FROM, to: [TO], subject: SUBJECT, text });
+    return { from: message.envelope.from, to: message.envelope.to, data: message, ...(message.size !== undefined ? { size: message.size } : {}) };
+  };
   const batch = (n: number): Promise<unknown[]> => {
     const sends: Promise<unknown>[] = [];
-    for (let i = 0; i < n; i++) sends.push(pool.send({ from: FROM, to: [TO], data: raw }));
+    for (let i = 0; i < n; i++) sends.push(pool.send(job.composed ? composed() : { from: FROM, to: [TO], data: raw }));
     return Promise.all(sends);
   };
   if (warmup > 0) await batch(warmup);

@@ -14,11 +14,15 @@ import { MimeError } from './errors.js';
  * ```
  */
 export function foldHeader(name: string, value: string, field: string = name): string {
+  const separator = value.length > 0 && !isWsp(value.charCodeAt(0)) ? ' ' : '';
+  // A field that fits in one line of 78 characters has nothing to fold (RFC 5322 §2.1.1); 78 characters are
+  // at most 312 octets, far under the 998-octet limit.
+  if (name.length + 1 + separator.length + value.length <= FOLD_LENGTH) return `${name}:${separator}${value}\r\n`;
   // Fold points: before a single SP or HTAB between two non-whitespace characters. Never inside a run of
   // whitespace: some readers collapse the whitespace at a fold, which would change the value.
   const tokens = value.split(/(?<=[^ \t])(?=[ \t][^ \t])/);
   const lines: string[] = [];
-  let current = `${name}:${value.length > 0 && !/^[ \t]/.test(value) ? ' ' : ''}${tokens[0] ?? ''}`;
+  let current = `${name}:${separator}${tokens[0] ?? ''}`;
   for (let i = 1; i < tokens.length; i++) {
     const token = tokens[i] as string;
     const onlyWhitespace = !/[^ \t]/.test(token);
@@ -38,4 +42,8 @@ export function foldHeader(name: string, value: string, field: string = name): s
     }
   }
   return `${lines.join('\r\n')}\r\n`;
+}
+
+function isWsp(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }

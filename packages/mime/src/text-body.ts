@@ -22,7 +22,14 @@ export interface EncodedText {
 
 /** RFC 5322 §2.3 / RFC 2045 §2.7: text lines end in CRLF; bare CR and bare LF become CRLF. */
 export function normalizeLineEndings(text: string): string {
-  return text.replace(/\r\n|\r|\n/g, '\r\n');
+  return hasBareLineEnd(text) ? text.replace(/\r\n|\r|\n/g, '\r\n') : text;
+}
+
+/** A CR not followed by LF, or an LF not preceded by CR: text that already ends every line in CRLF is kept as it is. */
+function hasBareLineEnd(text: string): boolean {
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) if (text.charCodeAt(i - 1) !== 0x0d) return true;
+  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) if (text.charCodeAt(i + 1) !== 0x0a) return true;
+  return false;
 }
 
 function longestLine(bytes: Uint8Array): number {
@@ -43,7 +50,8 @@ function longestLine(bytes: Uint8Array): number {
 export function encodeText(text: string, options: TransferEncodingOptions = {}): EncodedText {
   const normalized = normalizeLineEndings(text);
   const bytes = Buffer.from(normalized, 'utf8');
-  const ascii = !/[\u0080-\uffff]/.test(normalized);
+  // Every UTF-16 code unit from 0x80 up takes two or more octets in UTF-8 (a lone surrogate three, as U+FFFD).
+  const ascii = bytes.length === normalized.length;
   const hasNul = normalized.includes('\0');
   const shortLines = longestLine(bytes) <= MAX_LINE_LENGTH;
   if (ascii && !hasNul && shortLines && !/(?:^|\n)From /.test(normalized)) return { encoding: '7bit', bytes };

@@ -1,31 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SmtpError } from '@smtpkit/wire';
-import { handshake, resolveConnectOptions } from '../src/connect.js';
-import type { ConnectOptions, Session } from '../src/types.js';
-import type { TranscriptEvent } from '../src/transcript.js';
-import { expectedClientBytes, loadScript, scriptedTransport } from './helpers/scripted.js';
-
-async function open(name: string, options: Partial<ConnectOptions> = {}) {
-  const script = loadScript(name);
-  const fake = scriptedTransport(script);
-  const events: TranscriptEvent[] = [];
-  const o: ConnectOptions = {
-    host: 'mx.example.net',
-    port: 25,
-    onTranscript: (e) => events.push(e),
-    // A script mismatch stalls the fake server: fail fast instead of waiting minutes.
-    timeouts: { greeting: 2000, ehlo: 2000, starttls: 2000, auth: 2000, mail: 2000, rcpt: 2000, dataInit: 2000, dataDone: 2000 },
-    ...options,
-  };
-  const session: Session = await handshake(fake.transport, o, resolveConnectOptions(o), null);
-  return { script, fake, session, events };
-}
-
-function check(f: { script: ReturnType<typeof loadScript>; fake: ReturnType<typeof scriptedTransport> }) {
-  expect(f.fake.mismatches).toEqual([]);
-  expect(f.fake.transport.written.toString('latin1')).toBe(expectedClientBytes(f.script));
-  expect(f.fake.remaining()).toBe(0);
-}
+import { expectScriptFollowed as check, openScript as open } from './helpers/golden.js';
 
 describe('golden transcripts over an in-memory transport', () => {
   it('lab dialogue: HELO only, dot-stuffing, QUIT', async () => {

@@ -26,6 +26,22 @@ function chunkOf(data: Uint8Array, last: boolean): BdatChunk {
 }
 
 /**
+ * `BDAT n [LAST]` carrying its n octets as one typed command (RFC 3030 §2): `bytes` is the command line,
+ * `data` the chunk, written right after it. RFC 3030 §4.2 lets such a command go in a pipelined group.
+ *
+ * @example
+ * ```ts
+ * const cmd = encodeBdatChunk(body, true); // cmd.logText 'BDAT 23 LAST', cmd.data === body
+ * socket.write(Buffer.concat([cmd.bytes, cmd.data!]));
+ * ```
+ */
+export function encodeBdatChunk(data: Uint8Array, last: boolean): EncodedCommand {
+  const command = encodeCommand({ verb: 'BDAT', size: data.length, last });
+  command.data = data;
+  return command;
+}
+
+/**
  * Frames a body into BDAT chunks (RFC 3030 §2) of exactly `chunkSize` octets; the final one carries
  * `LAST`. When the body ends on a chunk boundary (or is empty) the final chunk is `BDAT 0 LAST`.
  * The bytes are sent as given: canonicalise line endings first (see `CrlfCanonicalizer`) unless the

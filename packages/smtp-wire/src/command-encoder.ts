@@ -43,7 +43,7 @@ export interface RcptParams {
 
 /** One SMTP command; its wire form comes only from {@link encodeCommand}. */
 export type Command =
-  | { verb: 'EHLO' | 'HELO'; domain: string }
+  | { verb: 'EHLO' | 'HELO' | 'LHLO'; domain: string }
   | { verb: 'MAIL'; from: string; params?: MailParams }
   | { verb: 'RCPT'; to: string; params?: RcptParams }
   | { verb: 'DATA' }
@@ -60,6 +60,11 @@ export interface EncodedCommand {
   verb: string;
   bytes: Uint8Array;
   logText: string;
+  /**
+   * Octets that follow the command line in the same write: a BDAT chunk (RFC 3030 §2), exactly as many as
+   * the line announces. Only {@link encodeBdatChunk} sets it; the transcript shows it as `<chunk n bytes>`.
+   */
+  data?: Uint8Array;
 }
 
 /**
@@ -243,7 +248,9 @@ function line(verb: string, text: string, logText: string, max = MAX_COMMAND_LIN
 export function encodeCommand(cmd: Command, options?: EncodeOptions): EncodedCommand {
   switch (cmd.verb) {
     case 'EHLO':
-    case 'HELO': {
+    case 'HELO':
+    case 'LHLO': {
+      // LHLO (RFC 2033 §4.1) takes the same argument as EHLO.
       assertNoControls(cmd.domain, `${cmd.verb} domain`, cmd.verb);
       const text = `${cmd.verb} ${asciiDomain(cmd.domain, `${cmd.verb} domain`, false)}`;
       return line(cmd.verb, text, text);

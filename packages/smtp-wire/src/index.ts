@@ -56,10 +56,19 @@ export type { BodySource } from './body-source.js';
 export { CrlfCanonicalizer, DataEncoder, MAX_DATA_LINE, encodeData } from './data-encoder.js';
 export type { DataEncoderOptions } from './data-encoder.js';
 
-export { DEFAULT_BDAT_CHUNK_SIZE, frameBdat } from './bdat.js';
+export { DEFAULT_BDAT_CHUNK_SIZE, encodeBdatChunk, frameBdat } from './bdat.js';
 export type { BdatChunk, FrameBdatOptions } from './bdat.js';
 
 export { planTransaction } from './pipelining.js';
 export type { Envelope, PlanOptions, TransactionPlan } from './pipelining.js';
 
 export { DOWNGRADE_SAMPLE, SevenBitDowngrade } from './seven-bit.js';
+export { ClientTransaction } from './client-transaction.js';
+export type {
+  RecipientOutcome,
+  RecipientStatus,
+  TransactionAction,
+  TransactionEnd,
+  TransactionOptions,
+  TransactionOutcome,
+} from './transaction-outcome.js';

@@ -9,7 +9,13 @@ export interface Envelope {
   from: string;
   to: readonly string[];
   mailParams?: MailParams;
+  /** Parameters of every RCPT TO. */
   rcptParams?: RcptParams;
+  /**
+   * Per recipient, parallel to `to`: its original recipient (ORCPT, RFC 3461 §4.2), or undefined for none.
+   * Overrides `rcptParams.orcpt` for that recipient; each RCPT is encoded once, with its own value.
+   */
+  orcpt?: readonly (string | undefined)[];
 }
 
 /** The commands of one transaction, grouped as they are written; read-only (every plan shares one DATA command). */
@@ -31,8 +37,8 @@ export interface PlanOptions {
   smtputf8: boolean;
 }
 
-/** DATA has no arguments: one encoding serves every plan. */
-const DATA: EncodedCommand = Object.freeze(encodeCommand({ verb: 'DATA' }));
+/** DATA has no arguments: one encoding serves every plan and every transaction. @internal */
+export const DATA: EncodedCommand = Object.freeze(encodeCommand({ verb: 'DATA' }));
 
 function requireExtension(offered: boolean, what: string, extension: string): void {
   // RFC 5321 §4.1.5 / RFC 1869: a parameter may only be used when the server advertised its extension.
@@ -54,7 +60,9 @@ function checkOffered(caps: Capabilities, envelope: Envelope, options: PlanOptio
     if (!options.useBdat) throw inputError('BODY=BINARYMIME must be sent with BDAT (RFC 3030 §3)', 'ERR_SMTP_INPUT');
   }
   if (m?.ret !== undefined || m?.envid !== undefined) requireExtension(caps.dsn, 'RET/ENVID', 'DSN');
-  if (r?.notify !== undefined || r?.orcpt !== undefined) requireExtension(caps.dsn, 'NOTIFY/ORCPT', 'DSN');
+  if (r?.notify !== undefined || r?.orcpt !== undefined || envelope.orcpt?.some((o) => o !== undefined)) {
+    requireExtension(caps.dsn, 'NOTIFY/ORCPT', 'DSN');
+  }
   if (m?.requireTls) requireExtension(caps.requireTls, 'REQUIRETLS', 'REQUIRETLS');
 }
 
@@ -72,7 +80,21 @@ function checkOffered(caps: Capabilities, envelope: Envelope, options: PlanOptio
  * ```
  */
 export function planTransaction(caps: Capabilities, envelope: Envelope, options: PlanOptions): TransactionPlan {
+  const commands = encodeEnvelope(caps, envelope, options);
+  if (!options.useBdat) commands.push(DATA);
+  const groups = caps.pipelining ? [commands.slice()] : commands.map((c) => [c]);
+  return { groups, commands };
+}
+
+/**
+ * MAIL FROM and one RCPT TO per recipient, checked against what the server offers and encoded once each.
+ * @internal Shared by {@link planTransaction} and `ClientTransaction`.
+ */
+export function encodeEnvelope(caps: Capabilities, envelope: Envelope, options: PlanOptions): EncodedCommand[] {
   if (envelope.to.length === 0) throw inputError('a transaction needs at least one recipient');
+  if (envelope.orcpt !== undefined && envelope.orcpt.length !== envelope.to.length) {
+    throw inputError(`orcpt has ${envelope.orcpt.length} entries for ${envelope.to.length} recipients`);
+  }
   checkOffered(caps, envelope, options);
   const encodeOptions = { smtputf8: options.smtputf8 };
   const mailParams: MailParams | undefined =
@@ -82,11 +104,15 @@ export function planTransaction(caps: Capabilities, envelope: Envelope, options:
   ];
   for (let i = 0; i < envelope.to.length; i++) {
     const to = envelope.to[i] as string;
-    commands.push(
-      encodeCommand(envelope.rcptParams ? { verb: 'RCPT', to, params: envelope.rcptParams } : { verb: 'RCPT', to }, encodeOptions),
-    );
+    const params = rcptParamsOf(envelope, i);
+    commands.push(encodeCommand(params ? { verb: 'RCPT', to, params } : { verb: 'RCPT', to }, encodeOptions));
   }
-  if (!options.useBdat) commands.push(DATA);
-  const groups = caps.pipelining ? [commands.slice()] : commands.map((c) => [c]);
-  return { groups, commands };
+  return commands;
+}
+
+/** The RCPT parameters of recipient `i`: the shared ones, with its own ORCPT when it has one. */
+function rcptParamsOf(envelope: Envelope, i: number): RcptParams | undefined {
+  const orcpt = envelope.orcpt?.[i];
+  if (orcpt === undefined) return envelope.rcptParams;
+  return { ...envelope.rcptParams, orcpt };
 }

@@ -20,6 +20,7 @@ describe('encodeCommand: wire forms', () => {
   it.each<[string, Command, string, string?, EncodeOptions?]>([
     ['EHLO', { verb: 'EHLO', domain: 'client.example.com' }, 'EHLO client.example.com\r\n'],
     ['HELO', { verb: 'HELO', domain: 'client' }, 'HELO client\r\n'],
+    ['LHLO (RFC 2033 §4.1)', { verb: 'LHLO', domain: 'client' }, 'LHLO client\r\n'],
     ['EHLO address literal', { verb: 'EHLO', domain: '[192.0.2.1]' }, 'EHLO [192.0.2.1]\r\n'],
     ['EHLO IPv6 literal', { verb: 'EHLO', domain: '[IPv6:2001:db8::1]' }, 'EHLO [IPv6:2001:db8::1]\r\n'],
     ['EHLO IDN → A-label', { verb: 'EHLO', domain: 'bücher.example' }, 'EHLO xn--bcher-kva.example\r\n'],

@@ -8,7 +8,7 @@ describe('package face', () => {
       'SmtpError', 'isSmtpError', 'formatEnhanced', 'isPositiveCompletion', 'isPositiveIntermediate', 'isTransient',
       'isPermanent', 'encodeReply', 'ReplyParser', 'parseEhlo', 'heloCapabilities', 'encodeCommand', 'MAX_COMMAND_LINE',
       'parseMailbox', 'formatPath', 'needsSmtputf8', 'DataEncoder', 'encodeData', 'CrlfCanonicalizer', 'toChunks',
-      'frameBdat', 'planTransaction', 'isTooManyRecipients', 'SevenBitDowngrade',
+      'frameBdat', 'planTransaction', 'isTooManyRecipients', 'SevenBitDowngrade', 'ClientTransaction', 'encodeBdatChunk',
     ]) {
       expect(wire, name).toHaveProperty(name);
     }

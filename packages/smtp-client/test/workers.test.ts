@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scenarios, startFaultServer } from '../src/testing.js';
 import { freePort, generateCertificates, waitForPort, type TestCertificates } from '@smtpkit/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -249,6 +250,21 @@ describe('@smtpkit/client/workers under workerd', () => {
     expect(workerdLog.slice(logFrom)).toMatch(reason);
     expect(answer.transcript.filter((l) => l.startsWith('C: ')).at(-1)).toBe('C: STARTTLS');
     expect(received.some((m) => m.to.includes(to))).toBe(false);
+  });
+
+  it('STARTTLS response injection (a reply after the 220, in the same segment): refused, nothing sent inside TLS', async () => {
+    const server = await startFaultServer(
+      [...scenarios.plainGreeting(), ...scenarios.ehlo({ starttls: true }), ...scenarios.startTls({ injectPlaintext: '250 injected\r\n' })],
+      { tls: { key: certs.key, cert: certs.cert }, lingerMs: 500 },
+    );
+    try {
+      const answer = await ask(trustedPort, { to: 'x@example.com', token: 'workers-injection', connect: { host: 'localhost', port: server.port, tls: 'starttls' } });
+      expect(answer.error?.code, JSON.stringify(answer)).toBe('ERR_SMTP_STARTTLS_INJECTION');
+      const [conn] = await server.waitForConnections(1);
+      expect(conn?.chunks.some((c) => c.tls)).toBe(false);
+    } finally {
+      await server.close();
+    }
   });
 
   it('STARTTLS required but not offered: kind tls before MAIL FROM', async () => {

@@ -5,13 +5,13 @@ import type { Transcript } from '../transcript.js';
 import type { TlsUpgradeOptions, Transport } from '../transport.js';
 import type { TlsInfo, TlsMode } from '../types.js';
 
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+
 /**
  * What TLS on Workers reports. The runtime checks the certificate against its trust store (the public
  * CAs on Cloudflare; workerd's `trustedCertificates` locally) and tells nothing about the session, so the
  * protocol and cipher are unknown and the verdict is the runtime's.
  */
-type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
-
 const WORKERS_TLS: TlsInfo = Object.freeze({ protocol: 'unknown', cipher: 'unknown', authorized: true, verified: 'ca' });
 
 /**

@@ -4,8 +4,7 @@
  */
 export { SmtpError, isSmtpError } from '@smtpkit/wire';
 export type { BodySource, Capabilities, EnhancedStatus, Reply, SmtpErrorKind } from '@smtpkit/wire';
-export { connect } from './connect.js';
-export { sendMail } from './send-mail.js';
+export { connect, sendMail } from './connect.js';
 export { RecipientsRejectedError } from './send.js';
 export { DEFAULT_TIMEOUTS } from './timeouts.js';
 export type { Timeouts } from './timeouts.js';

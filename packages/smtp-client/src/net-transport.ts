@@ -8,8 +8,6 @@ import type { TlsInfo } from './types.js';
 
 /** Chunks held before the socket is paused: incoming data is bounded by backpressure too. */
 const MAX_QUEUED_CHUNKS = 64;
-/** Octets one read of the plain socket takes at most. */
-const READ_BUFFER = 64 * 1024;
 
 /** Options of {@link openNetTransport}. */
 export interface NetConnectOptions {
@@ -26,19 +24,12 @@ export interface NetConnectOptions {
 export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, transcript: Transcript): Promise<NetTransport> {
   return new Promise((resolve, reject) => {
     transcript.note(`connecting to ${formatHostPort(o.host, o.port)}`);
-    // Incoming bytes straight from the socket into one reused buffer (no readable-stream machinery on the
-    // per-reply path); each chunk is copied out before the next read.
-    let transport: NetTransport | null = null;
+    // Incoming bytes arrive as 'data' events, the read path every runtime's TLS layer can take over on
+    // STARTTLS. (A socket opened with Node's `onread` buffer never completes the TLS handshake on Deno 2.9:
+    // its TLS layer wraps the handle and the user-buffer reads never reach it.)
     const early: Buffer[] = []; // before 'connect' nothing should arrive; if it does, it is kept
+    const onEarly = (chunk: Buffer) => early.push(chunk);
     const socket = netConnect({
-      onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER),
-        callback: (n: number, buf: Uint8Array): boolean => {
-          if (transport) transport.received(buf, n);
-          else early.push(Buffer.from(buf.subarray(0, n)));
-          return true; // backpressure is the transport's own pause() (see MAX_QUEUED_CHUNKS)
-        },
-      },
       host: o.host,
       port: o.port,
       ...(o.family ? { family: o.family } : { autoSelectFamily: true }),
@@ -49,7 +40,9 @@ export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, tran
     socket.on('connectionAttemptFailed', (ip: string, port: number, _family: number, error: Error) =>
       transcript.note(`attempt to ${formatHostPort(ip, port)} failed: ${error.message}`),
     );
+    socket.on('data', onEarly);
     const cleanup = () => {
+      socket.off('data', onEarly);
       socket.off('connect', onConnect);
       socket.off('error', onError);
       signal.removeEventListener('abort', onAbort);
@@ -57,8 +50,7 @@ export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, tran
     const onConnect = () => {
       cleanup();
       const t = new NetTransport(socket);
-      for (const chunk of early) t.received(chunk, chunk.length);
-      transport = t;
+      for (const chunk of early) t.received(chunk);
       transcript.note(`connected to ${t.remote}`);
       resolve(t);
     };
@@ -111,14 +103,8 @@ export class NetTransport implements Transport {
     return this.#queue.length;
   }
 
-  /**
-   * `n` octets arrived in the plain socket's read buffer (see {@link openNetTransport}), which the next
-   * read reuses: they are copied out. After a TLS upgrade the TLS socket delivers the data instead.
-   */
-  received(buf: Uint8Array, n: number): void {
-    if (this.#secure || this.#ended) return;
-    const chunk = Buffer.allocUnsafe(n);
-    chunk.set(buf.subarray(0, n));
+  /** Bytes that arrived before the transport took over the socket (see {@link openNetTransport}). */
+  received(chunk: Uint8Array): void {
     if (!this.#take(chunk)) this.#socket.pause();
   }
 

@@ -1,17 +1,10 @@
-import { connect } from './connect.js';
-import type { ConnectOptions, SendOptions, SendResult } from './types.js';
+import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
 /**
- * Connect, send one message, QUIT. The result stands once the server's final 2xx has arrived,
- * whatever happens to the QUIT after it.
- *
- * @example
- * ```ts
- * await sendMail({ host: '127.0.0.1', port: 1025, tls: 'none',
- *   from: 'a@example.com', to: ['b@example.com'], data: 'Subject: hi\r\n\r\nhello\r\n' });
- * ```
+ * Connect with `connect`, send one message, QUIT: `sendMail` of each entry point, with that entry's
+ * `connect` (`node:net` for the main entry, `cloudflare:sockets` for `@smtpkit/client/workers`).
  */
-export async function sendMail(options: ConnectOptions & SendOptions): Promise<SendResult> {
+export async function sendMailWith(connect: (o: ConnectOptions) => Promise<Session>, options: ConnectOptions & SendOptions): Promise<SendResult> {
   const { from, to, data, size, smtputf8, eightBit, binary, dsn, requireTls, partial, onProgress, onEndOfData, ...connectOptions } = options;
   const session = await connect(connectOptions);
   try {

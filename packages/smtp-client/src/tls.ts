@@ -4,21 +4,7 @@ import { SmtpError } from '@smtpkit/wire';
 import type { TlsUpgradeOptions } from './transport.js';
 import type { TlsInfo } from './types.js';
 
-/** Normalise pins to upper-case hex without separators; reject anything that is not a SHA-256. */
-export function normalizePins(pin: string | string[] | undefined): string[] | undefined {
-  if (pin === undefined) return undefined;
-  const list = Array.isArray(pin) ? pin : [pin];
-  return list.map((p) => {
-    const hex = p.replace(/[:\s]/g, '').toUpperCase();
-    if (!/^[0-9A-F]{64}$/.test(hex)) {
-      throw new SmtpError('pin must be a SHA-256 fingerprint: 64 hex digits, with or without ":"', {
-        kind: 'input',
-        code: 'ERR_SMTP_INPUT',
-      });
-    }
-    return hex;
-  });
-}
+export { normalizePins } from './pins.js';
 
 /**
  * Options for `tls.connect`: SNI unless the host is an IP literal (RFC 6066 §3). Node checks the

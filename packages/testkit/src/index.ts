@@ -8,3 +8,5 @@ export { startAiosmtpd } from './aiosmtpd.js';
 export type { AiosmtpdMessage, AiosmtpdOptions, AiosmtpdServer } from './aiosmtpd.js';
 export { freePort, waitForPort } from './free-port.js';
 export type { WaitForPortOptions } from './free-port.js';
+export { startDovecot } from './dovecot.js';
+export type { DovecotMessage, DovecotOAuth2Options, DovecotOptions, DovecotServer, DovecotUser } from './dovecot.js';

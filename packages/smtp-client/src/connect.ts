@@ -1,5 +1,9 @@
 import { encodeCommand, heloCapabilities, parseEhlo, SmtpError, type Reply } from '@smtpkit/wire';
 import { authenticate } from './auth.js';
+import { SCRAM_MECHANISMS } from './auth-scram.js';
+import { checkClientCertificate } from './client-certificate.js';
+import { openProxyTransport } from './proxy-transport.js';
+import { parseProxy, type ProxyConfig } from './proxy.js';
 import { inputError, quoteReply, replyError } from './errors.js';
 import { openNetTransport } from './net-transport.js';
 import { SmtpSession } from './session.js';
@@ -19,17 +23,18 @@ export interface ResolvedConnect {
   timeouts: Timeouts;
   transcript: Transcript;
   tls: TlsUpgradeOptions;
+  proxy?: ProxyConfig;
 }
 
 /** RFC 4616 §2 / RFC 4954: no NUL in PLAIN fields, no control characters in a user name. */
 function checkCredentials(auth: NonNullable<ConnectOptions['auth']>): void {
-  if (typeof auth.user !== 'string' || auth.user === '') throw inputError('ERR_SMTP_INPUT', '`auth.user` must be a non-empty string');
+  if (typeof auth.user !== 'string' || (auth.user === '' && auth.method !== 'EXTERNAL')) throw inputError('ERR_SMTP_INPUT', '`auth.user` must be a non-empty string');
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(auth.user)) throw inputError('ERR_SMTP_INPUT', '`auth.user` contains control characters');
   if (auth.pass !== undefined && (typeof auth.pass !== 'string' || auth.pass.includes('\0'))) {
     throw inputError('ERR_SMTP_INPUT', '`auth.pass` must be a string without NUL');
   }
-  const methods = ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER', 'CRAM-MD5'];
+  const methods = ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER', 'CRAM-MD5', 'EXTERNAL', ...SCRAM_MECHANISMS];
   if (auth.method !== undefined && !methods.includes(auth.method)) {
     throw inputError('ERR_SMTP_INPUT', `unknown auth.method ${JSON.stringify(auth.method)}: one of ${methods.join(', ')}`);
   }
@@ -49,7 +54,10 @@ export function resolveConnectOptions(o: ConnectOptions): ResolvedConnect {
   // one command validator, AUTH credentials for controls that base64 would hide from it.
   encodeCommand({ verb: o.helo ? 'HELO' : 'EHLO', domain: o.clientName ?? 'localhost' });
   if (o.auth) checkCredentials(o.auth);
+  const clientCert = checkClientCertificate(o);
+  const proxy = o.proxy === undefined ? undefined : parseProxy(o.proxy);
   return {
+    ...(proxy ? { proxy } : {}),
     host: o.host,
     port,
     mode,
@@ -61,6 +69,7 @@ export function resolveConnectOptions(o: ConnectOptions): ResolvedConnect {
       ...(o.ca !== undefined ? { ca: o.ca } : {}),
       rejectUnauthorized: o.rejectUnauthorized ?? true,
       ...(pin ? { pin } : {}),
+      ...clientCert,
     },
   };
 }
@@ -84,11 +93,10 @@ export async function connect(options: ConnectOptions): Promise<Session> {
   let transport: Transport | undefined;
   let tlsInfo: TlsInfo | null = null;
   try {
-    transport = await openNetTransport(
-      { host: r.host, port: r.port, ...(options.family ? { family: options.family } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
-      deadline.signal,
-      r.transcript,
-    );
+    const target = { host: r.host, port: r.port, ...(options.family ? { family: options.family } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+    transport = r.proxy
+      ? await openProxyTransport(r.proxy, target, deadline.signal, r.transcript)
+      : await openNetTransport(target, deadline.signal, r.transcript);
     if (r.mode === 'implicit' && options.stopAfter !== 'connect') {
       tlsInfo = await transport.upgradeToTls({ ...r.tls, mode: 'implicit' }, deadline.signal);
       noteTls(r.transcript, tlsInfo);

@@ -143,7 +143,8 @@ export function socks4Failure(proxy: ProxyConfig, code: number): SmtpError {
 
 /** The error for an HTTP CONNECT status other than 2xx. */
 export function httpFailure(proxy: ProxyConfig, status: number, line: string): SmtpError {
-  if (status === 407) return proxyError(proxy, 'auth', `authentication ${proxy.user === undefined ? 'required' : 'failed'} (${line})`);
+  // Tinyproxy answers 401 to wrong credentials, RFC 9110 §15.5.8 says 407.
+  if (status === 407 || status === 401) return proxyError(proxy, 'auth', `authentication ${proxy.user === undefined ? 'required' : 'failed'} (${line})`);
   if (status === 403 || status === 405) return proxyError(proxy, 'refused', `CONNECT not allowed (${line})`);
   if (status === 502 || status === 503 || status === 504) return proxyError(proxy, 'target', `cannot reach the server (${line})`);
   return proxyError(proxy, 'protocol', `CONNECT failed (${line})`);

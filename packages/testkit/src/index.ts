@@ -10,3 +10,5 @@ export { freePort, waitForPort } from './free-port.js';
 export type { WaitForPortOptions } from './free-port.js';
 export { startDovecot } from './dovecot.js';
 export type { DovecotMessage, DovecotOAuth2Options, DovecotOptions, DovecotServer, DovecotUser } from './dovecot.js';
+export { startDante, startSilentServer, startTinyproxy } from './proxies.js';
+export type { DanteOptions, ProxyCredentials, TestProxy, TinyproxyOptions } from './proxies.js';

@@ -33,16 +33,24 @@ export function encodeSaslName(name: string): string {
   return name.replace(/=/g, '=3D').replace(/,/g, '=2C');
 }
 
+/** RFC 3454 table C.1.2 (beside U+2000–U+200B): mapped to SPACE. */
+const NON_ASCII_SPACE = new Set([0xa0, 0x1680, 0x202f, 0x205f, 0x3000]);
+/** RFC 3454 table B.1 (beside U+FE00–U+FE0F): mapped to nothing. */
+const MAPPED_TO_NOTHING = new Set([0xad, 0x34f, 0x1806, 0x180b, 0x180c, 0x180d, 0x200c, 0x200d, 0x2060, 0xfeff]);
+
 /**
  * SASLprep (RFC 4013) of a password, the mapping and normalisation steps: non-ASCII spaces become
  * SPACE (§2.1, table C.1.2), "commonly mapped to nothing" characters go (table B.1), then NFKC (§2.2).
  * Prohibited characters (controls, §2.3) are refused.
  */
 export function saslPrep(value: string): string {
-  const mapped = value
-    .replace(/[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]/g, ' ')
-    .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200c\u200d\u2060\ufe00-\ufe0f\ufeff]/g, '')
-    .normalize('NFKC');
+  let mapped = '';
+  for (const ch of value) {
+    const c = ch.codePointAt(0) as number;
+    if (NON_ASCII_SPACE.has(c) || (c >= 0x2000 && c <= 0x200b)) mapped += ' ';
+    else if (!MAPPED_TO_NOTHING.has(c) && !(c >= 0xfe00 && c <= 0xfe0f)) mapped += ch;
+  }
+  mapped = mapped.normalize('NFKC');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f\ufff9-\ufffd]/.test(mapped)) {
     throw new SmtpError('the password contains control characters that SASLprep prohibits (RFC 4013 §2.3)', {

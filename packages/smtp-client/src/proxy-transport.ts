@@ -114,13 +114,22 @@ function openSocket(proxy: ProxyConfig, target: NetConnectOptions, signal: Abort
   });
 }
 
-/** For socks5:// and socks4://: the address the proxy connects to, resolved here (honouring `family`). */
-async function resolveHere(host: string, family: 0 | 4 | 6 | undefined, v4only: boolean): Promise<string> {
+/** For socks5:// and socks4://: the address the proxy connects to, resolved here (honouring `family`), under `signal`. */
+async function resolveHere(host: string, family: 0 | 4 | 6 | undefined, v4only: boolean, signal: AbortSignal): Promise<string> {
   if (isIP(host)) return host;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
   try {
-    return (await lookup(host, { family: v4only ? 4 : (family ?? 0) })).address;
+    return (await Promise.race([lookup(host, { family: v4only ? 4 : (family ?? 0) }), aborted])).address;
   } catch (err) {
+    if (err === signal.reason) throw err;
     throw connectionError(`cannot resolve ${host}: ${(err as Error).message}`, err);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -180,7 +189,7 @@ export async function openProxyTransport(
 ): Promise<NetTransport> {
   transcript.note(`connecting to ${target.host}:${target.port} through the proxy ${proxy.display}${proxy.user !== undefined ? ' (with credentials)' : ''}`);
   const remoteName = proxy.protocol === 'socks5h' || proxy.protocol === 'socks4a' || proxy.protocol === 'http';
-  const host = remoteName ? target.host : await resolveHere(target.host, target.family, proxy.protocol === 'socks4');
+  const host = remoteName ? target.host : await resolveHere(target.host, target.family, proxy.protocol === 'socks4', signal);
   const socket = await openSocket(proxy, target, signal);
   const reader = new HandshakeReader(socket, signal);
   try {

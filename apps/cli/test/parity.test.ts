@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  generateCertificates, generateClientCertificate, startDante, startDovecot, startPostfix, startSmtpSink,
+  dovecotClientCertificateConf, generateCertificates, generateClientCertificate, startDante, startDovecot, startPostfix, startSmtpSink,
   type ClientCertificate, type DovecotServer, type SmtpSink, type TestCertificates, type TestProxy,
 } from '@smtpkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,14 +36,7 @@ beforeAll(async () => {
       submission: { relayPort: sink.port },
       certs,
       mechanisms: ['plain', 'scram-sha-1', 'scram-sha-256', 'external'],
-      extraConf: [
-        `ssl_ca = <${join(files, 'ca.crt')}`,
-        'ssl_verify_client_cert = yes',
-        'ssl_require_crl = no',
-        'auth_ssl_username_from_cert = yes',
-        'ssl_cert_username_field = commonName',
-        'passdb {\n  driver = static\n  mechanisms = external\n  args = nopassword=y\n}',
-      ].join('\n'),
+      extraConf: dovecotClientCertificateConf(join(files, 'ca.crt')),
     }),
     startDante({ auth: PROXY_USER }),
     startServer(),

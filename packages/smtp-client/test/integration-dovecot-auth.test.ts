@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  generateCertificates, generateClientCertificate, startDovecot, startSmtpSink,
+  dovecotClientCertificateConf, generateCertificates, generateClientCertificate, startDovecot, startSmtpSink,
   type ClientCertificate, type DovecotServer, type SmtpSink, type TestCertificates,
 } from '@smtpkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,15 +33,7 @@ beforeAll(async () => {
     submission: { relayPort: sink.port },
     certs,
     mechanisms: ['plain', 'cram-md5', 'scram-sha-1', 'scram-sha-256', 'external'],
-    extraConf: [
-      `ssl_ca = <${join(caDir, 'ca.crt')}`,
-      'ssl_verify_client_cert = yes',
-      'ssl_require_crl = no', // the test CA publishes no CRL
-      'auth_ssl_username_from_cert = yes',
-      'ssl_cert_username_field = commonName',
-      // EXTERNAL carries no password: a passdb for that mechanism alone says none is needed.
-      'passdb {\n  driver = static\n  mechanisms = external\n  args = nopassword=y\n}',
-    ].join('\n'),
+    extraConf: dovecotClientCertificateConf(join(caDir, 'ca.crt')),
   });
 });
 

@@ -70,3 +70,20 @@ export async function generateClientCertificate(certs: TestCertificates, options
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * `extraConf` for {@link startDovecot} that asks every TLS client for a certificate signed by the CA in
+ * `caFile`, takes the user name from its CN, and lets the EXTERNAL mechanism (add `external` to
+ * `mechanisms`) log in on that certificate alone.
+ */
+export function dovecotClientCertificateConf(caFile: string): string {
+  return [
+    `ssl_ca = <${caFile}`,
+    'ssl_verify_client_cert = yes',
+    'ssl_require_crl = no', // the test CA publishes no CRL
+    'auth_ssl_username_from_cert = yes',
+    'ssl_cert_username_field = commonName',
+    // EXTERNAL carries no password: a passdb for that mechanism alone says none is needed.
+    'passdb {\n  driver = static\n  mechanisms = external\n  args = nopassword=y\n}',
+  ].join('\n');
+}

@@ -12,5 +12,5 @@ export { startDovecot } from './dovecot.js';
 export type { DovecotMessage, DovecotOAuth2Options, DovecotOptions, DovecotServer, DovecotUser } from './dovecot.js';
 export { startDante, startSilentServer, startTinyproxy } from './proxies.js';
 export type { DanteOptions, ProxyCredentials, TestProxy, TinyproxyOptions } from './proxies.js';
-export { generateClientCertificate } from './client-certificates.js';
+export { dovecotClientCertificateConf, generateClientCertificate } from './client-certificates.js';
 export type { ClientCertificate, ClientCertificateOptions } from './client-certificates.js';

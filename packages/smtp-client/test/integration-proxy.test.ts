@@ -1,11 +1,16 @@
 import { freePort, startDante, startSilentServer, startSmtpSink, startTinyproxy, type SmtpSink, type TestProxy } from '@smtpkit/testkit';
+import { createRequire } from 'node:module';
+import type { Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, sendMail } from '../src/index.js';
 import type { TranscriptEvent } from '../src/transcript.js';
 
 // Real proxies between the client and a real SMTP server (Postfix's smtp-sink): Dante for SOCKS4/5,
-// with and without RFC 1929 credentials, Tinyproxy for HTTP CONNECT; an in-process server that accepts
-// and never answers stands for a stalled proxy.
+// with and without RFC 1929 credentials, Tinyproxy for HTTP CONNECT, the `socks4` package's server for
+// SOCKS 4A (Dante has no 4A); an in-process server that accepts and never answers stands for a stalled proxy.
+
+/** The `socks4` npm package: a SOCKS 4 / 4A server on net.Server (no type declarations). */
+const socks4 = createRequire(import.meta.url)('socks4') as { createServer(): Server };
 
 const CREDENTIALS = { user: 'smtpkit-proxy', pass: 'pr0xy-pass' };
 const MESSAGE = 'From: a@example.com\r\nTo: b@example.net\r\nSubject: via a proxy\r\n\r\nHello.\r\n';
@@ -17,6 +22,8 @@ let danteAuth: TestProxy;
 let tiny: TestProxy;
 let tinyAuth: TestProxy;
 let silent: TestProxy;
+let socks4a: Server;
+let socks4aPort: number;
 
 beforeAll(async () => {
   sink = await startSmtpSink();
@@ -28,10 +35,14 @@ beforeAll(async () => {
     startTinyproxy({ auth: CREDENTIALS }),
     startSilentServer(),
   ]);
+  socks4a = socks4.createServer();
+  await new Promise<void>((resolve) => socks4a.listen(0, '127.0.0.1', resolve));
+  socks4aPort = (socks4a.address() as { port: number }).port;
 });
 
 afterAll(async () => {
   await Promise.all([dante, danteAuth, tiny, tinyAuth, silent, sink].map((s) => s?.stop()));
+  await new Promise<void>((resolve) => (socks4a ? socks4a.close(() => resolve()) : resolve()));
 });
 
 const withCredentials = (url: string, scheme: string, user = CREDENTIALS.user, pass = CREDENTIALS.pass) =>
@@ -70,6 +81,12 @@ describe('SOCKS through Dante', () => {
     await expect(sendVia(dante.url.replace('socks5', 'socks4a'), 'localhost')).rejects.toMatchObject({
       code: 'ERR_SMTP_PROXY_REFUSED', message: expect.stringMatching(/request rejected or failed \(SOCKS4 reply 0x5b\)/),
     });
+  });
+
+  it('socks4a:// through a SOCKS 4A server: the proxy resolves the name', async () => {
+    const { result, lines } = await sendVia(`socks4a://smtpkit@127.0.0.1:${socks4aPort}`, 'localhost');
+    expect(result.accepted).toEqual(['b@example.net']);
+    expect(lines).toContain(`*: proxy socks4a://127.0.0.1:${socks4aPort} connected us to localhost:${sink.port}`);
   });
 
   it('a wrong password is ERR_SMTP_PROXY_AUTH, not retryable', async () => {

@@ -1,4 +1,6 @@
-import { freePort, startDante, startSilentServer, startSmtpSink, startTinyproxy, type SmtpSink, type TestProxy } from '@smtpkit/testkit';
+import {
+  freePort, generateCertificates, startDante, startPostfix, startSilentServer, startSmtpSink, startTinyproxy, type SmtpSink, type TestProxy,
+} from '@smtpkit/testkit';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +113,27 @@ describe('SOCKS through Dante', () => {
     await expect(sendVia(dante.url, '127.0.0.1', closedPort)).rejects.toMatchObject({
       code: 'ERR_SMTP_PROXY_TARGET', retryable: true, message: expect.stringMatching(/refused by the destination \(SOCKS5 reply 5\)/),
     });
+  });
+});
+
+describe('TLS over the proxied connection', () => {
+  it('STARTTLS through SOCKS5 and through HTTP CONNECT to Postfix: the certificate is verified end to end', async () => {
+    const certs = await generateCertificates();
+    const postfix = await startPostfix({ tls: 'may', certs });
+    try {
+      for (const proxy of [dante.url, withCredentials(tinyAuth.url, 'http')]) {
+        const session = await connect({
+          host: '127.0.0.1', port: postfix.port, tls: 'starttls', servername: 'localhost', ca: certs.caCert, proxy, timeouts: { connect: 5_000 },
+        });
+        expect(session.tls).toMatchObject({ verified: 'ca' });
+        const result = await session.send({ from: 'a@example.com', to: ['b@example.net'], data: MESSAGE });
+        expect(result.accepted).toEqual(['b@example.net']);
+        await session.quit();
+      }
+      expect(await postfix.waitForMessages(2)).toHaveLength(2);
+    } finally {
+      await postfix.stop();
+    }
   });
 });
 

@@ -530,8 +530,7 @@ class SessionPool implements Pool, SendReceiver<Job> {
    * True when `rate` allows nothing more now: the pump runs again when it does. Otherwise the event
    * is counted and false returned.
    */
-  #limited(rate: SlidingWindow | undefined): boolean {
-    if (!rate) return false;
+  #limited(rate: SlidingWindow): boolean {
     const now = Date.now();
     const wait = rate.wait(now);
     if (wait === 0) {
@@ -555,12 +554,12 @@ class SessionPool implements Pool, SendReceiver<Job> {
     while (queue.length > 0) {
       const idle = this.#pickIdle() ?? this.#pickJoinable();
       if (idle) {
-        if (this.#limited(this.#messageRate)) break;
+        if (this.#messageRate !== undefined && this.#limited(this.#messageRate)) break;
         this.#run(idle, queue.shift() as Job);
         continue;
       }
       if (this.#countState('connecting') >= queue.length || this.#slots.length >= this.#maxConnections) break;
-      if (this.#limited(this.#connectionRate)) break;
+      if (this.#connectionRate !== undefined && this.#limited(this.#connectionRate)) break;
       this.#open();
     }
     if (this.#closing && queue.length === 0) {

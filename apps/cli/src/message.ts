@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { AttachmentInput, BuiltMessage, MessageInput } from '@smtpkit/mime';
 import { InputFileError, UsageError } from './exit-codes.js';
+import { extraMessageInput } from './send-extras.js';
 import type { SendConfig } from './send-options.js';
 
 /** A message ready for the wire: what the envelope says and the bytes to send. */
@@ -130,6 +131,7 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
     inline,
     ...(smtputf8 ? { smtputf8: true } : {}),
     headers: cfg.headers.filter(([name]) => !(name.toLowerCase() in STRUCTURED)),
+    ...(await extraMessageInput(cfg)),
   };
   const message = mime.buildMessage(input);
   return { from, to: dedupe(message.envelope.to), message };

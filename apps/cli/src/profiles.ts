@@ -6,7 +6,7 @@ import { UsageError } from './exit-codes.js';
 /** TLS modes as the CLI spells them. */
 export type CliTlsMode = 'auto' | 'starttls' | 'implicit' | 'none';
 /** AUTH mechanisms as the CLI spells them. */
-export type CliAuthMode = 'auto' | 'plain' | 'login' | 'xoauth2' | 'oauthbearer' | 'cram-md5';
+export type CliAuthMode = 'auto' | 'plain' | 'login' | 'xoauth2' | 'oauthbearer' | 'cram-md5' | 'scram-sha-256' | 'scram-sha-1' | 'external';
 
 /** Connection presets: a built-in provider or a profile from the config file. */
 export interface Profile {
@@ -45,7 +45,7 @@ export const BUILTIN_PROFILES: Readonly<Record<string, Profile>> = {
 };
 
 const TLS_MODES: readonly CliTlsMode[] = ['auto', 'starttls', 'implicit', 'none'];
-const AUTH_MODES: readonly CliAuthMode[] = ['auto', 'plain', 'login', 'xoauth2', 'oauthbearer', 'cram-md5'];
+const AUTH_MODES: readonly CliAuthMode[] = ['auto', 'plain', 'login', 'xoauth2', 'oauthbearer', 'cram-md5', 'scram-sha-256', 'scram-sha-1', 'external'];
 
 /**
  * Where profiles live: `$SMTPKIT_CONFIG`, else `$XDG_CONFIG_HOME/smtpkit/config.json`,

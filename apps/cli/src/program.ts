@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
+import { addExtraSendOptions, type ExtraSendFlags } from './send-extras.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
-export interface SendFlags {
+export interface SendFlags extends ExtraSendFlags {
   server?: string; port?: string; profile?: string; mx?: boolean;
   from?: string; to?: string[]; cc?: string[]; bcc?: string[];
   subject?: string; body?: string; bodyFile?: string; html?: string;
@@ -77,12 +78,12 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .option('--require-tls', 'refuse to send MAIL FROM unless TLS is up')
     .option('--user <name>', 'AUTH user; password from SMTPKIT_PASSWORD, --password-command, or a prompt')
     .option('--password-command <cmd>', 'shell command printing the password')
-    .option('--auth <mech>', 'auto | plain | login | xoauth2 | oauthbearer | cram-md5')
+    .option('--auth <mech>', 'auto | plain | login | xoauth2 | oauthbearer | cram-md5 | scram-sha-256 | scram-sha-1 | external')
     .option('--token-command <cmd>', 'shell command printing an OAuth 2.0 access token (else SMTPKIT_OAUTH_TOKEN)')
     .option('--helo-only', 'send HELO instead of EHLO')
     .option('--quit-after <step>', 'stop after connect | greeting | ehlo | tls | auth | mail | rcpt, then QUIT')
     .option('--dry-run', 'print the message that would be sent; send nothing');
-  connectionOptions(send).action((flags: SendFlags) => actions.send(flags));
+  connectionOptions(addExtraSendOptions(send)).action((flags: SendFlags) => actions.send(flags));
 
   const probe = program
     .command('probe')

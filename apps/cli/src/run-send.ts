@@ -12,6 +12,16 @@ import type { SendFlags } from './program.js';
 import { stopAtEnvelope } from './quit-after.js';
 import { resolvePassword, tokenSource, ttyPrompt } from './secrets.js';
 import { resolveSend, type SendConfig } from './send-options.js';
+import { takeRateSlot } from './rate.js';
+import { extraConnectOptions } from './send-extras.js';
+
+/** `--rate`: wait for a slot (shared by every run to the same server) before each transaction. */
+function paceFor(cfg: SendConfig, out: Output): (() => Promise<void>) | undefined {
+  const rate = cfg.rate;
+  if (!rate) return undefined;
+  const key = cfg.mx ? 'mx' : `${cfg.host}:${cfg.port}`;
+  return () => takeRateSlot(key, rate, process.env, (ms) => out.info(`--rate ${rate.text}: waiting ${ms} ms`));
+}
 
 /** Messages at least this big get a progress bar (on a TTY). */
 const PROGRESS_THRESHOLD = 1 << 20;
@@ -24,6 +34,8 @@ export function defaultHeloName(name = hostname()): string {
 }
 
 async function authOptions(cfg: SendConfig, out: Output): Promise<ConnectOptions['auth']> {
+  // RFC 4422 appendix A: the client certificate is the credential; --user, if given, is the authorization identity.
+  if (cfg.auth === 'external') return { user: cfg.user ?? '', method: 'EXTERNAL' };
   if (!cfg.user) return undefined;
   const user = cfg.user;
   const oauth = cfg.auth === 'xoauth2' || cfg.auth === 'oauthbearer';
@@ -128,9 +140,13 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
 
     const envelopeStep = cfg.quitAfter === 'mail' || cfg.quitAfter === 'rcpt' ? cfg.quitAfter : undefined;
     const onTranscript = (e: TranscriptEvent) => out.transcript(e);
-    const options = connectOptions({ ...cfg, helo: cfg.helo ?? defaultHeloName() }, { auth, ca, onTranscript });
+    const options = {
+      ...connectOptions({ ...cfg, helo: cfg.helo ?? defaultHeloName() }, { auth, ca, onTranscript }),
+      ...(await extraConnectOptions(cfg, process.env, (s) => out.addSecret(s, cfg.user ?? ''))),
+    };
     progress = await progressFor(out, prepared.message.size);
-    const send = await sendOptionsFor(prepared, progress);
+    const send = { ...(await sendOptionsFor(prepared, progress)), ...(cfg.dsn ? { dsn: cfg.dsn } : {}) };
+    const pace = paceFor(cfg, out);
 
     let outcome: Outcome;
     if (cfg.mx) {
@@ -138,7 +154,8 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
       // Several domains mean several transactions: the body must be readable more than once.
       const m = prepared.message;
       const data = send.data instanceof Uint8Array ? send.data : m.reusable ? () => m.stream() : await m.toBuffer();
-      outcome = fromDeliverResult(await deliver({ ...rest, ...send, data }));
+      const connectFn = pace ? async (o: ConnectOptions) => (await pace(), connect(o)) : undefined;
+      outcome = fromDeliverResult(await deliver({ ...rest, ...send, data, ...(connectFn ? { connectFn } : {}) }));
     } else if (cfg.quitAfter && !envelopeStep) {
       session = await connect({ ...options, stopAfter: cfg.quitAfter as Exclude<typeof cfg.quitAfter, 'mail' | 'rcpt'> });
       await session.quit();
@@ -146,6 +163,7 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
       out.info(`stopped after ${cfg.quitAfter}`);
       return EXIT.OK;
     } else {
+      await pace?.();
       session = await connect(options);
       if (cfg.requireTls && !session.secure) {
         throw new SmtpError('--require-tls: TLS is not up, refusing to send MAIL FROM', { kind: 'tls', code: 'ERR_SMTP_TLS_REQUIRED' });

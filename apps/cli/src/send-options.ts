@@ -1,5 +1,6 @@
 import { DataError, UsageError } from './exit-codes.js';
 import type { ProbeFlags, SendFlags } from './program.js';
+import { resolveExtras, type ExtraSendConfig } from './send-extras.js';
 import {
   defaultPort, loadProfile, parseAuthMode, parsePort, parseTlsMode,
   type CliAuthMode, type CliTlsMode, type Profile,
@@ -33,7 +34,7 @@ export const QUIT_STEPS = ['connect', 'greeting', 'ehlo', 'tls', 'auth', 'mail',
 export type QuitStep = (typeof QUIT_STEPS)[number];
 
 /** A validated `smtpkit send`. */
-export interface SendConfig extends ConnectionConfig {
+export interface SendConfig extends ConnectionConfig, ExtraSendConfig {
   mx: boolean;
   heloOnly: boolean;
   from: string;
@@ -147,9 +148,10 @@ export function resolveSend(raw: SendFlags, env = process.env): SendConfig {
   const auth = flags.auth !== undefined ? parseAuthMode(flags.auth) : (profile.auth ?? 'auto');
   const user = flags.user ?? profile.user;
   if (quitAfter === 'auth' && !user) throw new UsageError('--quit-after auth needs --user');
-  if (auth !== 'auto' && !user) throw new UsageError(`--auth ${auth} needs --user`);
+  if (auth !== 'auto' && auth !== 'external' && !user) throw new UsageError(`--auth ${auth} needs --user`);
   return {
     ...conn,
+    ...resolveExtras({ ...flags, auth }, env),
     // RFC 5321 §4.5.4.2 / RFC 6409: relay to MX hosts on port 25, unless told otherwise.
     ...(flags.mx && flags.port === undefined ? { port: 25 } : {}),
     mx: flags.mx === true,

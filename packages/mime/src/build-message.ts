@@ -4,6 +4,8 @@ import { domainToASCII } from 'node:url';
 import type { AddressInput, NormalizedAddress } from './address.js';
 import { formatDisplayName, normalizeAddress, parseAddressList } from './address.js';
 import { createBuiltMessage } from './built-message.js';
+import type { CalendarInput } from './calendar.js';
+import { LIST_HEADER_NAMES, listHeaders, type ListOptions } from './list-headers.js';
 import type { BuiltMessage } from './built-message.js';
 import { formatDate } from './date.js';
 import { encodeHeaderValue } from './encoded-word.js';
@@ -32,6 +34,10 @@ export interface MessageInput {
   attachments?: AttachmentInput[];
   /** Parts the HTML shows by `cid:` (multipart/related); each needs a `cid`. */
   inline?: AttachmentInput[];
+  /** Mailing-list header fields: List-Id, List-Unsubscribe (with RFC 8058 one-click), List-Help, … */
+  list?: ListOptions;
+  /** A calendar invitation (iMIP, RFC 6047): a text/calendar alternative plus the same object as an .ics attachment. */
+  calendar?: CalendarInput;
   /** Extra header fields; values are RFC 2047 encoded when needed. */
   headers?: Record<string, string> | Array<[string, string]>;
   date?: Date;
@@ -130,6 +136,9 @@ function customHeaders(input: MessageInput): Array<[string, string]> {
     if (reserved !== undefined) {
       throw new MimeError(`header ${name} is written from the \`${reserved}\` field; set it there`, { code: 'ERR_MIME_RESERVED_HEADER', field });
     }
+    if (input.list !== undefined && LIST_HEADER_NAMES.includes(lower)) {
+      throw new MimeError(`header ${name} is written from the \`list\` field; set it there`, { code: 'ERR_MIME_RESERVED_HEADER', field });
+    }
     if (STRUCTURAL.has(lower) && input.dangerouslyAllowStructuralHeaders !== true) {
       throw new MimeError(`header ${name} describes the body and is generated; set dangerouslyAllowStructuralHeaders to override it`, {
         code: 'ERR_MIME_STRUCTURAL_HEADER',
@@ -180,6 +189,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
     assertSafeText(input.subject, 'subject');
   }
   const custom = customHeaders(input);
+  const list = input.list === undefined ? [] : listHeaders(input.list);
 
   const messageId =
     input.messageId === undefined ? `<${randomHex(random, 16)}@${messageIdDomain(from.address)}>` : normalizeMessageId(input.messageId);
@@ -199,6 +209,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   headers += foldHeader('Message-ID', messageId);
   const overridden = new Set(custom.map(([n]) => n.toLowerCase()).filter((n) => STRUCTURAL.has(n)));
   if (!overridden.has('mime-version')) headers += 'MIME-Version: 1.0\r\n';
+  for (const [name, value] of list) headers += foldHeader(name, value, `list.${name}`);
   for (const [name, value] of custom) headers += foldHeader(name, encodeHeaderValue(value), `headers.${name}`);
   const rootHeaders = root.headers
     .split(/\r\n(?![ \t])/)

@@ -19,3 +19,7 @@ export { formatDate } from './date.js';
 export type { ContentSource } from './source.js';
 export type { TransferEncoding, TransferEncodingOptions } from './text-body.js';
 export { ENCODED_LINE_LENGTH, FOLD_LENGTH, MAX_ENCODED_WORD_LENGTH, MAX_LINE_LENGTH } from './constants.js';
+export { listHeaders } from './list-headers.js';
+export type { ListOptions, ListUrls } from './list-headers.js';
+export { CALENDAR_METHODS } from './calendar.js';
+export type { CalendarInput, CalendarMethod } from './calendar.js';

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { MessageInput } from './build-message.js';
+import { checkCalendar, type CheckedCalendar } from './calendar.js';
 import { guessContentType } from './content-type.js';
 import { MimeError } from './errors.js';
 import { foldHeader } from './fold.js';
@@ -126,8 +127,22 @@ function multipart(subtype: 'mixed' | 'alternative' | 'related', children: MimeN
   throw new MimeError('could not find a boundary absent from the content', { code: 'ERR_MIME_INVALID_CONTENT' });
 }
 
-/** The part tree for a message (RFC 2046 §5.1): mixed ⊃ alternative (text, related ⊃ html + inline) ⊃ attachments. */
+/** RFC 6047 §2.4: the iCalendar object as a text/calendar part whose `method` matches its METHOD. */
+function calendarLeaf(calendar: CheckedCalendar, ctx: TreeContext): LeafNode {
+  const encoded = encodeText(calendar.text, ctx.transfer);
+  return {
+    kind: 'leaf',
+    headers: foldHeader('Content-Type', `text/calendar; charset=utf-8; method=${calendar.method}`) + foldHeader('Content-Transfer-Encoding', encoded.encoding),
+    body: { type: 'bytes', bytes: encoded.bytes },
+  };
+}
+
+/**
+ * The part tree for a message (RFC 2046 §5.1): mixed ⊃ alternative (text, related ⊃ html + inline,
+ * calendar) ⊃ attachments, then the calendar again as an `.ics` attachment (as nodemailer's `icalEvent`).
+ */
 export function buildTree(input: MessageInput, ctx: TreeContext): MimeNode {
+  const calendar = input.calendar === undefined ? undefined : checkCalendar(input.calendar);
   const attachments = input.attachments ?? [];
   const inline = input.inline ?? [];
   const hasHtml = input.html !== undefined;
@@ -146,9 +161,11 @@ export function buildTree(input: MessageInput, ctx: TreeContext): MimeNode {
   const text = input.text === undefined ? undefined : textLeaf('plain', input.text, 'text', ctx);
   let html: MimeNode | undefined = hasHtml ? textLeaf('html', input.html as string, 'html', ctx) : undefined;
   if (html !== undefined && related.length > 0) html = multipart('related', [html, ...related], ctx);
-  let body: MimeNode | undefined;
-  if (text !== undefined && html !== undefined) body = multipart('alternative', [text, html], ctx);
-  else body = text ?? html;
+  if (calendar !== undefined) {
+    mixed.push(attachmentLeaf({ filename: calendar.filename, content: calendar.text, contentType: 'application/ics' }, 'calendar', 'attachment', ctx));
+  }
+  const alternatives = [text, html, calendar === undefined ? undefined : calendarLeaf(calendar, ctx)].filter((n): n is MimeNode => n !== undefined);
+  const body: MimeNode | undefined = alternatives.length > 1 ? multipart('alternative', alternatives, ctx) : alternatives[0];
   if (mixed.length === 0) return body ?? textLeaf('plain', '', 'text', ctx);
   return multipart('mixed', body === undefined ? mixed : [body, ...mixed], ctx);
 }

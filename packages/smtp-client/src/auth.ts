@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { encodeCommand, isPositiveCompletion, MAX_COMMAND_LINE, SmtpError, type EncodedCommand, type Reply } from '@smtpkit/wire';
+import { externalExchange, isScram, PASSWORD_PREFERENCE, scramExchange } from './auth-scram.js';
 import { authError, protocolError } from './errors.js';
 import type { SmtpSession } from './session.js';
 import type { AuthMethod, AuthOptions } from './types.js';
@@ -28,13 +29,21 @@ export function encodeOauthBearer(user: string, token: string, host: string, por
   return b64(`n,a=${authzid},\x01host=${host}\x01port=${port}\x01auth=Bearer ${token}\x01\x01`);
 }
 
-/** Preference when the caller names no mechanism: OAuth with a token, else challenge–response before cleartext. */
+/**
+ * Preference when the caller names no mechanism: OAuth with a token, else SCRAM (the password never
+ * leaves the client), then CRAM-MD5, then cleartext.
+ */
 export function chooseMechanism(offered: readonly string[], auth: AuthOptions): AuthMethod | undefined {
   if (auth.method) return auth.method;
   const oauth: AuthMethod[] = auth.accessToken !== undefined ? ['XOAUTH2', 'OAUTHBEARER'] : [];
-  const password: AuthMethod[] = auth.pass !== undefined || auth.accessToken === undefined ? ['CRAM-MD5', 'PLAIN', 'LOGIN'] : [];
+  const password: AuthMethod[] = auth.pass !== undefined || auth.accessToken === undefined ? PASSWORD_PREFERENCE : [];
   const order = [...oauth, ...password];
-  return order.find((m) => offered.includes(m));
+  return order.find((m) => isOffered(offered, m));
+}
+
+/** Offered by the server; a SCRAM mechanism counts as offered when only its -PLUS form is. */
+function isOffered(offered: readonly string[], m: string): boolean {
+  return offered.includes(m) || (isScram(m) && offered.includes(`${m}-PLUS`));
 }
 
 /** The AUTH command with its logged form forced to a redacted one, whatever the encoder says. */
@@ -79,7 +88,7 @@ export async function authenticate(
   }
   const offered = s.capabilities.auth;
   const mechanism = chooseMechanism(offered, auth);
-  if (!mechanism || (!auth.method && !offered.includes(mechanism))) {
+  if (!mechanism || (!auth.method && !isOffered(offered, mechanism))) {
     throw new SmtpError(
       offered.length === 0
         ? 'the server offers no AUTH mechanism'
@@ -130,6 +139,10 @@ export async function authenticate(
     case 'XOAUTH2':
     case 'OAUTHBEARER':
       return oauth(s, auth, mechanism, ctx, exchange, finish);
+    case 'EXTERNAL':
+      return externalExchange(s, auth);
+    default:
+      return scramExchange(s, auth, mechanism, needPass());
   }
 }
 

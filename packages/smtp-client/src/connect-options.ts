@@ -1,6 +1,9 @@
 import { encodeCommand } from '@smtpkit/wire';
+import { SCRAM_MECHANISMS } from './auth-scram.js';
+import { checkClientCertificate } from './client-certificate.js';
 import { inputError } from './errors.js';
 import { normalizePins } from './pins.js';
+import { parseProxy, type ProxyConfig } from './proxy.js';
 import { resolveTimeouts, type Timeouts } from './timeouts.js';
 import { Transcript } from './transcript.js';
 import type { TlsUpgradeOptions } from './transport.js';
@@ -14,17 +17,18 @@ export interface ResolvedConnect {
   timeouts: Timeouts;
   transcript: Transcript;
   tls: TlsUpgradeOptions;
+  proxy?: ProxyConfig;
 }
 
 /** RFC 4616 §2 / RFC 4954: no NUL in PLAIN fields, no control characters in a user name. */
 function checkCredentials(auth: NonNullable<ConnectOptions['auth']>): void {
-  if (typeof auth.user !== 'string' || auth.user === '') throw inputError('ERR_SMTP_INPUT', '`auth.user` must be a non-empty string');
+  if (typeof auth.user !== 'string' || (auth.user === '' && auth.method !== 'EXTERNAL')) throw inputError('ERR_SMTP_INPUT', '`auth.user` must be a non-empty string');
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(auth.user)) throw inputError('ERR_SMTP_INPUT', '`auth.user` contains control characters');
   if (auth.pass !== undefined && (typeof auth.pass !== 'string' || auth.pass.includes('\0'))) {
     throw inputError('ERR_SMTP_INPUT', '`auth.pass` must be a string without NUL');
   }
-  const methods = ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER', 'CRAM-MD5'];
+  const methods = ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER', 'CRAM-MD5', 'EXTERNAL', ...SCRAM_MECHANISMS];
   if (auth.method !== undefined && !methods.includes(auth.method)) {
     throw inputError('ERR_SMTP_INPUT', `unknown auth.method ${JSON.stringify(auth.method)}: one of ${methods.join(', ')}`);
   }
@@ -44,7 +48,10 @@ export function resolveConnectOptions(o: ConnectOptions): ResolvedConnect {
   // one command validator, AUTH credentials for controls that base64 would hide from it.
   encodeCommand({ verb: o.helo ? 'HELO' : 'EHLO', domain: o.clientName ?? 'localhost' });
   if (o.auth) checkCredentials(o.auth);
+  const clientCert = checkClientCertificate(o);
+  const proxy = o.proxy === undefined ? undefined : parseProxy(o.proxy);
   return {
+    ...(proxy ? { proxy } : {}),
     host: o.host,
     port,
     mode,
@@ -56,6 +63,7 @@ export function resolveConnectOptions(o: ConnectOptions): ResolvedConnect {
       ...(o.ca !== undefined ? { ca: o.ca } : {}),
       rejectUnauthorized: o.rejectUnauthorized ?? true,
       ...(pin ? { pin } : {}),
+      ...clientCert,
     },
   };
 }

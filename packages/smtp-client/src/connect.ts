@@ -1,6 +1,7 @@
 import { resolveConnectOptions, type ResolvedConnect } from './connect-options.js';
 import { handshake, noteTls, openSession, type OpenedTransport } from './handshake.js';
 import { openNetTransport } from './net-transport.js';
+import { openProxyTransport } from './proxy-transport.js';
 import { sendMailWith } from './send-mail.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
@@ -38,13 +39,12 @@ export function sendMail(options: ConnectOptions & SendOptions): Promise<SendRes
   return sendMailWith(connect, options);
 }
 
-/** TCP over `node:net` (Node, Bun, Deno), then TLS from the first byte when the mode is implicit. */
+/** TCP over `node:net` (Node, Bun, Deno), directly or through a proxy, then TLS from the first byte when the mode is implicit. */
 async function openNet(r: ResolvedConnect, options: ConnectOptions, signal: AbortSignal): Promise<OpenedTransport> {
-  const transport = await openNetTransport(
-    { host: r.host, port: r.port, ...(options.family ? { family: options.family } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
-    signal,
-    r.transcript,
-  );
+  const target = { host: r.host, port: r.port, ...(options.family ? { family: options.family } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+  const transport = r.proxy
+    ? await openProxyTransport(r.proxy, target, signal, r.transcript)
+    : await openNetTransport(target, signal, r.transcript);
   if (r.mode !== 'implicit' || options.stopAfter === 'connect') return { transport, tls: null };
   try {
     return { transport, tls: await transport.upgradeToTls({ ...r.tls, mode: 'implicit' }, signal) };

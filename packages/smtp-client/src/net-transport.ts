@@ -1,6 +1,8 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { channelBindingOf } from './channel-binding.js';
 import { connectionError } from './errors.js';
+import type { ChannelBinding } from './scram.js';
 import { tlsConnectOptions, tlsHandshakeError, verifyPeer } from './tls.js';
 import type { Transcript } from './transcript.js';
 import type { TlsUpgradeOptions, Transport } from './transport.js';
@@ -240,6 +242,10 @@ export class NetTransport implements Transport {
       if (err === signal.reason) throw err;
       throw tlsHandshakeError(err, options.mode ?? 'starttls');
     }
+  }
+
+  channelBinding(): ChannelBinding | undefined {
+    return this.#secure ? channelBindingOf(this.#socket as TLSSocket) : undefined;
   }
 
   end(): void {

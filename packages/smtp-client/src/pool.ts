@@ -3,6 +3,7 @@ import { connect } from './connect.js';
 import { SmtpSession, type SendReceiver } from './session.js';
 import { BodyWatch, mayHaveBeenDelivered, outcomeUnknown, retryDecision, watched } from './pool/retry.js';
 import { SendQueue } from './pool/queue.js';
+import type { SlidingWindow } from './pool/rate-limit.js';
 import type { BodyProgress } from './progress.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
 import { deferredToAnotherSession, withContinuation } from './recipient-limit.js';
@@ -40,6 +41,13 @@ export interface PoolOptions extends ConnectOptions {
   checkCommand?: 'RSET' | 'NOOP';
   /** Opens sessions; default {@link connect}. A hook for tests, proxies and instrumentation. */
   connectFn?: ConnectFn;
+  /**
+   * At most `messages` sends handed to sessions in any `perMs` milliseconds (a sliding window, over the
+   * whole pool; retries count). Sends beyond it wait in the queue, in order. E.g. `{ messages: 10, perMs: 1000 }`.
+   */
+  rateLimit?: { messages: number; perMs: number };
+  /** New connections opened at most per minute (a sliding window); providers cap logins as well as messages. */
+  maxConnectionsPerMinute?: number;
 }
 
 /** A set of reusable sessions to one server; see {@link createPool}. */
@@ -151,6 +159,11 @@ class SessionPool implements Pool, SendReceiver<Job> {
   readonly #checkCommand: 'RSET' | 'NOOP';
   readonly #connectOptions: ConnectOptions;
   readonly #connectFn: ConnectFn;
+  readonly #messageRate: SlidingWindow | undefined;
+  readonly #connectionRate: SlidingWindow | undefined;
+  /** The timer that pumps again once a rate limit lets the next send or connection through. */
+  #rateTimer: ReturnType<typeof setTimeout> | undefined;
+  #rateDue = 0;
   // An array, not a Set: it is scanned for every send, and indexed loops allocate nothing (at most maxConnections).
   readonly #slots: Slot[] = [];
   readonly #queue = new SendQueue<Job>();
@@ -174,6 +187,8 @@ class SessionPool implements Pool, SendReceiver<Job> {
     this.#checkCommand = settings.checkCommand;
     this.#connectOptions = settings.connectOptions;
     this.#connectFn = options.connectFn ?? connect;
+    this.#messageRate = settings.messageRate;
+    this.#connectionRate = settings.connectionRate;
   }
 
   get size(): number {
@@ -529,15 +544,40 @@ class SessionPool implements Pool, SendReceiver<Job> {
     queueMicrotask(this.#pumpQueuedSends);
   }
 
+  /**
+   * True when `rate` allows nothing more now: the pump runs again when it does. Otherwise the event
+   * is counted and false returned.
+   */
+  #limited(rate: SlidingWindow): boolean {
+    const now = Date.now();
+    const wait = rate.wait(now);
+    if (wait === 0) {
+      rate.take(now);
+      return false;
+    }
+    const due = now + wait;
+    if (this.#rateTimer === undefined || due < this.#rateDue) {
+      if (this.#rateTimer !== undefined) clearTimeout(this.#rateTimer);
+      this.#rateDue = due;
+      this.#rateTimer = setTimeout(() => {
+        this.#rateTimer = undefined;
+        this.#pump();
+      }, wait);
+    }
+    return true;
+  }
+
   #pump(): void {
     const queue = this.#queue;
     while (queue.length > 0) {
       const idle = this.#pickIdle() ?? this.#pickJoinable();
       if (idle) {
+        if (this.#messageRate !== undefined && this.#limited(this.#messageRate)) break;
         this.#run(idle, queue.shift() as Job);
         continue;
       }
       if (this.#countState('connecting') >= queue.length || this.#slots.length >= this.#maxConnections) break;
+      if (this.#connectionRate !== undefined && this.#limited(this.#connectionRate)) break;
       this.#open();
     }
     if (this.#closing && queue.length === 0) {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
 import { SmtpError } from '@smtpkit/wire';
+import { clientCertificateOptions } from './client-certificate.js';
 import type { TlsUpgradeOptions } from './transport.js';
 import type { TlsInfo } from './types.js';
 
@@ -16,6 +17,7 @@ export function tlsConnectOptions(o: TlsUpgradeOptions): ConnectionOptions {
     host: o.host,
     ...(servername !== undefined ? { servername } : {}),
     ...(o.ca !== undefined ? { ca: o.ca } : {}),
+    ...clientCertificateOptions(o),
     // With a pin the chain may be private: verify by hand after the handshake (see verifyPeer).
     rejectUnauthorized: o.pin ? false : o.rejectUnauthorized,
   };

@@ -1,3 +1,4 @@
+import type { ChannelBinding } from './scram.js';
 import type { TlsInfo } from './types.js';
 
 /** What a transport needs to turn itself into TLS (STARTTLS or implicit TLS). */
@@ -7,6 +8,11 @@ export interface TlsUpgradeOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   rejectUnauthorized: boolean;
   pin?: string[];
+  /** TLS client certificate (PEM) and its key, or a PKCS#12 bundle, with the key's passphrase. */
+  cert?: string | Buffer | Array<string | Buffer>;
+  key?: string | Buffer | Array<string | Buffer>;
+  pfx?: string | Buffer | Array<string | Buffer>;
+  passphrase?: string;
   /** For error hints: how TLS was started. */
   mode?: 'implicit' | 'starttls';
 }
@@ -32,6 +38,8 @@ export interface Transport {
   readonly bufferedChunks: number;
   /** Start TLS over the current connection (RFC 3207) and verify the peer. */
   upgradeToTls(options: TlsUpgradeOptions, signal: AbortSignal): Promise<TlsInfo>;
+  /** The channel binding of the TLS connection for SCRAM-…-PLUS (RFC 9266 / RFC 5929); undefined without TLS. */
+  channelBinding?(): ChannelBinding | undefined;
   /** Half-close politely (after QUIT). */
   end(): void;
   /** Drop the connection now. */

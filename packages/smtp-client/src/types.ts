@@ -11,14 +11,29 @@ import type { TranscriptEvent } from './transcript.js';
  */
 export type TlsMode = 'implicit' | 'starttls' | 'opportunistic' | 'none';
 
-/** SASL mechanisms the client speaks (RFC 4954, RFC 4616, RFC 7628, RFC 2195). */
-export type AuthMethod = 'PLAIN' | 'LOGIN' | 'XOAUTH2' | 'OAUTHBEARER' | 'CRAM-MD5';
+/**
+ * SASL mechanisms the client speaks (RFC 4954, RFC 4616, RFC 7628, RFC 2195; SCRAM RFC 5802 / RFC 7677 with
+ * channel binding RFC 9266; EXTERNAL RFC 4422 appendix A). `SCRAM-SHA-256` and `SCRAM-SHA-1` move to their
+ * `-PLUS` form by themselves when the server offers it over TLS.
+ */
+export type AuthMethod =
+  | 'PLAIN'
+  | 'LOGIN'
+  | 'XOAUTH2'
+  | 'OAUTHBEARER'
+  | 'CRAM-MD5'
+  | 'SCRAM-SHA-256'
+  | 'SCRAM-SHA-256-PLUS'
+  | 'SCRAM-SHA-1'
+  | 'SCRAM-SHA-1-PLUS'
+  | 'EXTERNAL';
 
 /** A token or a provider of OAuth 2.0 access tokens; `refresh: true` asks for a fresh one. */
 export type AccessTokenProvider = (ctx: { user: string; refresh: boolean }) => string | Promise<string>;
 
 /** Credentials for SMTP AUTH (RFC 4954). */
 export interface AuthOptions {
+  /** The user; with EXTERNAL the authorization identity to ask for, '' for the one the certificate names. */
   user: string;
   pass?: string;
   /** Force a mechanism; default: the strongest one the server offers after TLS. */
@@ -41,6 +56,20 @@ export interface ConnectOptions {
   servername?: string;
   /** Extra trusted CA certificates (PEM). */
   ca?: string | Buffer | Array<string | Buffer>;
+  /** TLS client certificate (PEM, chain allowed) with `key`, for relays that authenticate clients by certificate. */
+  cert?: string | Buffer | Array<string | Buffer>;
+  /** The private key of `cert` (PEM), encrypted or not. */
+  key?: string | Buffer | Array<string | Buffer>;
+  /** Decrypts `key` or `pfx`. */
+  passphrase?: string;
+  /** The client certificate and key as one PKCS#12 bundle, instead of `cert` + `key`. */
+  pfx?: string | Buffer | Array<string | Buffer>;
+  /**
+   * Reach the server through a proxy: `socks5://[user:pass@]host[:port]` (the name resolved here),
+   * `socks5h://…` and `socks4a://…` (resolved by the proxy), `socks4://…`, or `http://[user:pass@]host[:port]`
+   * (HTTP CONNECT, RFC 9110 §9.3.6). The connect timeout and `signal` cover the proxy's handshake too.
+   */
+  proxy?: string | URL;
   /** Default true. `false` accepts any certificate: reported as `tls.verified = 'none'` and in the transcript. */
   rejectUnauthorized?: boolean;
   /** SHA-256 of the server certificate (DER), hex with or without ':'; a match is trusted even without a CA. */

@@ -24,6 +24,13 @@ export interface PostfixOptions {
   discard?: boolean;
   /** message_size_limit in octets (Postfix default 10 240 000); also advertised as SIZE. */
   messageSizeLimit?: number;
+  /**
+   * Client certificates, checked against the test CA (needs `tls`): 'ask' asks for one
+   * (`smtpd_tls_ask_ccert`) and accepts mail only from clients that showed a trusted one
+   * (`permit_tls_all_clientcerts`, others get 554 at RCPT); 'require' also sets `smtpd_tls_req_ccert`
+   * (with tls 'encrypt': no certificate, no session).
+   */
+  clientCertificates?: 'ask' | 'require';
   /** Extra main.cf lines, `name = value` (escape hatch for one-off tests). */
   extraMainCf?: Record<string, string>;
   /** Bound on startup (default 20 000 ms). */
@@ -103,6 +110,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
     if (options.certs) {
       await writeFile(join(dir, 'server.key'), options.certs.key, { mode: 0o600 });
       await writeFile(join(dir, 'server.crt'), options.certs.cert + options.certs.caCert);
+      await writeFile(join(dir, 'client-ca.crt'), options.certs.caCert);
     }
 
     const port = await freePort();
@@ -297,6 +305,14 @@ function mainCf(dir: string, domains: string[], tls: 'none' | 'may' | 'encrypt',
           smtpd_tls_key_file: join(dir, 'server.key'),
           smtpd_tls_loglevel: '1',
         }),
+    ...(options.clientCertificates && tls !== 'none'
+      ? {
+          smtpd_tls_ask_ccert: 'yes',
+          smtpd_tls_CAfile: join(dir, 'client-ca.crt'),
+          smtpd_client_restrictions: 'permit_tls_all_clientcerts, reject',
+          ...(options.clientCertificates === 'require' ? { smtpd_tls_req_ccert: 'yes' } : {}),
+        }
+      : {}),
     ...options.extraMainCf,
   };
   return Object.entries(settings)

@@ -26,6 +26,24 @@ export class Dialogue {
     });
   }
 
+  /** Connects to a Unix-domain socket (LMTP). */
+  static openUnix(path: string): Promise<Dialogue> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ path });
+      socket.once('connect', () => resolve(new Dialogue(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Connects with implicit TLS (RFC 8314), verifying against `ca` as `localhost`. */
+  static openTls(port: number, ca: string): Promise<Dialogue> {
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca });
+      socket.once('secureConnect', () => resolve(new Dialogue(socket)));
+      socket.once('error', reject);
+    });
+  }
+
   private attach(): void {
     this.socket.setEncoding('latin1');
     this.socket.on('data', (chunk: string) => {

@@ -1,5 +1,6 @@
 import { SmtpError, isSmtpError } from '@smtpkit/wire';
 import type { PoolOptions } from '../pool.js';
+import { SlidingWindow } from './rate-limit.js';
 import type { ConnectOptions } from '../types.js';
 
 /** The pool's limits, validated and defaulted, and the options left for `connect()`. */
@@ -12,6 +13,8 @@ export interface PoolSettings {
   checkAfterIdle: number;
   checkCommand: 'RSET' | 'NOOP';
   connectOptions: ConnectOptions;
+  messageRate: SlidingWindow | undefined;
+  connectionRate: SlidingWindow | undefined;
 }
 
 const POOL_KEYS = [
@@ -24,6 +27,8 @@ const POOL_KEYS = [
   'checkCommand',
   'connectFn',
   'stopAfter',
+  'rateLimit',
+  'maxConnectionsPerMinute',
 ] as const;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
@@ -94,7 +99,24 @@ export function resolvePoolOptions(options: PoolOptions): PoolSettings {
     checkAfterIdle: nonNegative('checkAfterIdle', options.checkAfterIdle, 1_000),
     checkCommand,
     connectOptions,
+    messageRate: messageRate(options.rateLimit),
+    connectionRate:
+      options.maxConnectionsPerMinute === undefined
+        ? undefined
+        : new SlidingWindow(positiveInteger('maxConnectionsPerMinute', options.maxConnectionsPerMinute, 1), 60_000),
   };
+}
+
+function messageRate(rate: PoolOptions['rateLimit']): SlidingWindow | undefined {
+  if (rate === undefined) return undefined;
+  if (typeof rate !== 'object' || rate === null) throw optionError('pool option "rateLimit" must be { messages, perMs }');
+  if (rate.messages === undefined) throw optionError('pool option "rateLimit.messages" is required');
+  const messages = positiveInteger('rateLimit.messages', rate.messages, 1);
+  const perMs = rate.perMs;
+  if (typeof perMs !== 'number' || !(perMs > 0) || !Number.isFinite(perMs)) {
+    throw optionError('pool option "rateLimit.perMs" must be a positive number of milliseconds');
+  }
+  return new SlidingWindow(messages, perMs);
 }
 
 /** `send()` beyond `maxQueue`: nothing was sent and the same send succeeds once the queue drains. */

@@ -10,3 +10,7 @@ export { freePort, waitForPort } from './free-port.js';
 export type { WaitForPortOptions } from './free-port.js';
 export { startDovecot } from './dovecot.js';
 export type { DovecotMessage, DovecotOAuth2Options, DovecotOptions, DovecotServer, DovecotUser } from './dovecot.js';
+export { startOidcProvider } from './oidc-provider.js';
+export type { OidcProviderOptions, OidcProviderServer, TokenCall } from './oidc-provider.js';
+export { runScriptedBrowser, SCRIPTED_BROWSER } from './scripted-browser.js';
+export type { ScriptedBrowserOptions, ScriptedBrowserResult } from './scripted-browser.js';

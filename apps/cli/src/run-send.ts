@@ -4,6 +4,7 @@ import {
   connect, deliver, SmtpError,
   type ConnectOptions, type DeliverResult, type SendOptions, type SendResult, type Session, type TranscriptEvent,
 } from '@smtpkit/client';
+import { accountAuth, withAccountServer } from './account-auth.js';
 import { connectOptions, describeError, errorJson, replyJson, type ConnectionContext } from './connection.js';
 import { exitCodeFor, EXIT, InputFileError, UsageError, type ExitCode } from './exit-codes.js';
 import { prepareMessage, type PreparedMessage } from './message.js';
@@ -24,6 +25,7 @@ export function defaultHeloName(name = hostname()): string {
 }
 
 async function authOptions(cfg: SendConfig, out: Output): Promise<ConnectOptions['auth']> {
+  if (cfg.account) return accountAuth({ ...cfg, account: cfg.account }, out);
   if (!cfg.user) return undefined;
   const user = cfg.user;
   const oauth = cfg.auth === 'xoauth2' || cfg.auth === 'oauthbearer';
@@ -104,7 +106,7 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
   let session: Session | undefined;
   let progress: ((n: number) => void) | undefined;
   try {
-    const cfg = resolveSend(flags);
+    const cfg = await withAccountServer(resolveSend(flags), flags);
     out = new Output(cfg.output);
     ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls, authHint: cfg.authHint };
     const prepared = await prepareMessage(cfg);

@@ -25,6 +25,8 @@ export interface ConnectionConfig {
   helo?: string;
   timeoutMs?: number;
   authHint?: string;
+  /** `--account`: a stored OAuth account (smtpkit login). */
+  account?: string;
   output: OutputConfig;
 }
 
@@ -95,6 +97,7 @@ export function resolveConnection(flags: ProbeFlags & { requireTls?: boolean }, 
     helo: flags.helo ?? profile.helo,
     timeoutMs: parseTimeout(flags.timeout),
     authHint: profile.authHint,
+    ...(flags.account ?? profile.account ? { account: flags.account ?? profile.account } : {}),
     output: outputConfig(flags),
   };
 }
@@ -146,8 +149,9 @@ export function resolveSend(raw: SendFlags, env = process.env): SendConfig {
   if (quitAfter === 'tls' && conn.tls === 'none') throw new UsageError('--quit-after tls with --tls none');
   const auth = flags.auth !== undefined ? parseAuthMode(flags.auth) : (profile.auth ?? 'auto');
   const user = flags.user ?? profile.user;
-  if (quitAfter === 'auth' && !user) throw new UsageError('--quit-after auth needs --user');
-  if (auth !== 'auto' && !user) throw new UsageError(`--auth ${auth} needs --user`);
+  if (quitAfter === 'auth' && !user && !conn.account) throw new UsageError('--quit-after auth needs --user');
+  if (auth !== 'auto' && !user && !conn.account) throw new UsageError(`--auth ${auth} needs --user`);
+  if (flags.mx && conn.account) throw new UsageError('--mx delivers directly to port 25: AUTH (--account) does not apply');
   return {
     ...conn,
     // RFC 5321 §4.5.4.2 / RFC 6409: relay to MX hosts on port 25, unless told otherwise.

@@ -10,15 +10,19 @@ export interface ScriptedBrowserOptions {
   decline?: boolean;
   /** Bound on the number of requests (default 30). */
   maxSteps?: number;
+  /** Stop before requesting a URL that starts with this (the paste flow: the redirect nobody listens to). */
+  stopAt?: string;
 }
 
 /** What the scripted browser did. */
 export interface ScriptedBrowserResult {
   /** Every URL requested, in order. */
   visited: string[];
-  /** The status and body of the last page. */
+  /** The status and body of the last page (0 and '' when stopped by `stopAt`). */
   status: number;
   body: string;
+  /** The URL it stopped at (`stopAt`), else the last one requested. */
+  finalUrl: string;
 }
 
 interface Form {
@@ -39,6 +43,7 @@ export async function runScriptedBrowser(startUrl: string, options: ScriptedBrow
   const visited: string[] = [];
   let request: { url: string; method: string; body?: URLSearchParams } = { url: startUrl, method: 'GET' };
   for (let step = 0; step < (options.maxSteps ?? 30); step++) {
+    if (options.stopAt && request.url.startsWith(options.stopAt)) return { visited, status: 0, body: '', finalUrl: request.url };
     visited.push(request.url);
     const response = await fetch(request.url, {
       method: request.method,
@@ -65,7 +70,7 @@ export async function runScriptedBrowser(startUrl: string, options: ScriptedBrow
     }
     const body = await response.text();
     const form = pickForm(body, options.decline === true);
-    if (!form) return { visited, status: response.status, body };
+    if (!form) return { visited, status: response.status, body, finalUrl: request.url };
     const fields = new URLSearchParams();
     for (const [name, value] of form.fields) {
       if (name === 'login') fields.set(name, options.login ?? 'alice@example.com');

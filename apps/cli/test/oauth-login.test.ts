@@ -138,6 +138,10 @@ describe('smtpkit login oidc against oidc-provider, sending through Dovecot', ()
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(web.dir, 'state', 'smtpkit', 'tokens')).mode & 0o777).toBe(0o700);
     await sendRefreshSend('web', web);
+    const probe = await cli(['probe', '--account', 'web', '-s', '127.0.0.1', '-p', String(h.dovecot.submissionPort), '--tls', 'starttls', '--ca', h.caFile, '-v'], web.env);
+    expect(probe.code, probe.stderr).toBe(0);
+    expect(probe.stderr).toMatch(/C: AUTH XOAUTH2 \S+/);
+    expect(probe.stderr).toMatch(/S: 235 /);
   });
 
   it('five concurrent `smtpkit token` calls past expiry cause exactly one refresh', async () => {
@@ -175,11 +179,11 @@ describe('smtpkit login oidc against oidc-provider, sending through Dovecot', ()
     expect(token.stderr).toMatch(/run `smtpkit login web` again/);
   });
 
-  it('device flow (RFC 8628, with one slow_down) → SMTP check at Dovecot → send → refresh → send', async () => {
+  it('auto picks the device flow without a browser (RFC 8628, one slow_down) → SMTP check at Dovecot → send → refresh → send', async () => {
     const home = homeDirs();
     const events: Array<Record<string, unknown>> = [];
     const login = await runInteractive(
-      [...loginArgs('dev', 'device', ['--json', '--server', `127.0.0.1:${h.dovecot.submissionPort}`, '--ca', h.caFile])],
+      [...loginArgs('dev', 'auto', ['--json', '--server', `127.0.0.1:${h.dovecot.submissionPort}`, '--ca', h.caFile])],
       home.env,
       (event) => {
         events.push(event);

@@ -302,3 +302,48 @@ else if (argv[0] === 'clear') fs.rmSync(key, { force: true });
 else process.exit(2);
 `;
 }
+
+describe('smtpkit login: what is refused before anything is contacted', () => {
+  it('microsoft without --client-id: exit 64, no borrowed id, pointing at the registration help', async () => {
+    const r = await cli(['login', 'microsoft', '--no-probe'], homeDirs().env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/needs --client-id \(your Entra app registration; smtpkit ships no borrowed id\).*docs\/OAUTH\.md/);
+  });
+
+  it('`smtpkit login --help` explains the Entra registration and the Google client', async () => {
+    const r = await cli(['login', 'microsoft', '--help'], homeDirs().env);
+    expect(r.code).toBe(0);
+    for (const words of ['Mobile and desktop applications', 'http://localhost', 'Allow public client flows', 'SMTP.Send, offline_access, openid, email', 'Desktop app', '7 days']) {
+      expect(r.stdout).toContain(words);
+    }
+  });
+
+  it('google with --flow device: exit 64 with the reason', async () => {
+    const dir = scratch({ 'client.json': JSON.stringify({ installed: { client_id: 'id.apps.googleusercontent.com', client_secret: 'GOCSPX-not-confidential' } }) });
+    const r = await cli(['login', 'google', '--client-file', join(dir, 'client.json'), '--flow', 'device', '--no-probe'], homeDirs().env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/Google's device flow refuses the https:\/\/mail\.google\.com\/ scope/);
+  });
+
+  it('google with a "Web application" client file: exit 78, naming the right client type', async () => {
+    const dir = scratch({ 'web.json': JSON.stringify({ web: { client_id: 'x', client_secret: 'y' } }) });
+    const r = await cli(['login', 'google', '--client-file', join(dir, 'web.json'), '--no-probe'], homeDirs().env);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/not a Google "Desktop app" client file \(it is a "Web application" client\)/);
+  });
+
+  it('oidc with a plain-http issuer elsewhere than this machine: exit 64', async () => {
+    const r = await cli(['login', 'oidc', '--issuer', 'http://id.example.org', '--client-id', 'x', '--no-probe'], homeDirs().env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/--issuer must be https/);
+  });
+
+  it('token, send and logout for an unknown account: exit 78 naming `smtpkit login`', async () => {
+    const env = homeDirs().env;
+    for (const args of [['token', 'nobody'], ['logout', 'nobody'], ['send', '--account', 'nobody', '-f', 'a@example.com', '-t', 'b@example.com', '--body', 'x']]) {
+      const r = await cli(args, env);
+      expect(r.code, args.join(' ')).toBe(78);
+      expect(r.stderr).toMatch(/no account "nobody": sign in first with `smtpkit login/);
+    }
+  });
+});

@@ -64,6 +64,16 @@ describe('the loopback redirect receiver', () => {
     expect(() => codeFromCallback(new URL('http://localhost/?code=c&state=s&iss=https%3A%2F%2Fevil.example'), expect_)).toThrow(/not the one asked/);
   });
 
+  it('Entra ID style: redirect http://localhost:PORT (registered as http://localhost), still bound to 127.0.0.1, on the port asked', async () => {
+    const { freePort } = await import('@smtpkit/testkit');
+    const port = await freePort();
+    const receiver = await startLoopbackReceiver({ state: 'm', redirectHost: 'localhost', redirectPath: '', port });
+    expect(receiver.redirectUri).toBe(`http://localhost:${port}`);
+    const code = receiver.waitForCode();
+    expect(await get(port, '/?code=k&state=m', `localhost:${port}`)).toBe(200);
+    await expect(code).resolves.toBe('k');
+  });
+
   it('names the port when it is taken', async () => {
     const first = await startLoopbackReceiver({ state: 'x' });
     try {

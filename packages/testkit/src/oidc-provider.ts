@@ -33,8 +33,11 @@ export interface OidcProviderServer {
   tokenCalls(): TokenCall[];
   /** Successful `refresh_token` grants so far. */
   refreshCount(): number;
-  /** Revokes a refresh token at the revocation endpoint (RFC 7009), as the user would in the provider's UI. */
-  revoke(refreshToken: string): Promise<void>;
+  /**
+   * Revokes a token at the revocation endpoint (RFC 7009). A refresh token takes its whole grant with it (as when
+   * the user removes the app); an access token only itself (introspection then says inactive).
+   */
+  revoke(token: string, hint?: 'refresh_token' | 'access_token'): Promise<void>;
   /** Closes the listener and every open connection. */
   stop(): Promise<void>;
 }
@@ -143,11 +146,11 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
     introspection: { url: `${issuer}/token/introspection`, ...INTROSPECTOR },
     tokenCalls: () => [...calls],
     refreshCount: () => calls.filter((c) => c.grantType === 'refresh_token' && !c.error).length,
-    revoke: async (refreshToken) => {
+    revoke: async (token, hint = 'refresh_token') => {
       const response = await fetch(`${issuer}/token/revocation`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token', client_id: NATIVE_CLIENT }),
+        body: new URLSearchParams({ token, token_type_hint: hint, client_id: NATIVE_CLIENT }),
       });
       if (!response.ok) throw new Error(`revocation failed: ${response.status} ${await response.text()}`);
     },

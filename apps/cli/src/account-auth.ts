@@ -17,10 +17,10 @@ export async function accountAuth(
   if (!['auto', 'xoauth2', 'oauthbearer'].includes(auth)) {
     throw new UsageError(`--account signs in with OAuth 2.0: use --auth xoauth2 or oauthbearer, not ${auth}`);
   }
-  const { AccountStore, accountTokenProvider } = await import('@smtpkit/oauth');
-  const record = await new AccountStore().get(cfg.account);
-  const user = cfg.user ?? record.user;
   const override = tokenSource({ env: process.env, command: cfg.tokenCommand });
+  const { AccountStore, accountTokenProvider } = await import('@smtpkit/oauth');
+  // With a token from CI and --user, the account need not exist on this machine.
+  const user = override && cfg.user ? cfg.user : cfg.user ?? (await new AccountStore().get(cfg.account)).user;
   const source = override ?? accountTokenProvider(cfg.account);
   return {
     user,

@@ -338,6 +338,20 @@ describe('smtpkit login: what is refused before anything is contacted', () => {
     expect(r.stderr).toMatch(/--issuer must be https/);
   });
 
+  it('a profile names the account; SMTPKIT_OAUTH_TOKEN with --user takes precedence over it (CI)', async () => {
+    const dir = scratch({ 'config.json': JSON.stringify({ profiles: { campus: { account: 'not-here', server: '127.0.0.1', port: h.dovecot.submissionPort, tls: 'starttls' } } }) });
+    const env = { ...homeDirs().env, SMTPKIT_CONFIG: join(dir, 'config.json') };
+    const msg = ['-f', 'alice@example.com', '-t', 'bob@example.org', '--body', 'x', '--ca', h.caFile];
+    const fromProfile = await cli(['send', '--profile', 'campus', ...msg], env);
+    expect(fromProfile.code).toBe(78);
+    expect(fromProfile.stderr).toMatch(/no account "not-here"/);
+    // A token from elsewhere wins: Dovecot asks the provider, which does not know it (535, exit 77), but no store is read.
+    const ci = await cli(['send', '--profile', 'campus', '--user', 'alice@example.com', ...msg], { ...env, SMTPKIT_OAUTH_TOKEN: 'not-a-token-the-provider-issued' });
+    expect(ci.code).toBe(77);
+    expect(ci.stderr).not.toMatch(/no account/);
+    expect(ci.stderr).toMatch(/535/);
+  });
+
   it('token, send and logout for an unknown account: exit 78 naming `smtpkit login`', async () => {
     const env = homeDirs().env;
     for (const args of [['token', 'nobody'], ['logout', 'nobody'], ['send', '--account', 'nobody', '-f', 'a@example.com', '-t', 'b@example.com', '--body', 'x']]) {

@@ -260,6 +260,14 @@ describe('the token store', () => {
     expect(stores[1]!.stdin).toContain(accessToken);
     for (const c of calls) expect(c.argv.join(' ')).not.toContain(accessToken);
     expect(() => statSync(join(home.dir, 'state', 'smtpkit', 'tokens', 'kr.json'))).toThrow();
+    // Past the lifetime: the refresh writes the rotated set back through secret-tool's stdin.
+    await wait(TTL_S * 1000 + 300);
+    const refreshed = await runCli(['token', 'kr'], { env });
+    expect(refreshed.code, refreshed.stderr).toBe(0);
+    expect(refreshed.stdout.trim()).not.toBe(accessToken);
+    const last = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; stdin: string }).filter((c) => c.argv[0] === 'store').at(-1)!;
+    expect(last.stdin).toContain(refreshed.stdout.trim());
+    expect(last.argv.join(' ')).not.toContain(refreshed.stdout.trim());
     const out = await cli(['logout', 'kr'], env);
     expect(out.code).toBe(0);
     expect(readFileSync(log, 'utf8')).toContain('"clear"');

@@ -109,18 +109,23 @@ function readOneLine(): Promise<string> {
 
 function announce(out: Output, event: LoginEvent): void {
   out.json({ event: event.type, ...event, type: undefined });
+  // The instructions are needed to finish signing in: even -q shows them.
+  const say = (line: string): void => {
+    if (out.config.quiet) process.stderr.write(`${line}\n`);
+    else out.warn(line);
+  };
   switch (event.type) {
     case 'browser':
-      out.warn(`${event.opened ? 'A browser was opened; if it did not show the sign-in, open' : 'Open'} this URL to sign in (the answer returns to ${event.redirectUri}):\n  ${event.url}`);
+      say(`${event.opened ? 'A browser was opened; if it did not show the sign-in, open' : 'Open'} this URL to sign in (the answer returns to ${event.redirectUri}):\n  ${event.url}`);
       break;
     case 'device':
-      out.warn(`To sign in, visit ${event.verificationUri} and enter the code ${event.userCode} (valid ${Math.round(event.expiresIn / 60)} min)`);
+      say(`To sign in, visit ${event.verificationUri} and enter the code ${event.userCode} (valid ${Math.round(event.expiresIn / 60)} min)`);
       break;
     case 'paste':
-      out.warn(`Open this URL in a browser on any machine and sign in:\n  ${event.url}\nThe browser then fails to load ${event.redirectUri}…; copy that whole address from its address bar and paste it here:`);
+      say(`Open this URL in a browser on any machine and sign in:\n  ${event.url}\nThe browser then fails to load ${event.redirectUri}…; copy that whole address from its address bar and paste it here:`);
       break;
     case 'slow_down':
-      out.warn(`(the provider asked to poll more slowly: every ${event.interval} s)`);
+      say(`(the provider asked to poll more slowly: every ${event.interval} s)`);
       break;
   }
 }

@@ -47,7 +47,7 @@ export function addOAuthCommands(program: Command): void {
     .option('-s, --server <host[:port]>', 'SMTP server for the check (default: the provider\'s)')
     .option('--ca <path>', 'extra CA certificate (PEM) for the check')
     .option('--json', 'print JSON lines on stdout (the URL or device code as an event, then the result)')
-    .option('-q, --quiet', 'print nothing but errors')
+    .option('-q, --quiet', 'print nothing but the sign-in instructions and errors')
     .addHelpText('after', REGISTRATION_HELP)
     .action(async (provider: string, flags: LoginFlags) => {
       const { runLogin } = await import('./login.js');

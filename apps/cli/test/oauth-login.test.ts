@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli, scratch, type CliRun } from './helpers.js';
 
 // End to end against real components on 127.0.0.1: panva's oidc-provider (PKCE required, device flow,
-// rotating refresh tokens, introspection, revocation, 3-second access tokens) and Dovecot's submission
+// rotating refresh tokens, introspection, revocation, 5-second access tokens) and Dovecot's submission
 // service whose oauth2 passdb introspects every token at that provider, relaying to aiosmtpd.
 
-const TTL_S = 3;
+const TTL_S = 5;
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Harness {

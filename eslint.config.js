@@ -39,6 +39,10 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['@smtpkit/mime', '**/smtp-wire/src/**'] }] },
   },
   {
+    files: ['packages/oauth/src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@smtpkit/wire', '@smtpkit/client', '@smtpkit/mime'] }] },
+  },
+  {
     files: ['apps/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['**/packages/*/src/**', '@smtpkit/*/src/*'] }] },
   },

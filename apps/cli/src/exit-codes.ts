@@ -72,6 +72,10 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof DataError) return EXIT.DATAERR;
   const e = (error ?? {}) as ErrorShape;
   if (e.name === 'MimeError') return EXIT.DATAERR;
+  if (e.name === 'OAuthError') return oauthExit(e.kind);
+  // A token provider that failed inside AUTH (refresh refused, provider down) keeps its OAuth meaning.
+  const cause = (error as { cause?: ErrorShape }).cause;
+  if (e.code === 'ERR_SMTP_AUTH_TOKEN' && cause?.name === 'OAuthError') return oauthExit(cause.kind);
   if (e.name !== 'SmtpError') return EXIT.TEMPFAIL;
   const code = e.code ?? '';
   switch (e.kind) {
@@ -97,6 +101,22 @@ export function exitCodeFor(error: unknown): ExitCode {
       if (klass === 4) return EXIT.TEMPFAIL;
       return EXIT.PROTOCOL;
     }
+    default:
+      return EXIT.TEMPFAIL;
+  }
+}
+
+/** `OAuthError.kind` (from @smtpkit/oauth) to an exit code: sign in again is 77, a registration problem 78. */
+function oauthExit(kind: string | undefined): ExitCode {
+  switch (kind) {
+    case 'usage':
+      return EXIT.USAGE;
+    case 'config':
+      return EXIT.CONFIG;
+    case 'auth':
+      return EXIT.NOPERM;
+    case 'protocol':
+      return EXIT.PROTOCOL;
     default:
       return EXIT.TEMPFAIL;
   }

@@ -15,6 +15,8 @@ export interface Profile {
   tls?: CliTlsMode;
   auth?: CliAuthMode;
   user?: string;
+  /** A stored OAuth account (smtpkit login). */
+  account?: string;
   from?: string;
   helo?: string;
   ca?: string;
@@ -91,7 +93,7 @@ function validateProfile(name: string, raw: unknown): Profile {
   if (typeof raw !== 'object' || raw === null) throw new UsageError(`profile "${name}" must be an object`);
   const p = raw as Record<string, unknown>;
   const out: Profile = {};
-  for (const key of ['server', 'user', 'from', 'helo', 'ca'] as const) {
+  for (const key of ['server', 'user', 'account', 'from', 'helo', 'ca'] as const) {
     if (p[key] !== undefined) {
       if (typeof p[key] !== 'string') throw new UsageError(`profile "${name}": ${key} must be a string`);
       out[key] = p[key];

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { addExtraSendOptions, type ExtraSendFlags } from './send-extras.js';
+import { addOAuthCommands } from './commands/oauth.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags extends ExtraSendFlags {
@@ -9,7 +10,7 @@ export interface SendFlags extends ExtraSendFlags {
   subject?: string; body?: string; bodyFile?: string; html?: string;
   attach?: string[]; inline?: string[]; header?: string[];
   eml?: string; readRecipients?: boolean;
-  tls?: string; requireTls?: boolean; ca?: string; pin?: string; insecure?: boolean;
+  tls?: string; requireTls?: boolean; ca?: string; pin?: string; insecure?: boolean; account?: string;
   user?: string; passwordCommand?: string; auth?: string; tokenCommand?: string;
   helo?: string; heloOnly?: boolean; timeout?: string; quitAfter?: string;
   dryRun?: boolean; quiet?: boolean; verbose?: boolean; json?: boolean; transcript?: string;
@@ -19,6 +20,7 @@ export interface SendFlags extends ExtraSendFlags {
 export interface ProbeFlags {
   server?: string; port?: string; profile?: string; tls?: string; ca?: string; pin?: string; insecure?: boolean;
   helo?: string; timeout?: string; quiet?: boolean; verbose?: boolean; json?: boolean; transcript?: string;
+  account?: string;
 }
 
 /** What the program decided to run; actions load their code lazily so `--help` stays instant. */
@@ -38,6 +40,7 @@ function connectionOptions(cmd: Command): Command {
     .option('--ca <path>', 'extra CA certificate (PEM)')
     .option('--pin <sha256>', "pin the server certificate's SHA-256 fingerprint")
     .option('--insecure', 'do not verify the certificate (dangerous)')
+    .option('--account <name>', 'AUTH XOAUTH2 with an account from `smtpkit login` (refreshed as needed)')
     .option('--helo <name>', 'EHLO/HELO name (default: this host name)')
     .option('--timeout <seconds>', 'per-step timeout (default: RFC 5321 §4.5.3.2 values)')
     .option('-q, --quiet', 'print nothing at all')
@@ -89,6 +92,7 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .command('probe')
     .description('connect, EHLO, STARTTLS when offered, EHLO again; print capabilities and the certificate');
   connectionOptions(probe).action((flags: ProbeFlags) => actions.probe(flags));
+  addOAuthCommands(program);
 
   return program;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect, type Session } from '@smtpkit/client';
 import { exitCodeFor, EXIT, InputFileError, type ExitCode } from './exit-codes.js';
+import { accountAuth, withAccountServer } from './account-auth.js';
 import { connectOptions, describeError, errorJson, type ConnectionContext } from './connection.js';
 import { Output, type TranscriptLine } from './output.js';
 import type { ProbeFlags } from './program.js';
@@ -55,7 +56,7 @@ export async function runProbe(flags: ProbeFlags): Promise<ExitCode> {
   let ctx: ConnectionContext = { host: flags.server ?? '127.0.0.1', port: Number(flags.port) || 0, tls: 'auto' };
   let session: Session | undefined;
   try {
-    const cfg = resolveConnection(flags);
+    const cfg = await withAccountServer(resolveConnection(flags), flags);
     out = new Output(cfg.output);
     ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls };
     const ca = cfg.ca !== undefined ? await readFile(cfg.ca).catch((e: unknown) => Promise.reject(new InputFileError(cfg.ca!, e))) : undefined;
@@ -63,6 +64,7 @@ export async function runProbe(flags: ProbeFlags): Promise<ExitCode> {
     const ehlo = new EhloRecorder();
     const options = connectOptions(cfg, {
       ca,
+      ...(cfg.account ? { auth: await accountAuth({ account: cfg.account }, out) } : {}),
       onTranscript: (e) => {
         ehlo.push(e);
         out.transcript(e);

@@ -4,6 +4,7 @@ import {
   connect, deliver, SmtpError,
   type ConnectOptions, type DeliverResult, type SendOptions, type SendResult, type Session, type TranscriptEvent,
 } from '@smtpkit/client';
+import { accountAuth, withAccountServer } from './account-auth.js';
 import { connectOptions, describeError, errorJson, replyJson, type ConnectionContext } from './connection.js';
 import { exitCodeFor, EXIT, InputFileError, UsageError, type ExitCode } from './exit-codes.js';
 import { hasUtf8LocalPart, prepareMessage, type PreparedMessage } from './message.js';
@@ -36,6 +37,7 @@ export function defaultHeloName(name = hostname()): string {
 async function authOptions(cfg: SendConfig, out: Output): Promise<ConnectOptions['auth']> {
   // RFC 4422 appendix A: the client certificate is the credential; --user, if given, is the authorization identity.
   if (cfg.auth === 'external') return { user: cfg.user ?? '', method: 'EXTERNAL' };
+  if (cfg.account) return accountAuth({ ...cfg, account: cfg.account }, out);
   if (!cfg.user) return undefined;
   const user = cfg.user;
   const oauth = cfg.auth === 'xoauth2' || cfg.auth === 'oauthbearer';
@@ -124,7 +126,7 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
   let session: Session | undefined;
   let progress: ((n: number) => void) | undefined;
   try {
-    const cfg = resolveSend(flags);
+    const cfg = await withAccountServer(resolveSend(flags), flags);
     out = new Output(cfg.output);
     ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls, authHint: cfg.authHint };
     const prepared = await prepareMessage(cfg);

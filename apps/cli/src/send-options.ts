@@ -26,6 +26,8 @@ export interface ConnectionConfig {
   helo?: string;
   timeoutMs?: number;
   authHint?: string;
+  /** `--account`: a stored OAuth account (smtpkit login). */
+  account?: string;
   output: OutputConfig;
 }
 
@@ -96,6 +98,7 @@ export function resolveConnection(flags: ProbeFlags & { requireTls?: boolean }, 
     helo: flags.helo ?? profile.helo,
     timeoutMs: parseTimeout(flags.timeout),
     authHint: profile.authHint,
+    ...(flags.account ?? profile.account ? { account: flags.account ?? profile.account } : {}),
     output: outputConfig(flags),
   };
 }
@@ -147,8 +150,9 @@ export function resolveSend(raw: SendFlags, env = process.env): SendConfig {
   if (quitAfter === 'tls' && conn.tls === 'none') throw new UsageError('--quit-after tls with --tls none');
   const auth = flags.auth !== undefined ? parseAuthMode(flags.auth) : (profile.auth ?? 'auto');
   const user = flags.user ?? profile.user;
-  if (quitAfter === 'auth' && !user) throw new UsageError('--quit-after auth needs --user');
-  if (auth !== 'auto' && auth !== 'external' && !user) throw new UsageError(`--auth ${auth} needs --user`);
+  if (quitAfter === 'auth' && !user && !conn.account) throw new UsageError('--quit-after auth needs --user');
+  if (auth !== 'auto' && auth !== 'external' && !user && !conn.account) throw new UsageError(`--auth ${auth} needs --user`);
+  if (flags.mx && conn.account) throw new UsageError('--mx delivers directly to port 25: AUTH (--account) does not apply');
   return {
     ...conn,
     ...resolveExtras({ ...flags, auth }, env),

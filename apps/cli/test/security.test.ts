@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { scenarios, startFaultServer, type FaultServer } from '@smtpkit/client/testing';
@@ -230,6 +231,53 @@ describe('smtpkit send: secrets never reach -v, --json or --transcript', () => {
       expectNoSecret(all, wrong);
     });
   }
+
+  describe('--account (a stored OAuth account), including a refresh after the server refused the token', () => {
+    const REFRESH = 'rt-stored-Kappa-8812-secret';
+    const REFRESHED = 'ya29.refreshed-Lambda-2290-secret';
+    let tokenEndpoint: HttpServer;
+    function home(access: string): Record<string, string> {
+      const root = scratch();
+      mkdirSync(join(root, 'config', 'smtpkit'), { recursive: true });
+      mkdirSync(join(root, 'state', 'smtpkit', 'tokens'), { recursive: true, mode: 0o700 });
+      const port = (tokenEndpoint.address() as AddressInfo).port;
+      const account = {
+        name: 'stored', provider: 'oidc', user: USER, store: 'file', clientId: 'cli', tokenEndpoint: `http://127.0.0.1:${port}/token`,
+        scopes: ['openid'], scopeOnRefresh: false, createdAt: new Date().toISOString(), accessTokenExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      };
+      writeFileSync(join(root, 'config', 'smtpkit', 'accounts.json'), JSON.stringify({ version: 1, accounts: { stored: account } }));
+      writeFileSync(
+        join(root, 'state', 'smtpkit', 'tokens', 'stored.json'),
+        JSON.stringify({ accessToken: access, refreshToken: REFRESH, expiresAt: Date.now() + 3_600_000, obtainedAt: Date.now() }),
+        { mode: 0o600 },
+      );
+      return { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') };
+    }
+    beforeAll(async () => {
+      tokenEndpoint = createHttpServer((_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ access_token: REFRESHED, refresh_token: `${REFRESH}-2`, token_type: 'Bearer', expires_in: 3600 }));
+      });
+      await new Promise<void>((resolve) => tokenEndpoint.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => tokenEndpoint.close(resolve));
+    });
+
+    it('success: exit 0, no token in any output', async () => {
+      const { r, all } = await runAll(server.port, ['--account', 'stored'], home(TOKEN), 'account-ok');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/C: AUTH XOAUTH2/);
+      expectNoSecret(all, TOKEN);
+      expectNoSecret(all, REFRESH);
+    });
+    it('refused, refreshed, refused again: exit 77, neither the stored, the refresh nor the new token in any output', async () => {
+      const { r, all } = await runAll(server.port, ['--account', 'stored'], home(`stale-${TOKEN}`), 'account-bad');
+      expect(r.code, r.stderr).toBe(77);
+      expect(r.stderr).toMatch(/asking for a fresh one/);
+      for (const secret of [`stale-${TOKEN}`, REFRESH, REFRESHED, `${REFRESH}-2`]) expectNoSecret(all, secret);
+    });
+  });
 
   describe('--auth oauthbearer (RFC 7628) on a scripted STARTTLS server', () => {
     let ok: FaultServer;

@@ -2,7 +2,9 @@
  * Send through a campus Office 365 account: smtp.office365.com:587, STARTTLS required,
  * AUTH LOGIN with the password or XOAUTH2 with an access token, From = the mailbox.
  *
- *   SMTPKIT_USER=me@campus.edu SMTPKIT_OAUTH_TOKEN=… node dist/campus.js [-v]
+ *   smtpkit login microsoft --client-id ID --tenant campus.edu --account campus   (once)
+ *   SMTPKIT_ACCOUNT=campus node dist/campus.js [-v]
+ *   SMTPKIT_USER=me@campus.edu SMTPKIT_OAUTH_TOKEN=… node dist/campus.js [-v]     (a token from elsewhere)
  *
  * See provider.ts for every environment variable.
  */

@@ -2,6 +2,8 @@
  * Send through Gmail (smtp.gmail.com:587, STARTTLS) or AOL (smtp.aol.com:465, TLS from the first
  * byte) with an app password or an XOAUTH2 access token.
  *
+ *   smtpkit login google --client-file client_secret.json --account gmail   (once)
+ *   SMTPKIT_ACCOUNT=gmail node dist/external.js gmail [-v]
  *   SMTPKIT_USER=me@gmail.com SMTPKIT_PASSWORD=<app password> node dist/external.js gmail [-v]
  *   SMTPKIT_USER=me@aol.com   SMTPKIT_PASSWORD=<app password> node dist/external.js aol [-v]
  *

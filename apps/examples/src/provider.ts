@@ -3,9 +3,10 @@
  * the way the provider wants, authenticate, send one short message.
  *
  * Environment (secrets never on the command line):
- *   SMTPKIT_USER          the mailbox you log in as (also the From address)
- *   SMTPKIT_PASSWORD      password or app password                 } one of the two
- *   SMTPKIT_OAUTH_TOKEN   OAuth 2.0 access token (XOAUTH2)          }
+ *   SMTPKIT_ACCOUNT       an account from `smtpkit login` (XOAUTH2, refreshed as needed)  }
+ *   SMTPKIT_OAUTH_TOKEN   OAuth 2.0 access token (XOAUTH2; wins over the account, for CI)  } one of
+ *   SMTPKIT_PASSWORD      password or app password                                        } these
+ *   SMTPKIT_USER          the mailbox you log in as (also the From address; default: the account's)
  *   SMTPKIT_TO            recipient (default: yourself)
  *   SMTPKIT_HOST, SMTPKIT_PORT, SMTPKIT_CA   override the server and trust a CA file (PEM)
  */
@@ -28,20 +29,31 @@ export class SetupError extends Error {
   override readonly name = 'SetupError';
 }
 
+/** A stored account: its mailbox and a token provider that refreshes (the client asks again after a refusal). */
+async function storedAccount(name: string, env: NodeJS.ProcessEnv): Promise<{ user: string; accessToken: NonNullable<AuthOptions['accessToken']> }> {
+  const { AccountStore, accountTokenProvider } = await import('@smtpkit/oauth');
+  const record = await new AccountStore({ env }).get(name);
+  return { user: record.user, accessToken: accountTokenProvider(name, { env }) };
+}
+
 /** Send one message through a provider preset, configured from `env`. */
 export async function sendThroughProvider(
   preset: ProviderPreset,
   env: NodeJS.ProcessEnv,
   onTranscript?: (e: TranscriptEvent) => void,
 ): Promise<SendResult> {
-  const user = env.SMTPKIT_USER;
-  if (!user) throw new SetupError('set SMTPKIT_USER to your mailbox address');
   const token = env.SMTPKIT_OAUTH_TOKEN;
+  const accountName = env.SMTPKIT_ACCOUNT;
   const pass = env.SMTPKIT_PASSWORD;
-  if (!token && !pass) throw new SetupError('set SMTPKIT_PASSWORD (an app password) or SMTPKIT_OAUTH_TOKEN');
+  const account = !token && accountName ? await storedAccount(accountName, env) : undefined;
+  const user = env.SMTPKIT_USER || account?.user;
+  if (!user) throw new SetupError('set SMTPKIT_ACCOUNT (after `smtpkit login`), or SMTPKIT_USER to your mailbox address');
+  if (!token && !account && !pass) throw new SetupError('sign in with `smtpkit login` and set SMTPKIT_ACCOUNT, or set SMTPKIT_PASSWORD (an app password) or SMTPKIT_OAUTH_TOKEN');
   const auth: AuthOptions = token
     ? { user, method: 'XOAUTH2', accessToken: token }
-    : { user, pass, ...(preset.passwordMethod ? { method: preset.passwordMethod } : {}) };
+    : account
+      ? { user, method: 'XOAUTH2', accessToken: account.accessToken }
+      : { user, pass, ...(preset.passwordMethod ? { method: preset.passwordMethod } : {}) };
   const to = env.SMTPKIT_TO || user;
   const message = buildMessage({
     // Submission servers reject a From that is not the authenticated mailbox (Office 365: 5.7.60 SendAsDenied).
@@ -74,8 +86,10 @@ export async function runExample(preset: ProviderPreset, argv: readonly string[]
     );
     process.stdout.write(`${preset.name}: ${result.reply.code} ${result.reply.lines[0] ?? ''} (${result.accepted.join(', ')})\n`);
   } catch (error) {
-    const e = error as Error & { hint?: string };
+    const e = error as Error & { hint?: string; kind?: string; cause?: { name?: string; kind?: string } };
     process.stderr.write(`${preset.name}: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}\n`);
-    process.exitCode = error instanceof SetupError ? 64 : 1;
+    // A stored account that needs `smtpkit login` again exits 77, as the CLI does.
+    const oauth = e.name === 'OAuthError' ? e : e.cause?.name === 'OAuthError' ? e.cause : undefined;
+    process.exitCode = error instanceof SetupError || oauth?.kind === 'usage' || oauth?.kind === 'config' ? 64 : oauth?.kind === 'auth' ? 77 : 1;
   }
 }

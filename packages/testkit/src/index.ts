@@ -14,3 +14,7 @@ export { startDante, startSilentServer, startTinyproxy } from './proxies.js';
 export type { DanteOptions, ProxyCredentials, TestProxy, TinyproxyOptions } from './proxies.js';
 export { dovecotClientCertificateConf, generateClientCertificate } from './client-certificates.js';
 export type { ClientCertificate, ClientCertificateOptions } from './client-certificates.js';
+export { startOidcProvider } from './oidc-provider.js';
+export type { OidcProviderOptions, OidcProviderServer, TokenCall } from './oidc-provider.js';
+export { runScriptedBrowser, SCRIPTED_BROWSER } from './scripted-browser.js';
+export type { ScriptedBrowserOptions, ScriptedBrowserResult } from './scripted-browser.js';

@@ -107,6 +107,8 @@ const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Why an RFC 2047 encoded word is broken, or undefined when it is fine. */
 function encodedWordProblem(word: string, charset: string, encoding: string, text: string): string | undefined {
+  if (encoding !== 'B' && encoding !== 'Q') return `unknown encoding ${JSON.stringify(encoding)} in ${word}`;
+  if (/\s/.test(charset) || /\s/.test(text)) return `white space inside ${word}`;
   if (word.length > 75) return `longer than 75 characters (RFC 2047 §2): ${word.slice(0, 40)}…`;
   if (decodeCharset(charset.split('*')[0] as string, new Uint8Array()) === undefined) return `unknown charset ${JSON.stringify(charset)}`;
   if (encoding === 'B') {
@@ -120,7 +122,8 @@ function encodedWordProblem(word: string, charset: string, encoding: string, tex
 /** Decodes RFC 2047 encoded words in a header value; collects problems of broken ones. */
 export function decodeEncodedWords(value: string, problems?: string[]): string {
   // RFC 2047 §6.2: white space between adjacent encoded words is dropped.
-  const re = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+  // Loose on purpose: something shaped like an encoded word but broken (spaces, unknown encoding) is reported.
+  const re = /=\?([^?\r\n]+)\?([^?\r\n]*)\?([^?\r\n]*)\?=/g;
   let out = '';
   let last = 0;
   let prevWasWord = false;

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
+import { addInboxCommand, type InboxFlags } from './commands/inbox.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags {
@@ -24,6 +25,7 @@ export interface ProbeFlags {
 export interface Actions {
   send(flags: SendFlags): Promise<void>;
   probe(flags: ProbeFlags): Promise<void>;
+  inbox?(flags: InboxFlags): Promise<void>;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -88,6 +90,7 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .command('probe')
     .description('connect, EHLO, STARTTLS when offered, EHLO again; print capabilities and the certificate');
   connectionOptions(probe).action((flags: ProbeFlags) => actions.probe(flags));
+  addInboxCommand(program, async (flags) => actions.inbox?.(flags));
 
   return program;
 }

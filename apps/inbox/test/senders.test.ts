@@ -1,9 +1,9 @@
 // Real senders into the inbox, and the bytes each sent compared with what the inbox stored.
+// (The lab client's test is in apps/examples, which depends on this package.)
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sendMail } from '@smtpkit/client';
 import { buildMessage } from '@smtpkit/mime';
@@ -100,27 +100,6 @@ describe('real senders into the inbox: the bytes stored are the bytes sent', () 
     expect(detail.findings).toEqual([]);
   });
 
-  it('the lab client (apps/examples, a separate process): HELO, plain DATA', async () => {
-    const require = createRequire(import.meta.url);
-    const lab = join(dirname(require.resolve('@smtpkit/examples/package.json')), 'dist', 'lab.js');
-    await run(process.execPath, [lab, String(inbox.smtpPort), '127.0.0.1'], { timeout: 30_000 });
-    const list = await getJson<Array<{ id: string; from: string }>>(inbox, '/api/messages');
-    const row = list.find((m) => m.from === 'alice@crepes.fr');
-    expect(row).toBeDefined();
-    const detail = await getJson(inbox, `/api/messages/${row!.id}`);
-    const raw = Buffer.from(await (await fetch(new URL(`/api/messages/${row!.id}/raw`, inbox.url))).arrayBuffer());
-    // the lab writes "\r\n I love computer networks!" then "\r\n.\r\n"
-    expect(raw.toString('latin1')).toBe('\r\n I love computer networks!\r\n');
-    expect(detail.to).toEqual(['bob@hamburger.edu']);
-    expect(detail.extensions).toEqual([]);
-    const codes = detail.findings.map((f: { code: string }) => f.code);
-    expect(codes).toEqual(expect.arrayContaining(['missing-date', 'missing-from', 'missing-message-id']));
-    const session = await getJson(inbox, `/api/sessions/${detail.sessionId}`);
-    expect(session.transcript.filter((l: { dir: string }) => l.dir === 'C').map((l: { text: string }) => l.text).slice(0, 4)).toEqual([
-      'HELO Alice\r\n', 'MAIL FROM:<alice@crepes.fr>\r\n', 'RCPT TO:<bob@hamburger.edu>\r\n', 'DATA\r\n',
-    ]);
-  });
-
   it('swaks with --pipeline', async () => {
     const data = message('swaks');
     const file = join(dir, 'swaks.eml');
@@ -170,4 +149,3 @@ describe('sessions that produced no message are kept', () => {
   });
 });
 
-void readFile;

@@ -1,7 +1,7 @@
 import { attachmentsOf } from './http-api.js';
 import { decodeBody, decodeText } from './mime-walk.js';
 import type { MimePart } from './mime-walk.js';
-import type { SessionRecord, StoredMessage } from './store.js';
+import type { SessionRecord, StoredMessage, TranscriptLine } from './store.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -15,6 +15,16 @@ export function visibleControls(s: string): string {
   return s.replace(/\r/g, '␍').replace(/\n/g, '␊').replace(/\t/g, '␉');
 }
 
+/** A transcript entry as display lines: `C: EHLO x`, one per CRLF line; a bare CR or LF made visible. */
+export function transcriptText(l: TranscriptLine): string {
+  const dir = l.dir === '*' ? '*' : `${l.dir}:`;
+  const text = l.text.endsWith('\r\n') ? l.text.slice(0, -2) : l.text;
+  return text
+    .split('\r\n')
+    .map((line) => `${dir} ${visibleControls(line)}`)
+    .join('\n');
+}
+
 /**
  * The evidence view, rendered on the server as one printable page with no script: the message
  * (headers and text), the envelope, the transcript of its session and the times. This is the
@@ -26,7 +36,7 @@ export function renderEvidence(m: StoredMessage, session: SessionRecord | undefi
   const text = a.textPart !== undefined ? decodeText(m.raw, a.parts[a.textPart] as MimePart) : a.htmlPart !== undefined ? '(HTML only; see the HTML view)' : decodeBody(m.raw, a.root).toString('utf8');
   const rows = (pairs: Array<[string, string]>) => pairs.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('');
   const transcript = (session?.transcript ?? [])
-    .map((l) => `<div class="t-${l.dir === '*' ? 'local' : l.dir}"><span class="at">${escapeHtml(l.at.slice(11, 23))}</span> ${escapeHtml(l.dir === '*' ? '*' : `${l.dir}:`)} ${escapeHtml(visibleControls(l.text.replace(/\r\n$/, '')))}</div>`)
+    .map((l) => `<div class="t-${l.dir === '*' ? 'local' : l.dir}"><span class="at">${escapeHtml(l.at.slice(11, 23))}</span> ${escapeHtml(transcriptText(l))}</div>`)
     .join('');
   const badges = t.extensions.map((x) => `<span class="badge">${escapeHtml(x)}</span>`).join(' ');
   const findings = m.findings.length === 0 ? '<p>No findings.</p>' : `<ul>${m.findings.map((f) => `<li><b>${escapeHtml(f.code)}</b> (${escapeHtml(f.rfc)}): ${escapeHtml(f.text)}</li>`).join('')}</ul>`;

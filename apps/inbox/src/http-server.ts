@@ -117,8 +117,7 @@ export async function listenHttp(o: HttpListenerOptions): Promise<{ server: Serv
       const asset = assets.get(path === '/' || path.startsWith('/m/') ? '/' : path);
       if (!asset) return error(res, 404, 'not found');
       // the sandboxed HTML view inherits this policy; its images come from this origin, named explicitly
-      const csp = PAGE_CSP.replace("img-src 'self' data:", `img-src 'self' http://${req.headers.host} data:`);
-      return send(res, 200, asset.body, asset.type, { 'Content-Security-Policy': csp, 'X-Frame-Options': 'DENY' });
+      return send(res, 200, asset.body, asset.type, { 'Content-Security-Policy': PAGE_CSP, 'X-Frame-Options': 'DENY' });
     }
     const parts = path.split('/').slice(2); // ['messages', id, ...]
     if (parts[0] === 'messages') {

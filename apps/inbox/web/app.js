@@ -105,6 +105,13 @@ function renderDetail() {
   RENDER[state.tab](d, body);
 }
 
+async function dataUrl(url, type) {
+  const bytes = new Uint8Array(await (await api(url)).arrayBuffer());
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return `data:${type};base64,${btoa(bin)}`;
+}
+
 function partUrl(d, n) {
   return `/api/messages/${encodeURIComponent(d.id)}/parts/${n}`;
 }
@@ -117,18 +124,18 @@ function transcriptText(l) {
 }
 
 const RENDER = {
-  html(d, body) {
+  async html(d, body) {
     if (d.html === null) return body.append(h('p', { class: 'empty' }, 'This message has no HTML part.'));
-    const cids = new Map(d.attachments.filter((a) => a.contentId).map((a) => [a.contentId, a.n]));
+    const cids = new Map(d.attachments.filter((a) => a.contentId).map((a) => [a.contentId, a]));
     const clean = window.DOMPurify.sanitize(d.html, { WHOLE_DOCUMENT: true, FORBID_TAGS: ['form', 'input', 'button', 'textarea', 'select'] });
     const doc = new DOMParser().parseFromString(clean, 'text/html');
     for (const img of doc.querySelectorAll('img')) {
       const src = img.getAttribute('src') || '';
-      if (/^cid:/i.test(src)) {
-        const n = cids.get(decodeURIComponent(src.slice(4)));
-        if (n !== undefined) img.setAttribute('src', new URL(partUrl(d, n), location.href).href);
-        else img.removeAttribute('src');
-      }
+      if (!/^cid:/i.test(src)) continue;
+      const part = cids.get(decodeURIComponent(src.slice(4)));
+      // inline images go in as data: URLs fetched by this page, so the sandboxed frame needs no access to the API
+      if (part && part.type.startsWith('image/') && !part.type.includes('svg') && part.size <= 5 * 1024 * 1024) img.setAttribute('src', await dataUrl(partUrl(d, part.n), part.type));
+      else img.removeAttribute('src');
     }
     const base = doc.createElement('base');
     base.setAttribute('target', '_blank');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sendMail } from '@smtpkit/client';
 import { generateCertificates } from '@smtpkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readUsersFile } from '../src/index.js';
+import { readUsersFile, selfSignedCertificate } from '../src/index.js';
 import type { Inbox } from '../src/index.js';
 import { getJson, rawHttp, rawSmtp, testInbox } from './helpers.js';
 
@@ -213,6 +213,26 @@ describe('TLS, AUTH, limits, storage', () => {
       expect((await getJson(secure, '/api/messages')).map((x: { subject: string }) => x.subject).sort()).toEqual(['cram ok', 'over tls']);
     } finally {
       await secure.close();
+    }
+  });
+
+  it('--auth any: AUTH offered, any credentials accepted, not required; --tls self-signed offers STARTTLS', async () => {
+    const open = await testInbox({ auth: { mode: 'any' }, tls: await selfSignedCertificate('inbox.test') });
+    try {
+      const base = { host: '127.0.0.1', port: open.smtpPort, from: 'a@example.com', to: ['b@example.com'] };
+      await sendMail({ ...base, tls: 'starttls', rejectUnauthorized: false, auth: { user: 'anyone', accessToken: 'any-token', method: 'XOAUTH2' }, data: good('xoauth2') });
+      await sendMail({ ...base, tls: 'none', allowInsecureAuth: true, auth: { user: 'someone', pass: 'whatever', method: 'LOGIN' }, data: good('login') });
+      await sendMail({ ...base, tls: 'none', data: good('anonymous') });
+      const byName = new Map<string, { extensions: string[]; sessionId: string }>();
+      for (const row of await getJson(open, '/api/messages')) byName.set(row.subject, await getJson(open, `/api/messages/${row.id}`));
+      expect(byName.get('xoauth2')!.extensions).toEqual(expect.arrayContaining(['STARTTLS', 'AUTH XOAUTH2']));
+      expect(byName.get('login')!.extensions).toContain('AUTH LOGIN');
+      expect(byName.get('anonymous')!.extensions.filter((x) => x.startsWith('AUTH'))).toEqual([]);
+      const s = await getJson(open, `/api/sessions/${byName.get('xoauth2')!.sessionId}`);
+      expect(s.authUser).toBe('anyone');
+      expect(JSON.stringify(s.transcript)).not.toContain('any-token');
+    } finally {
+      await open.close();
     }
   });
 

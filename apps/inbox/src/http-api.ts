@@ -3,17 +3,7 @@ import { decodeBody, decodeText } from './mime-walk.js';
 import type { SessionRecord, StoredMessage } from './store.js';
 
 /** A part as the API shows it: no internal offsets. */
-export interface PartView {
-  n: number;
-  type: string;
-  charset?: string;
-  encoding: string;
-  disposition?: string;
-  filename?: string;
-  contentId?: string;
-  size: number;
-  children: PartView[];
-}
+export type PartView = Omit<MimePart, 'bodyStart' | 'bodyEnd' | 'depth' | 'children'> & { children: PartView[] };
 
 function partView(p: MimePart): PartView {
   const v: PartView = { n: p.n, type: p.type, encoding: p.encoding, size: p.size, children: p.children.map(partView) };

@@ -72,10 +72,6 @@ export { SESSION_FINDINGS, sessionFinding } from './server/findings.js';
 export type { Finding, FindingCode } from './server/findings.js';
 export { MAX_REPLY_LINE, encodeServerReply } from './server/reply-encoder.js';
 export type { ServerReply } from './server/reply-encoder.js';
-export {
-  DEFAULT_MAX_ERRORS,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  DEFAULT_MAX_RECIPIENTS,
-  ServerSession,
-} from './server/session.js';
-export type { ReceivedTransaction, ServerAuthOptions, ServerEvent, ServerSessionOptions } from './server/session.js';
+export { ServerSession } from './server/session.js';
+export { DEFAULT_MAX_ERRORS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS } from './server/session-types.js';
+export type { ReceivedTransaction, ServerAuthOptions, ServerEvent, ServerSessionOptions } from './server/session-types.js';

@@ -5,7 +5,7 @@ import { DataEncoder } from '../src/data-encoder.js';
 import { encodeCommand } from '../src/command-encoder.js';
 import { ReplyParser } from '../src/reply-parser.js';
 import { ServerSession } from '../src/server/session.js';
-import type { ServerEvent, ServerSessionOptions } from '../src/server/session.js';
+import type { ServerEvent, ServerSessionOptions } from '../src/server/session-types.js';
 import { bytes, bytewise, canonicalize, concat, cutAt, fcParams, splitsInTwo } from './support.js';
 
 interface Run {
@@ -106,6 +106,24 @@ const cases: Case[] = [
   { name: 'unknown MAIL parameter: 555', input: `${HELLO}MAIL FROM:<a@example.com> FOO=1\r\n`, replies: [250, 555], findings: ['unknown-parameter'] },
   { name: 'ESMTP parameter after HELO: 555', input: `HELO c\r\nMAIL FROM:<a@example.com> SIZE=1\r\n`, replies: [250, 555], findings: ['esmtp-param-after-helo'] },
   { name: 'DSN parameters', input: `${HELLO}MAIL FROM:<a@example.com> RET=HDRS ENVID=x+2By\r\nRCPT TO:<b@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.com\r\nDATA\r\nx\r\n.\r\n`, replies: [250, 250, 250, 354, 250], messages: [{ extensions: expect.arrayContaining(['DSN']) }] },
+  ...([
+    ['BODY=BINARYMIME without CHUNKING', 'MAIL FROM:<a@example.com> BODY=BINARYMIME', 555, { chunking: false }],
+    ['BODY=8BITMIME without 8BITMIME', 'MAIL FROM:<a@example.com> BODY=8BITMIME', 555, { eightBitMime: false }],
+    ['SMTPUTF8 with a value', 'MAIL FROM:<a@example.com> SMTPUTF8=yes', 501, {}],
+    ['SMTPUTF8 not offered', 'MAIL FROM:<a@example.com> SMTPUTF8', 555, { smtputf8: false }],
+    ['SIZE not a number', 'MAIL FROM:<a@example.com> SIZE=big', 501, {}],
+    ['RET=ALL', 'MAIL FROM:<a@example.com> RET=ALL', 501, {}],
+    ['RET without DSN', 'MAIL FROM:<a@example.com> RET=FULL', 555, { dsn: false }],
+    ['ENVID malformed', 'MAIL FROM:<a@example.com> ENVID=a+ZZ', 501, {}],
+    ['ENVID without DSN', 'MAIL FROM:<a@example.com> ENVID=x', 555, { dsn: false }],
+    ['AUTH= without AUTH', 'MAIL FROM:<a@example.com> AUTH=<>', 555, {}],
+  ] as const).map(([name, line, code, options]): Case => ({ name: `MAIL parameter: ${name}`, input: `${HELLO}${line}\r\n`, replies: [250, code], options })),
+  ...([
+    ['NOTIFY=NEVER,SUCCESS', 501, {}],
+    ['NOTIFY=SUCCESS', 555, { dsn: false }],
+    ['ORCPT=nothing', 501, {}],
+    ['FOO=1', 555, {}],
+  ] as const).map(([param, code, options]): Case => ({ name: `RCPT parameter: ${param}`, input: `${HELLO}MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com> ${param}\r\n`, replies: [250, 250, code], options })),
   { name: 'bad NOTIFY: 501', input: `${HELLO}${ENV.split('\r\n')[0]}\r\nRCPT TO:<b@example.com> NOTIFY=NEVER,SUCCESS\r\n`, replies: [250, 250, 501] },
   { name: 'too many recipients: 452', input: `${HELLO}MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\n`, replies: [250, 250, 250, 452], findings: ['too-many-recipients'], options: { maxRecipients: 1 } },
   { name: 'RSET, NOOP, HELP, VRFY, EXPN', input: `${HELLO}${ENV}RSET\r\nNOOP\r\nHELP\r\nVRFY x\r\nEXPN x\r\nDATA\r\n`, replies: [250, 250, 250, 250, 250, 214, 252, 502, 503] },

@@ -1,91 +1,17 @@
 import { Buffer } from 'node:buffer';
 import { AuthExchange } from './auth-exchange.js';
-import type { AuthCredentials, ServerAuthMechanism } from './auth-exchange.js';
-import { parseCommand, isUtf8Path, readXtext } from './command-parser.js';
+import type { ServerAuthMechanism } from './auth-exchange.js';
+import { parseCommand, isUtf8Path } from './command-parser.js';
+import { mailParamProblem, rcptParamProblem } from './esmtp-params.js';
 import type { EsmtpParams, ServerCommand } from './command-parser.js';
 import { BodyScanner, DataDecoder } from './data-decoder.js';
 import type { BodyTraits } from './data-decoder.js';
 import { sessionFinding } from './findings.js';
 import type { Finding, FindingCode } from './findings.js';
+import { DEFAULT_MAX_ERRORS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS } from './session-types.js';
+import type { ServerAuthOptions, ServerEvent, ServerSessionOptions } from './session-types.js';
 import { encodeServerReply } from './reply-encoder.js';
 import { MAX_AUTH_RESPONSE_LINE, MAX_COMMAND_LINE } from '../command-encoder.js';
-
-/** Default SIZE offered and enforced (RFC 1870): 25 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024;
-/** Default recipients per transaction; RFC 5321 §4.5.3.1.8 asks servers to take at least 100. */
-export const DEFAULT_MAX_RECIPIENTS = 100;
-/** Default count of failed commands after which the session ends with 421. */
-export const DEFAULT_MAX_ERRORS = 20;
-
-/** AUTH offered by a {@link ServerSession}. */
-export interface ServerAuthOptions {
-  mechanisms: ServerAuthMechanism[];
-  /** MAIL is refused with 530 until the client authenticated (RFC 4954 §6). Default false. */
-  required?: boolean;
-  /** Checks credentials, synchronously. */
-  verify(credentials: AuthCredentials): boolean;
-}
-
-/** Options of {@link ServerSession}. Every extension but STARTTLS and AUTH is offered unless turned off. */
-export interface ServerSessionOptions {
-  /** The server's name, in the greeting and the EHLO reply. */
-  hostname: string;
-  /** Text after the name in the 220 greeting (default `ESMTP`). */
-  greeting?: string;
-  /** SIZE offered and enforced while the data streams (default 25 MiB). */
-  maxMessageSize?: number;
-  maxRecipients?: number;
-  maxErrors?: number;
-  pipelining?: boolean;
-  chunking?: boolean;
-  smtputf8?: boolean;
-  eightBitMime?: boolean;
-  dsn?: boolean;
-  /** Offer STARTTLS (RFC 3207); the caller upgrades the socket on the `starttls` event. */
-  starttls?: boolean;
-  /** The connection is already TLS (implicit TLS, RFC 8314). */
-  secure?: boolean;
-  auth?: ServerAuthOptions;
-  /** Lenient: accept a command line ended by a bare LF (the finding is still recorded). Default false: 500. */
-  allowBareLf?: boolean;
-  /** Makes the id given in the reply to the end of a message. */
-  queueId(): string;
-  /** The CRAM-MD5 challenge (RFC 2195 §2: `<unique.timestamp@host>`). */
-  cramChallenge?(): string;
-}
-
-/** One accepted message's envelope and what the client used for it. */
-export interface ReceivedTransaction {
-  id: string;
-  /** Reverse path, `''` for the null path `<>`. */
-  from: string;
-  to: string[];
-  mailParams: EsmtpParams;
-  rcptParams: EsmtpParams[];
-  /** Message octets, after un-stuffing. */
-  size: number;
-  via: 'DATA' | 'BDAT';
-  /** BDAT chunk sizes, in order (empty for DATA). */
-  chunks: number[];
-  /** EHLO keywords the client used in this session up to and in this transaction: `PIPELINING`, `CHUNKING`, `AUTH PLAIN` … */
-  extensions: string[];
-  /** Protocol findings of this transaction and of its data. */
-  findings: Finding[];
-  /** What the data scan counted. */
-  traits: BodyTraits;
-}
-
-/** What {@link ServerSession.push} reports, in order. The caller writes every `reply` event's bytes. */
-export type ServerEvent =
-  | { type: 'command'; line: string; pipelined: boolean }
-  | { type: 'reply'; bytes: Uint8Array; code: number }
-  | { type: 'finding'; finding: Finding }
-  | { type: 'data'; bytes: Uint8Array }
-  | { type: 'message'; transaction: ReceivedTransaction }
-  | { type: 'discard' }
-  | { type: 'starttls' }
-  | { type: 'auth'; mechanism: ServerAuthMechanism; user: string; ok: boolean }
-  | { type: 'close' };
 
 interface Transaction {
   from: string;
@@ -385,7 +311,7 @@ export class ServerSession {
     const o = this.#o;
     for (const key of keys) {
       const value = params[key] as string;
-      const bad = verb === 'MAIL' ? this.#mailParamProblem(key, value) : rcptParamProblem(key, value, o.dsn !== false);
+      const bad = verb === 'MAIL' ? mailParamProblem(key, value, o) : rcptParamProblem(key, value, o.dsn !== false);
       if (bad !== undefined) {
         this.#find(bad.unknown ? 'unknown-parameter' : 'syntax-error', `${key}${value === '' ? '' : `=${value}`}`);
         this.#fail(bad.unknown ? 555 : 501, bad.unknown ? '5.5.4' : '5.5.2', bad.reason);
@@ -393,32 +319,6 @@ export class ServerSession {
       }
     }
     return false;
-  }
-
-  #mailParamProblem(key: string, value: string): { unknown?: boolean; reason: string } | undefined {
-    const o = this.#o;
-    switch (key) {
-      case 'SIZE':
-        return /^\d{1,20}$/.test(value) ? undefined : { reason: 'SIZE needs a number (RFC 1870 §6)' };
-      case 'BODY': {
-        const v = value.toUpperCase();
-        if (v === '7BIT' || (v === '8BITMIME' && o.eightBitMime !== false) || (v === 'BINARYMIME' && o.chunking !== false)) return undefined;
-        return { unknown: true, reason: `BODY=${value} not supported` };
-      }
-      case 'SMTPUTF8':
-        return o.smtputf8 === false ? { unknown: true, reason: 'SMTPUTF8 not offered' } : value === '' ? undefined : { reason: 'SMTPUTF8 takes no value' };
-      case 'RET':
-        if (o.dsn === false) return { unknown: true, reason: 'DSN not offered' };
-        return /^(FULL|HDRS)$/i.test(value) ? undefined : { reason: 'RET must be FULL or HDRS (RFC 3461 §4.3)' };
-      case 'ENVID':
-        if (o.dsn === false) return { unknown: true, reason: 'DSN not offered' };
-        return readXtext(value) !== undefined && value !== '' ? undefined : { reason: 'ENVID must be xtext (RFC 3461 §4.4)' };
-      case 'AUTH':
-        // RFC 4954 §5: accepted, and not trusted.
-        return o.auth ? undefined : { unknown: true, reason: 'AUTH not offered' };
-      default:
-        return { unknown: true, reason: `unknown MAIL parameter ${key}` };
-    }
   }
 
   #usedParams(params: EsmtpParams): void {
@@ -653,19 +553,6 @@ export class ServerSession {
       this.#event({ type: 'close' });
     }
   }
-}
-
-function rcptParamProblem(key: string, value: string, dsn: boolean): { unknown?: boolean; reason: string } | undefined {
-  if ((key === 'NOTIFY' || key === 'ORCPT') && !dsn) return { unknown: true, reason: 'DSN not offered' };
-  if (key === 'NOTIFY') {
-    const list = value.toUpperCase().split(',');
-    const ok = (list.length === 1 && list[0] === 'NEVER') || list.every((v) => v === 'SUCCESS' || v === 'FAILURE' || v === 'DELAY');
-    return ok ? undefined : { reason: 'NOTIFY must be NEVER or SUCCESS,FAILURE,DELAY (RFC 3461 §4.1)' };
-  }
-  if (key === 'ORCPT') {
-    return /^[A-Za-z0-9-]+;.+$/.test(value) && readXtext(value) !== undefined ? undefined : { reason: 'ORCPT must be addr-type;xtext (RFC 3461 §4.2)' };
-  }
-  return { unknown: true, reason: `unknown RCPT parameter ${key}` };
 }
 
 /** `AUTH PLAIN ***`: mechanism kept, payloads masked. */

@@ -67,11 +67,13 @@ beforeAll(async () => {
   profile = await mkdtemp(join(tmpdir(), 'inbox-chromium-'));
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS, acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => console.log('pageerror:', e.message));
   page.on('dialog', (d) => {
     dialogs.push(d.message());
     void d.dismiss();
   });
   await page.goto(inbox.url);
+  await page.locator('#status', { hasText: '0 of 0 messages' }).waitFor({ timeout: 30_000 }); // the page's script ran
 }, 120_000);
 
 afterAll(async () => {
@@ -103,7 +105,7 @@ describe('the inbox page in Chromium', () => {
       attachments: [{ filename: '../../evil"name.txt', content: Buffer.from('attached\n'), contentType: 'text/plain' }],
     });
     await sendMail({ host: '127.0.0.1', port: inbox.smtpPort, tls: 'none', from: 'alice@example.com', to: ['bob@example.com'], data: await built.toBuffer() });
-    await page.locator('.item', { hasText: 'xss attempt' }).waitFor({ timeout: 10_000 }); // live, through server-sent events
+    await page.locator('.item', { hasText: 'xss attempt' }).waitFor({ timeout: 20_000 }); // live, through server-sent events
     await openMessage('xss attempt');
     const frame = page.frameLocator('iframe.html');
     await expect(frame.locator('#hello').textContent()).resolves.toBe('Hello world');
@@ -208,6 +210,18 @@ describe('the inbox page in Chromium', () => {
     }
   });
 
+  it('sessions: one that sent no message is listed, with its transcript', async () => {
+    await rawSmtp(inbox.smtpPort, ['EHLO nomail.test\r\n', 'NOOP\r\n', 'QUIT\r\n']);
+    await page.locator('#sessions').click();
+    const row = page.locator('tr.session', { hasText: 'nomail.test' });
+    await row.waitFor();
+    expect(await row.locator('td').last().textContent()).toBe('0');
+    await row.click();
+    const transcript = page.locator('.transcript');
+    await transcript.waitFor();
+    expect(await transcript.textContent()).toMatch(/C: EHLO nomail\.test.*C: NOOP.*S: 250 2\.0\.0 Ok.*C: QUIT/s);
+  });
+
   it('the evidence view: message, envelope, transcript and time on one page (screenshot saved)', async () => {
     await openMessage('xss attempt');
     const id = await page.locator('.item.selected, .item', { hasText: 'xss attempt' }).first().getAttribute('data-id');
@@ -226,5 +240,11 @@ describe('the inbox page in Chromium', () => {
     } finally {
       await evidence.close();
     }
+  });
+
+  it('Clear deletes every message, and the list empties live', async () => {
+    await page.locator('#clear').click();
+    await page.locator('.item').first().waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await page.locator('#status').textContent()).toBe('0 of 0 messages');
   });
 });

@@ -223,6 +223,28 @@ document.addEventListener('keydown', (e) => {
 });
 
 $('#search').addEventListener('input', () => { state.selected = -1; renderList(); });
+// every session, also those that produced no message: summary rows, then one transcript
+async function showSessions() {
+  state.openId = null;
+  state.detail = null;
+  const sessions = await (await api('/api/sessions')).json();
+  $('#detail').replaceChildren(h('h2', {}, 'SMTP sessions'), h('table', { class: 'kv sessions' },
+    h('tr', {}, ['started', 'client', 'EHLO', 'extensions', 'findings', 'messages'].map((x) => h('th', {}, x))),
+    sessions.map((s) => h('tr', { class: 'session', 'data-id': s.id, onclick: () => showSession(s.id) },
+      h('td', {}, when(s.startedAt)), h('td', {}, s.remoteAddress), h('td', {}, s.helo ?? '—'),
+      h('td', {}, s.extensions.map((x) => h('span', { class: 'badge' }, x))), h('td', {}, String(s.findings)), h('td', {}, String(s.messages.length))))));
+}
+
+async function showSession(id) {
+  const s = await (await api(`/api/sessions/${encodeURIComponent(id)}`)).json();
+  $('#detail').replaceChildren(h('h2', {}, `Session ${s.id}`),
+    h('p', {}, `from ${s.remoteAddress} · EHLO ${s.helo ?? '?'}${s.tls ? ` · TLS ${s.tls}` : ''}${s.authUser ? ` · AUTH as ${s.authUser}` : ''} · ${s.messages.length} message(s)`),
+    h('div', { class: 'badges' }, s.extensions.map((x) => h('span', { class: 'badge', 'data-ext': x }, x))),
+    s.findings.map((f) => h('div', { class: 'finding', 'data-code': f.code }, h('code', {}, f.code), ` · ${f.rfc} · `, f.text)),
+    h('div', { class: 'transcript' }, s.transcript.map((l) => h('div', { class: `t-${l.dir === '*' ? 'local' : l.dir}` }, h('span', { class: 'at' }, l.at.slice(11, 23)), ' ', transcriptText(l)))));
+}
+
+$('#sessions').addEventListener('click', () => showSessions());
 $('#clear').addEventListener('click', async () => { await api('/api/messages', { method: 'DELETE' }); });
 
 async function load() {

@@ -9,6 +9,8 @@ export default defineConfig({
   dts: false,
   sourcemap: true,
   clean: true,
-  noExternal: [/.*/],
+  // @smtpkit/inbox stays a dependency: it serves its web page from its own package folder.
+  noExternal: [/^(?!@smtpkit\/inbox(\/|$))/],
+  external: ['@smtpkit/inbox'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });

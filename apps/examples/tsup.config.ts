@@ -8,4 +8,6 @@ export default defineConfig({
   dts: false,
   sourcemap: true,
   clean: true,
+  // each entry runs as a program (`node dist/lab.js`): no shared chunks, so its main check sees its own URL
+  splitting: false,
 });

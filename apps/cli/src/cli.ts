@@ -25,6 +25,10 @@ const program = buildProgram(
       const { runProbe } = await import('./run-probe.js');
       process.exitCode = await runProbe(flags);
     },
+    inbox: async (flags) => {
+      const { runInbox } = await import('./commands/inbox.js');
+      process.exitCode = await runInbox(flags);
+    },
   },
   writeErr,
 );

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { addExtraSendOptions, type ExtraSendFlags } from './send-extras.js';
 import { addOAuthCommands } from './commands/oauth.js';
+import { addInboxCommand, type InboxFlags } from './commands/inbox.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags extends ExtraSendFlags {
@@ -27,6 +28,7 @@ export interface ProbeFlags {
 export interface Actions {
   send(flags: SendFlags): Promise<void>;
   probe(flags: ProbeFlags): Promise<void>;
+  inbox?(flags: InboxFlags): Promise<void>;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -93,6 +95,7 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .description('connect, EHLO, STARTTLS when offered, EHLO again; print capabilities and the certificate');
   connectionOptions(probe).action((flags: ProbeFlags) => actions.probe(flags));
   addOAuthCommands(program);
+  addInboxCommand(program, async (flags) => actions.inbox?.(flags));
 
   return program;
 }

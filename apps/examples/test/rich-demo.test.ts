@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import PostalMime from 'postal-mime';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runDemo, startDemoServer } from '../src/demo.js';
+import { startInbox } from '@smtpkit/inbox';
+import { runDemo } from '../src/demo.js';
 import { mimeTree } from '../src/mime-tree.js';
 import { buildRichMessage, sendRich } from '../src/rich.js';
 
@@ -14,12 +15,12 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('rich', () => {
   it('sends text + HTML + an inline PNG + an attachment; the server sees them all', async () => {
-    const server = await startDemoServer(0);
+    const server = await startInbox({ smtpPort: 0, httpPort: 0 });
     try {
-      const result = await sendRich({ host: '127.0.0.1', port: server.port, from: 'Alice <alice@example.com>', to: 'bob@example.com' });
+      const result = await sendRich({ host: '127.0.0.1', port: server.smtpPort, from: 'Alice <alice@example.com>', to: 'bob@example.com' });
       expect(result.accepted).toEqual(['bob@example.com']);
-      const got = server.received[0]!;
-      expect(got.from).toBe('alice@example.com');
+      const got = server.store.list()[0]!;
+      expect(got.transaction.from).toBe('alice@example.com');
       const parsed = await PostalMime.parse(got.raw);
       expect(parsed.text).toMatch(/Hello!/);
       expect(parsed.html).toContain('src="cid:envelope.png"');
@@ -45,44 +46,57 @@ let blocker: Server | undefined;
 afterAll(() => new Promise<void>((r) => (blocker ? blocker.close(() => r()) : r())));
 
 describe('demo', () => {
-  it('prints the transcript and what the server received, then stops (in-process, OS-chosen port)', async () => {
+  it('starts the inbox, sends the rich and the lab messages, prints what it received, then stops (--once, free ports)', async () => {
     const lines: string[] = [];
-    await runDemo((l) => lines.push(l), 0);
+    await runDemo((l) => lines.push(l), { once: true, smtp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } });
     const out = lines.join('\n');
+    expect(out).toMatch(/^smtpkit inbox: SMTP on 127\.0\.0\.1:\d+, web page on http:\/\/127\.0\.0\.1:\d+\/$/m);
     expect(out).toMatch(/^C: EHLO /m);
-    expect(out).toMatch(/^C: MAIL FROM:<alice@example.com>$/m);
-    expect(out).toMatch(/^S: 354 /m);
-    expect(out).toMatch(/^C: <message \d+ bytes>$/m);
+    expect(out).toMatch(/^C: MAIL FROM:<alice@example.com>/m);
+    expect(out).toMatch(/^C: BDAT \d+ LAST$/m);
     expect(out).toMatch(/^ {2}Subject: smtpkit: text, HTML, an inline image and an attachment$/m);
     expect(out).toMatch(/multipart\/related/);
     expect(out).toContain(`envelope.png  image/png  inline cid <envelope.png>  ${asset('envelope.png').length} bytes  sha256 ${sha256(asset('envelope.png'))}`);
     expect(out).toMatch(/notes\.txt .* sha256 [0-9a-f]{64}/);
-    expect(out).toMatch(/demo server stopped$/);
+    expect(out).toMatch(/^extensions used: .*PIPELINING.*CHUNKING/m);
+    expect(out).toMatch(/^envelope: MAIL FROM:<alice@crepes\.fr> {2}RCPT TO:<bob@hamburger\.edu>/m);
+    expect(out).toMatch(/^findings: missing-date \(RFC 5322 §3\.6\), missing-from/m);
+    expect(out).toMatch(/^Evidence view \(the lab's screenshot\): http:\/\/127\.0\.0\.1:\d+\/evidence\/\S+$/m);
+    expect(out).toMatch(/demo inbox stopped$/);
   });
 
-  it('`node dist/demo.js` exits 0; with 1025 busy it falls back to a free port and says so', async () => {
-    // Occupy 1025 if we can (it may already be busy, which is the same case for the demo).
+  it('without --once it keeps serving until stopped, and the page is up meanwhile', async () => {
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const done = runDemo((l) => lines.push(l), { smtp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, signal: stop.signal });
+    for (let i = 0; i < 200 && !lines.some((l) => l.includes('Ctrl-C to stop')); i++) await new Promise((r) => setTimeout(r, 50));
+    const url = lines.join('\n').match(/web page on (\S+)/)![1]!;
+    const list = (await (await fetch(new URL('api/messages', url))).json()) as unknown[];
+    expect(list).toHaveLength(2);
+    stop.abort();
+    await done;
+    expect(lines.at(-1)).toBe('demo inbox stopped');
+  });
+
+  it('`node dist/demo.js --once` exits 0; a busy port falls back to a free one and says so', async () => {
     blocker = createServer();
-    await new Promise<void>((r) => {
-      blocker!.once('error', () => {
-        blocker = undefined;
-        r();
-      });
-      blocker!.listen(1025, '127.0.0.1', () => r());
+    await new Promise<void>((r) => blocker!.listen(0, '127.0.0.1', () => r()));
+    const busy = (blocker.address() as AddressInfo).port;
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/demo.js', import.meta.url)), '--once', '--http', '127.0.0.1:0'], {
+      env: { PATH: process.env.PATH, SMTPKIT_DEMO_SMTP: `127.0.0.1:${busy}` },
     });
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/demo.js', import.meta.url))], { env: { PATH: process.env.PATH } });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c));
     child.stderr.on('data', (c: Buffer) => (out += c));
     const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       child.on('close', (c) => {
         clearTimeout(timer);
         resolve(c);
       });
     });
     expect(code, out).toBe(0);
-    expect(out).toMatch(/port 1025 is busy: the demo server listens on 127\.0\.0\.1:\d+ instead/);
-    expect(out).toMatch(/== What the server received/);
+    expect(out).toContain(`port ${busy} is busy: the demo inbox SMTP side listens on a free port instead`);
+    expect(out).toMatch(/== What the inbox received: the lab message/);
   });
 });

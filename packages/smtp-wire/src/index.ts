@@ -72,3 +72,18 @@ export type {
   TransactionOptions,
   TransactionOutcome,
 } from './transaction-outcome.js';
+
+// The server side: command parser, reply encoder, DATA decoder, session state machine.
+export { AuthExchange } from './server/auth-exchange.js';
+export type { AuthCredentials, AuthStep, ServerAuthMechanism } from './server/auth-exchange.js';
+export { parseCommand } from './server/command-parser.js';
+export type { EsmtpParams, ParsedCommand, ServerCommand } from './server/command-parser.js';
+export { BodyScanner, DataDecoder } from './server/data-decoder.js';
+export type { BodyTraits, DataStep } from './server/data-decoder.js';
+export { SESSION_FINDINGS, sessionFinding } from './server/findings.js';
+export type { Finding, FindingCode } from './server/findings.js';
+export { MAX_REPLY_LINE, encodeServerReply } from './server/reply-encoder.js';
+export type { ServerReply } from './server/reply-encoder.js';
+export { ServerSession } from './server/session.js';
+export { DEFAULT_MAX_ERRORS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS } from './server/session-types.js';
+export type { ReceivedTransaction, ServerAuthOptions, ServerEvent, ServerSessionOptions } from './server/session-types.js';

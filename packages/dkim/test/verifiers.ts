@@ -1,0 +1,101 @@
+// The independent verifiers the tests run: dkimpy (Debian python3-dkim), Mail::DKIM (Debian
+// libmail-dkim-perl) and mailauth (npm). Each gets the message on stdin (or as bytes) and the key
+// records from the test, never from DNS. A verifier that is missing fails the test loudly.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
+
+export const PYTHON = '/usr/bin/python3';
+export const PERL = '/usr/bin/perl';
+
+/** Key records by DNS name, as the verifiers would have found them in TXT records. */
+export type Records = Record<string, string>;
+
+/** One verdict per DKIM-Signature field, top to bottom: true when it verified. */
+export type Verdicts = boolean[];
+
+function run(file: string, args: string[], input: Uint8Array, env: Record<string, string>): Promise<string> {
+  if (!existsSync(file)) throw new Error(`${file} is missing: the DKIM verifiers need Debian's python3-dkim and libmail-dkim-perl`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${file} exited ${code}: ${err.slice(0, 2000)}`));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+const DKIMPY = String.raw`
+import dkim, json, os, sys
+records = json.loads(os.environ['DKIM_RECORDS'])
+def dnsfunc(name, timeout=5):
+    name = name.decode('ascii').rstrip('.')
+    if name not in records:
+        raise Exception('test has no key for ' + name)
+    return records[name].encode('ascii')
+msg = sys.stdin.buffer.read()
+d = dkim.DKIM(msg, minkey=1024)
+count = sum(1 for (k, v) in d.headers if k.lower() == b'dkim-signature')
+out = []
+for i in range(count):
+    try:
+        out.append(bool(dkim.DKIM(msg, minkey=1024).verify(idx=i, dnsfunc=dnsfunc)))
+    except Exception as e:
+        out.append(False)
+print(json.dumps(out))
+`;
+
+/** dkimpy: `dkim.DKIM(msg).verify(idx=i, dnsfunc=…)` for every signature (rsa-sha256 and ed25519-sha256). */
+export async function verifyWithDkimpy(message: Uint8Array, records: Records): Promise<Verdicts> {
+  return JSON.parse(await run(PYTHON, ['-c', DKIMPY], message, { DKIM_RECORDS: JSON.stringify(records) })) as Verdicts;
+}
+
+const MAIL_DKIM = String.raw`
+use strict; use warnings;
+use JSON::PP; use Mail::DKIM::Verifier; use Net::DNS;
+my $records = decode_json($ENV{DKIM_RECORDS});
+{
+  no warnings 'redefine';
+  *Mail::DKIM::DNS::query = sub {
+    my ($name, $type) = @_;
+    $name =~ s/\.$//;
+    my $txt = $records->{$name};
+    return () unless defined $txt;
+    my @strings = unpack('(A255)*', $txt);
+    return (Net::DNS::RR->new(name => $name, type => 'TXT', txtdata => [@strings]));
+  };
+}
+binmode STDIN;
+my $v = Mail::DKIM::Verifier->new();
+while (my $line = <STDIN>) { $line =~ s/\015?\012\z//; $v->PRINT("$line\015\012"); }
+$v->CLOSE;
+my @out = map { $_->result eq 'pass' ? JSON::PP::true : JSON::PP::false } $v->signatures;
+print encode_json(\@out), "\n";
+`;
+
+/** Mail::DKIM::Verifier, with its DNS query answered from the test's records (rsa-sha256 only here). */
+export async function verifyWithMailDkim(message: Uint8Array, records: Records): Promise<Verdicts> {
+  return JSON.parse(await run(PERL, ['-e', MAIL_DKIM], message, { DKIM_RECORDS: JSON.stringify(records) })) as Verdicts;
+}
+
+/** mailauth's `dkimVerify` with its `resolver` option answering from the test's records. */
+export async function verifyWithMailauth(message: Uint8Array, records: Records): Promise<Verdicts> {
+  const resolver = async (name: string, type: string): Promise<string[][]> => {
+    const record = records[name.replace(/\.$/, '')];
+    if (type !== 'TXT' || record === undefined) throw Object.assign(new Error(`no ${type} for ${name}`), { code: 'ENOTFOUND' });
+    const strings: string[] = [];
+    for (let i = 0; i < record.length; i += 255) strings.push(record.slice(i, i + 255));
+    return [strings];
+  };
+  const result = await dkimVerify(Buffer.from(message), { resolver, minBitLength: 1024 });
+  return result.results.map((r: { status: { result: string } }) => r.status.result === 'pass');
+}

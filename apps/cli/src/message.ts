@@ -10,6 +10,8 @@ export interface PreparedMessage {
   from: string;
   to: string[];
   message: BuiltMessage;
+  /** Releases what the message holds (a spool file); called once the send is over, whatever its outcome. */
+  dispose?: () => Promise<void>;
 }
 
 /** Recipients once each, compared case-insensitively (the first spelling wins). */
@@ -52,7 +54,8 @@ async function openAttachment(path: string, disposition: 'attachment' | 'inline'
   const filename = basename(path);
   return {
     filename,
-    content: createReadStream(path),
+    // A function opening the file afresh keeps the message reusable (DKIM signs in two passes).
+    content: () => createReadStream(path),
     contentType: guess(filename),
     size,
     disposition,
@@ -94,6 +97,9 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
   const from = mime.parseAddress(cfg.from).address;
   const flagRecipients = [...cfg.to, ...cfg.cc, ...cfg.bcc].map((a) => mime.parseAddress(a).address);
 
+  if (cfg.eml !== undefined && cfg.dkim.length > 0) {
+    return (await import('./dkim-sign.js')).prepareSignedEml(cfg, from, flagRecipients, dedupe);
+  }
   if (cfg.eml !== undefined) {
     // sendmail -t: recipients from To/Cc/Bcc, and Bcc removed from what is sent (RFC 5322 §3.6.3).
     const message = mime.rawMessage(await readInput(cfg.eml), { stripBcc: cfg.readRecipients });
@@ -119,7 +125,9 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
     attachments,
     inline,
     headers: cfg.headers.filter(([name]) => !(name.toLowerCase() in STRUCTURED)),
+    ...(cfg.dkim.length > 0 ? { signing: true } : {}),
   };
   const message = mime.buildMessage(input);
-  return { from, to: dedupe(message.envelope.to), message };
+  const prepared = { from, to: dedupe(message.envelope.to), message };
+  return cfg.dkim.length > 0 ? (await import('./dkim-sign.js')).signPrepared(prepared, cfg.dkim) : prepared;
 }

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
+import { addDkimCommand } from './commands/dkim.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags {
@@ -12,6 +13,7 @@ export interface SendFlags {
   user?: string; passwordCommand?: string; auth?: string; tokenCommand?: string;
   helo?: string; heloOnly?: boolean; timeout?: string; quitAfter?: string;
   dryRun?: boolean; quiet?: boolean; verbose?: boolean; json?: boolean; transcript?: string;
+  dkim?: string[];
 }
 
 /** Raw `probe` flags. */
@@ -81,13 +83,15 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .option('--token-command <cmd>', 'shell command printing an OAuth 2.0 access token (else SMTPKIT_OAUTH_TOKEN)')
     .option('--helo-only', 'send HELO instead of EHLO')
     .option('--quit-after <step>', 'stop after connect | greeting | ehlo | tls | auth | mail | rcpt, then QUIT')
-    .option('--dry-run', 'print the message that would be sent; send nothing');
+    .option('--dry-run', 'print the message that would be sent; send nothing')
+    .option('--dkim <domain:selector:keyfile>', 'DKIM-sign with this private key, repeatable (e.g. RSA + Ed25519)', collect);
   connectionOptions(send).action((flags: SendFlags) => actions.send(flags));
 
   const probe = program
     .command('probe')
     .description('connect, EHLO, STARTTLS when offered, EHLO again; print capabilities and the certificate');
   connectionOptions(probe).action((flags: ProbeFlags) => actions.probe(flags));
+  addDkimCommand(program);
 
   return program;
 }

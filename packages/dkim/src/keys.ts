@@ -83,7 +83,10 @@ export function loadPrivateKey(input: PrivateKeyInput, options: { passphrase?: s
 }
 
 /** Reads the `p=` of a DKIM key record (RFC 6376 §3.6.1; RFC 8463 §4.2 for `k=ed25519`). */
-function keyFromRecord(record: string, field: string): KeyObject {
+function keyFromRecord(text: string, field: string): KeyObject {
+  // A zone-file line ("name IN TXT ( "v=DKIM1; …" "…" )"): the record is its quoted strings joined.
+  const quoted = text.match(/"(?:[^"\\]|\\.)*"/g);
+  const record = quoted ? quoted.map((q) => q.slice(1, -1)).join('') : text;
   const tags = new Map<string, string>();
   for (const part of record.split(';')) {
     const eq = part.indexOf('=');

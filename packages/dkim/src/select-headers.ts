@@ -44,10 +44,14 @@ export function resolveHeaderNames(selection: HeaderSelection, field: string): {
   return { names, oversign: o === true ? 'all' : new Set(o === false ? [] : o.map((n) => n.toLowerCase())) };
 }
 
+/** Fields a message submission agent may add when they are missing (RFC 6409 §8). */
+const SUBMISSION_ADDS = new Set(['date', 'message-id']);
+
 /**
  * The `h=` list for a message: each name as often as it occurs (RFC 6376 §5.4.2 takes instances from
  * the bottom up), plus once more when over-signed; an absent name that is over-signed is listed once,
- * so adding it later breaks the signature. Names neither present nor over-signed are left out.
+ * so adding it later breaks the signature (except a missing Date or Message-ID under the default, which a
+ * submission server adds). Names neither present nor over-signed are left out.
  */
 export function headerList(names: readonly string[], oversign: Set<string> | 'all', fields: readonly HeaderField[]): string[] {
   const counts = new Map<string, number>();
@@ -55,7 +59,10 @@ export function headerList(names: readonly string[], oversign: Set<string> | 'al
   const out: string[] = [];
   for (const name of names) {
     const lower = name.toLowerCase();
-    const n = (counts.get(lower) ?? 0) + (oversign === 'all' || oversign.has(lower) ? 1 : 0);
+    const count = counts.get(lower) ?? 0;
+    // RFC 6409 §8.2, §8.3: a submission server adds a missing Date or Message-ID; only an explicit list guards them.
+    const guard = oversign === 'all' ? !(count === 0 && SUBMISSION_ADDS.has(lower)) : oversign.has(lower);
+    const n = count + (guard ? 1 : 0);
     for (let i = 0; i < n; i++) out.push(name);
   }
   return out;

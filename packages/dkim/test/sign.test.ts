@@ -106,6 +106,16 @@ describe('options', () => {
     expect(tags(none.signatures).get('h')?.replace(/\s+/g, '')).toBe('From:Subject');
   });
 
+  it('a missing Date or Message-ID is not guarded by default: a submission server adds them (RFC 6409 §8)', async () => {
+    const bare = 'From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n';
+    const h = tags((await signMessage(bare, { signers: signer() })).signatures).get('h')?.replace(/\s+/g, '').toLowerCase().split(':') ?? [];
+    expect(h).not.toContain('date');
+    expect(h).not.toContain('message-id');
+    expect(h.filter((n) => n === 'from')).toHaveLength(2);
+    const explicit = await signMessage(bare, { signers: signer({ headers: ['From', 'Date'], oversign: ['date'] }) });
+    expect(tags(explicit.signatures).get('h')?.replace(/\s+/g, '')).toBe('From:Date');
+  });
+
   it('the default set covers List-Unsubscribe-Post and never Received, Return-Path or Bcc', async () => {
     const m = `Return-Path: <a@example.com>\r\nReceived: from x by y\r\nBcc: c@example.org\r\n${MESSAGE}`;
     const h = tags((await signMessage(m, { signers: signer() })).signatures).get('h')?.replace(/\s+/g, '').toLowerCase().split(':') ?? [];

@@ -9,6 +9,7 @@ const SP = 0x20;
 const TAB = 0x09;
 const CRLF = Buffer.from('\r\n', 'latin1');
 const CRLF_BLOCK = Buffer.from('\r\n'.repeat(8192), 'latin1');
+const SP_BYTE = Buffer.from(' ', 'latin1');
 
 /**
  * RFC 6376 §3.4.1 / §3.4.2: one header field (`raw` as latin1 so every octet survives, with its CRLF)
@@ -106,14 +107,22 @@ class SimpleBody implements BodyCanonicalizer {
   }
 }
 
-/** §3.4.4: WSP runs become one SP, WSP at line ends goes, trailing empty lines go; an empty body hashes nothing. */
+/**
+ * §3.4.4: WSP runs become one SP, WSP at line ends goes, trailing empty lines go; an empty body hashes
+ * nothing. Lines without WSP (all of base64, most of quoted-printable) are hashed straight from the
+ * input, consecutive ones in one update; only lines holding WSP are rewritten octet by octet.
+ */
 class RelaxedBody implements BodyCanonicalizer {
   #hash: HashSink;
   #emptyLines = 0;
-  #wsp = false;
+  #wsp = false; // WSP seen on the current line since its last character
   #content = false; // the current line has content
   #length = 0;
-  #out = Buffer.allocUnsafe(0);
+  #out = Buffer.allocUnsafe(1024);
+  // A run of input octets that go to the hash unchanged, [runStart, runEnd) of the current chunk.
+  #chunk: Uint8Array = new Uint8Array(0);
+  #runStart = 0;
+  #runEnd = 0;
 
   constructor(hash: HashSink) {
     this.#hash = hash;
@@ -122,43 +131,33 @@ class RelaxedBody implements BodyCanonicalizer {
   push(chunk: Uint8Array): void {
     const n = chunk.length;
     if (n === 0) return;
-    // Each input octet yields at most two (a CRLF for an LF whose CR came in the previous chunk, an SP
-    // before a character); held empty lines are written straight to the hash.
-    if (this.#out.length < 2 * n + 2) this.#out = Buffer.allocUnsafe(Math.max(2 * n + 2, 1024));
-    const out = this.#out;
-    let o = 0;
-    let wsp = this.#wsp;
-    let content = this.#content;
-    for (let i = 0; i < n; i++) {
-      const b = chunk[i] as number;
-      if (b === SP || b === TAB) {
-        wsp = true;
-      } else if (b === CR) {
-        // its LF follows (CRLF-canonical input)
-      } else if (b === LF) {
-        if (content) {
-          out[o++] = CR;
-          out[o++] = LF;
-        } else this.#emptyLines++;
-        content = false;
-        wsp = false;
-      } else {
-        if (this.#emptyLines > 0) {
-          if (o > 0) this.#write(out.subarray(0, o));
-          o = 0;
-          this.#flushEmpty();
-        }
-        if (wsp) {
-          out[o++] = SP;
-          wsp = false;
-        }
-        out[o++] = b;
-        content = true;
+    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.#chunk = chunk;
+    this.#runStart = this.#runEnd = 0;
+    let nextSp = b.indexOf(SP);
+    let nextTab = b.indexOf(TAB);
+    let pos = 0;
+    while (pos < n) {
+      const lf = b.indexOf(LF, pos);
+      // The input is CRLF-canonical and chunks never end between CR and LF.
+      const end = lf < 0 ? n : lf - 1;
+      if (nextSp >= 0 && nextSp < pos) nextSp = b.indexOf(SP, pos);
+      if (nextTab >= 0 && nextTab < pos) nextTab = b.indexOf(TAB, pos);
+      const hasWsp = (nextSp >= 0 && nextSp < end) || (nextTab >= 0 && nextTab < end);
+      if (hasWsp) this.#rewrite(chunk, pos, end);
+      else if (end > pos) {
+        this.#beforeContent();
+        this.#emit(pos, end);
+        this.#content = true;
       }
+      if (lf < 0) break;
+      if (this.#content) this.#emit(end, lf + 1); // the line's own CRLF
+      else this.#emptyLines++;
+      this.#content = false;
+      this.#wsp = false;
+      pos = lf + 1;
     }
-    this.#wsp = wsp;
-    this.#content = content;
-    if (o > 0) this.#write(out.subarray(0, o));
+    this.#flushRun();
   }
 
   end(): number {
@@ -169,12 +168,60 @@ class RelaxedBody implements BodyCanonicalizer {
     return this.#length;
   }
 
-  #flushEmpty(): void {
-    while (this.#emptyLines > 0) {
-      const lines = Math.min(this.#emptyLines, CRLF_BLOCK.length / 2);
-      this.#write(CRLF_BLOCK.subarray(0, lines * 2));
-      this.#emptyLines -= lines;
+  /** Pending empty lines and a pending SP go out before a character. */
+  #beforeContent(): void {
+    if (this.#emptyLines > 0) {
+      this.#flushRun();
+      while (this.#emptyLines > 0) {
+        const lines = Math.min(this.#emptyLines, CRLF_BLOCK.length / 2);
+        this.#write(CRLF_BLOCK.subarray(0, lines * 2));
+        this.#emptyLines -= lines;
+      }
     }
+    if (this.#wsp) {
+      this.#flushRun();
+      this.#write(SP_BYTE);
+      this.#wsp = false;
+    }
+  }
+
+  /** A line piece holding WSP, [from, to) without its CRLF, rewritten octet by octet. */
+  #rewrite(chunk: Uint8Array, from: number, to: number): void {
+    this.#flushRun(); // what this line yields is never a slice of the input
+    if (this.#out.length < to - from + 1) this.#out = Buffer.allocUnsafe(Math.max(to - from + 1, 2 * this.#out.length));
+    const out = this.#out;
+    let o = 0;
+    for (let i = from; i < to; i++) {
+      const c = chunk[i] as number;
+      if (c === SP || c === TAB) {
+        this.#wsp = true;
+        continue;
+      }
+      if (this.#emptyLines > 0) {
+        this.#beforeContent(); // o is 0 here: empty lines are pending only at the start of a line
+      } else if (this.#wsp) {
+        out[o++] = SP;
+        this.#wsp = false;
+      }
+      out[o++] = c;
+      this.#content = true;
+    }
+    if (o > 0) this.#write(out.subarray(0, o));
+  }
+
+  #emit(from: number, to: number): void {
+    if (from === this.#runEnd && this.#runEnd > this.#runStart) {
+      this.#runEnd = to;
+      return;
+    }
+    this.#flushRun();
+    this.#runStart = from;
+    this.#runEnd = to;
+  }
+
+  #flushRun(): void {
+    if (this.#runEnd > this.#runStart) this.#write(this.#chunk.subarray(this.#runStart, this.#runEnd));
+    this.#runStart = this.#runEnd = 0;
   }
 
   #write(bytes: Uint8Array): void {

@@ -12,44 +12,30 @@ const CRLF = Buffer.from('\r\n', 'latin1');
  */
 export class LineEndNormalizer {
   #pendingCr = false;
-  #last = LF; // an empty message needs no final CRLF of its own: end() decides
-
-  #started = false;
+  #last = LF;
+  #started = false; // an empty message needs no final CRLF of its own
 
   /** The normalized form of `chunk` (the input itself when it needs no change). */
   push(chunk: Uint8Array): Uint8Array {
     if (chunk.length === 0) return chunk;
     this.#started = true;
-    if (!this.#pendingCr && isCanonical(chunk)) {
-      this.#last = chunk[chunk.length - 1] as number;
-      return chunk;
-    }
-    const out = Buffer.allocUnsafe(chunk.length * 2 + 1);
-    let o = 0;
-    let i = 0;
-    if (this.#pendingCr) {
-      out[o++] = CR;
-      out[o++] = LF;
+    let from = 0;
+    let to = chunk.length;
+    const prefix = this.#pendingCr;
+    if (prefix) {
       this.#pendingCr = false;
-      if (chunk[0] === LF) i = 1;
+      if (chunk[0] === LF) from = 1;
     }
-    for (; i < chunk.length; i++) {
-      const b = chunk[i] as number;
-      if (b === CR) {
-        if (i + 1 === chunk.length) {
-          this.#pendingCr = true;
-          break;
-        }
-        out[o++] = CR;
-        out[o++] = LF;
-        if (chunk[i + 1] === LF) i++;
-      } else if (b === LF) {
-        out[o++] = CR;
-        out[o++] = LF;
-      } else out[o++] = b;
+    // A CR at the end waits for the next chunk, which says whether it is a line end of its own.
+    if (chunk[to - 1] === CR) {
+      this.#pendingCr = true;
+      to--;
     }
-    if (o > 0) this.#last = out[o - 1] as number;
-    return out.subarray(0, o);
+    const body = chunk.subarray(from, to);
+    let out = isCanonical(body) ? body : rewrite(body);
+    if (prefix) out = Buffer.concat([CRLF, out]);
+    if (out.length > 0) this.#last = out[out.length - 1] as number;
+    return out;
   }
 
   /** What is left: a pending CR's LF, or the final CRLF a message must end with (RFC 5321 §4.1.1.4). */
@@ -65,6 +51,21 @@ export class LineEndNormalizer {
     }
     return new Uint8Array(0);
   }
+}
+
+/** Bare CR and bare LF become CRLF (the input does not end with CR). */
+function rewrite(chunk: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(chunk.length * 2);
+  let o = 0;
+  for (let i = 0; i < chunk.length; i++) {
+    const b = chunk[i] as number;
+    if (b === CR || b === LF) {
+      out[o++] = CR;
+      out[o++] = LF;
+      if (b === CR && chunk[i + 1] === LF) i++;
+    } else out[o++] = b;
+  }
+  return out.subarray(0, o);
 }
 
 /** True when every CR is followed by LF and every LF follows a CR, within the chunk. */

@@ -9,7 +9,6 @@ import type { HeaderField } from './header-section.js';
 import { loadPublicKey } from './keys.js';
 import type { DkimAlgorithm, PublicKeyInput } from './keys.js';
 import { LineEndNormalizer } from './line-ends.js';
-import { slices } from './message-hasher.js';
 import { selectFields } from './select-headers.js';
 import { headerHashInput } from './signer.js';
 import { parseTagList, withoutSignatureValue } from './signature-header.js';
@@ -61,7 +60,7 @@ function bodyHash(body: Uint8Array, mode: Canonicalization, limit: number | unde
           },
         };
   const c = createBodyCanonicalizer(mode, sink);
-  for (const s of slices(body)) c.push(s);
+  c.push(body); // whole: a slice could end between CR and LF
   const length = c.end();
   return { hash: h.digest(), length };
 }

@@ -1,5 +1,5 @@
 // The interop matrix: {rsa-2048, ed25519, dual} × {simple, relaxed}² × four message shapes, each signed
-// by signMessage and verified by dkimpy, mailauth, Mail::DKIM (RSA) and our own verify(). Then the
+// by signMessage and verified by dkimpy, mailauth, Mail::DKIM (RSA), opendkim -t and our own verify(). Then the
 // negative cases every verifier must reject, which is what over-signing is for.
 import { Buffer } from 'node:buffer';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { buildMessage } from '@smtpkit/mime';
 import { dnsRecord, dual, generateKey, signMessage, verify } from '@smtpkit/dkim';
 import type { DkimSignerOptions } from '@smtpkit/dkim';
 import type { Records } from './verifiers.js';
-import { verifyWithDkimpy, verifyWithMailauth, verifyWithMailDkim } from './verifiers.js';
+import { verifyWithDkimpy, verifyWithMailauth, verifyWithMailDkim, verifyWithOpendkim } from './verifiers.js';
 
 const DOMAIN = 'example.com';
 const CLOCK = (): Date => new Date('2026-01-02T03:04:05Z');
@@ -122,6 +122,11 @@ describe('interop matrix: every verifier that supports the algorithm passes ever
     expect(files.map((f, i) => [f.name, rsaOnly(f, verdicts[i])])).toEqual(files.map((f) => [f.name, f.algorithms.filter((a) => a === 'rsa').map(() => true)]));
   });
 
+  it('opendkim -t passes every message (its first signature: RSA, or Ed25519 alone)', async () => {
+    const verdicts = await verifyWithOpendkim(files.map((f) => f.path), records, dir);
+    expect(files.map((f, i) => [f.name, verdicts[i]])).toEqual(files.map((f) => [f.name, true]));
+  });
+
   it('our verify() passes every signature', async () => {
     const got: Array<[string, string[]]> = [];
     for (const f of files) got.push([f.name, (await verify(f.bytes, { keys: records })).map((r) => r.status)]);
@@ -167,6 +172,11 @@ describe('negative: every verifier rejects a tampered message (over-signing at w
   it('Mail::DKIM fails every RSA signature', async () => {
     const verdicts = await verifyWithMailDkim(tampered.map((t) => t.path), records);
     expect(tampered.map((t, i) => [t.name, verdicts[i]?.[0]])).toEqual(tampered.map((t) => [t.name, false]));
+  });
+
+  it('opendkim -t fails every message', async () => {
+    const verdicts = await verifyWithOpendkim(tampered.map((t) => t.path), records, dir);
+    expect(tampered.map((t, i) => [t.name, verdicts[i]])).toEqual(tampered.map((t) => [t.name, false]));
   });
 
   it('our verify() fails every signature', async () => {

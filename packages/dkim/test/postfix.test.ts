@@ -13,7 +13,7 @@ import { startPostfix } from '@smtpkit/testkit';
 import type { PostfixServer } from '@smtpkit/testkit';
 import { dnsRecord, dual, generateKey, signMessage, verify } from '@smtpkit/dkim';
 import type { DkimSignerOptions } from '@smtpkit/dkim';
-import { verifyWithDkimpy, verifyWithMailauth, verifyWithMailDkim } from './verifiers.js';
+import { verifyWithDkimpy, verifyWithMailauth, verifyWithMailDkim, verifyWithOpendkim } from './verifiers.js';
 
 const rsa = generateKey({ type: 'rsa', bits: 2048 }).privateKey;
 const ed = generateKey({ type: 'ed25519' }).privateKey;
@@ -57,7 +57,7 @@ describe.each([
     await postfix?.stop();
   });
 
-  it('the stored message verifies with dkimpy, mailauth, Mail::DKIM and verify()', async () => {
+  it('the stored message verifies with dkimpy, mailauth, Mail::DKIM, opendkim -t and verify()', async () => {
     const m = message(`signed via ${chunking ? 'BDAT' : 'DATA'}`);
     const signed = await signMessage(m, { signers });
     const events: TranscriptEvent[] = [];
@@ -77,6 +77,7 @@ describe.each([
     expect(await verifyWithDkimpy([file], records)).toEqual([[true, true]]);
     expect(await verifyWithMailauth(raw, records)).toEqual([true, true]);
     expect((await verifyWithMailDkim([file], records))[0]?.[0]).toBe(true);
+    expect(await verifyWithOpendkim([file], records, dir)).toEqual([true]);
   });
 
   it('a source that changes between the passes: the send fails before the end of data and nothing is stored', async () => {

@@ -1,8 +1,9 @@
 // The independent verifiers the tests run: dkimpy (Debian python3-dkim), Mail::DKIM (Debian
-// libmail-dkim-perl) and mailauth (npm). Each gets the message on stdin (or as bytes) and the key
+// libmail-dkim-perl), opendkim -t (Debian opendkim) and mailauth (npm). Each gets the message on stdin (or as bytes) and the key
 // records from the test, never from DNS. A verifier that is missing fails the test loudly.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 
@@ -15,8 +16,8 @@ export type Records = Record<string, string>;
 /** One verdict per DKIM-Signature field, top to bottom: true when it verified. */
 export type Verdicts = boolean[];
 
-function run(file: string, args: string[], input: Uint8Array, env: Record<string, string>): Promise<string> {
-  if (!existsSync(file)) throw new Error(`${file} is missing: the DKIM verifiers need Debian's python3-dkim and libmail-dkim-perl`);
+function run(file: string, args: string[], input: Uint8Array, env: Record<string, string>, withStderr = false): Promise<string> {
+  if (!existsSync(file)) throw new Error(`${file} is missing: the DKIM verifiers need Debian's python3-dkim, libmail-dkim-perl and opendkim`);
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -27,7 +28,7 @@ function run(file: string, args: string[], input: Uint8Array, env: Record<string
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(out);
+      if (code === 0) resolve(withStderr ? out + err : out);
       else reject(new Error(`${file} exited ${code}: ${err.slice(0, 2000)}`));
     });
     child.stdin.on('error', () => undefined);
@@ -115,4 +116,24 @@ export async function verifyWithMailauth(message: Uint8Array, records: Records):
   };
   const result = await dkimVerify(Buffer.from(message), { resolver, minBitLength: 1024 });
   return result.results.map((r: { status: { result: string } }) => r.status.result === 'pass');
+}
+
+export const OPENDKIM = '/usr/sbin/opendkim';
+
+/**
+ * `opendkim -t` (Debian package opendkim) with `TestPublicKeys`: the keys from a file, never DNS. In
+ * test mode it reports one verdict per message, for its first signature.
+ */
+export async function verifyWithOpendkim(files: string[], records: Records, workDir: string): Promise<boolean[]> {
+  const keys = join(workDir, 'opendkim-keys.txt');
+  const conf = join(workDir, 'opendkim.conf');
+  writeFileSync(keys, Object.entries(records).map(([name, value]) => `${name} ${value}\n`).join(''));
+  writeFileSync(conf, `Syslog no\nMode v\nTestPublicKeys ${keys}\n`);
+  const out = await run(OPENDKIM, ['-x', conf, '-t', files.join(',')], new Uint8Array(0), {}, true);
+  const verdicts = new Map<string, boolean>();
+  for (const line of out.split('\n')) {
+    const m = /^opendkim: (.+?): verification .* (succeeded|failed)/.exec(line);
+    if (m) verdicts.set(m[1] as string, m[2] === 'succeeded');
+  }
+  return files.map((f) => verdicts.get(f) ?? false);
 }

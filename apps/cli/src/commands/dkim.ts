@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type * as DkimRun from './dkim-run.js';
 
 /** Raw `dkim keygen` flags. */
 export interface KeygenFlags {
@@ -26,7 +27,7 @@ export interface VerifyFlags {
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** Run one `dkim` action, its code loaded only when asked for; the exit code goes to `process.exitCode`. */
-async function act(run: (m: typeof import('./dkim-run.js')) => Promise<number>): Promise<void> {
+async function act(run: (m: typeof DkimRun) => Promise<number>): Promise<void> {
   process.exitCode = await run(await import('./dkim-run.js'));
 }
 

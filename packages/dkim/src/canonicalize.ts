@@ -47,6 +47,12 @@ export function createBodyCanonicalizer(mode: Canonicalization, hash: HashSink):
   return mode === 'simple' ? new SimpleBody(hash) : new RelaxedBody(hash);
 }
 
+/** `count` empty lines (held back until content followed them) go to the hash, a block of CRLFs at a time. */
+function writeEmptyLines(write: (bytes: Uint8Array) => void, count: number): void {
+  const perBlock = CRLF_BLOCK.length / 2;
+  for (let left = count; left > 0; left -= perBlock) write(CRLF_BLOCK.subarray(0, Math.min(left, perBlock) * 2));
+}
+
 /** §3.4.3: the body as is, without trailing empty lines; an empty body is one CRLF. */
 class SimpleBody implements BodyCanonicalizer {
   #hash: HashSink;
@@ -94,11 +100,8 @@ class SimpleBody implements BodyCanonicalizer {
   }
 
   #flushEmpty(): void {
-    while (this.#emptyLines > 0) {
-      const lines = Math.min(this.#emptyLines, CRLF_BLOCK.length / 2);
-      this.#write(CRLF_BLOCK.subarray(0, lines * 2));
-      this.#emptyLines -= lines;
-    }
+    writeEmptyLines((bytes) => this.#write(bytes), this.#emptyLines);
+    this.#emptyLines = 0;
   }
 
   #write(bytes: Uint8Array): void {
@@ -172,11 +175,8 @@ class RelaxedBody implements BodyCanonicalizer {
   #beforeContent(): void {
     if (this.#emptyLines > 0) {
       this.#flushRun();
-      while (this.#emptyLines > 0) {
-        const lines = Math.min(this.#emptyLines, CRLF_BLOCK.length / 2);
-        this.#write(CRLF_BLOCK.subarray(0, lines * 2));
-        this.#emptyLines -= lines;
-      }
+      writeEmptyLines((bytes) => this.#write(bytes), this.#emptyLines);
+      this.#emptyLines = 0;
     }
     if (this.#wsp) {
       this.#flushRun();

@@ -1,11 +1,11 @@
 // Sign and send a ~500 MB message in bounded memory: the two-pass path (a reusable mime message read
 // twice, nothing buffered) measured in a child process against smtp-sink. RSS growth must stay under
 // 64 MB. (The spooled path, an .eml on stdin, is measured in apps/cli.)
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpSink } from '@smtpkit/testkit';
 import type { SmtpSink } from '@smtpkit/testkit';
+import { runProcess } from './verifiers.js';
 
 const CHILD = fileURLToPath(new URL('./memory/sign-and-send.ts', import.meta.url));
 const MB = 1024 * 1024;
@@ -20,24 +20,12 @@ afterAll(async () => {
   await sink?.stop();
 });
 
-function runChild(): Promise<{ baseline: number; peak: number; size: number; code: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, String(sink.port), String(ATTACHMENT)], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 400_000);
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`child exited ${code}: ${err.slice(-2000)}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop() as string));
-    });
+async function runChild(): Promise<{ baseline: number; peak: number; size: number; code: number }> {
+  const out = await runProcess(process.execPath, ['--import', 'tsx', CHILD, String(sink.port), String(ATTACHMENT)], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    timeoutMs: 400_000,
   });
+  return JSON.parse(out.trim().split('\n').pop() as string);
 }
 
 describe('memory: sign and send ~500 MB', () => {

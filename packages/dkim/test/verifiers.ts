@@ -18,21 +18,30 @@ export type Verdicts = boolean[];
 
 function run(file: string, args: string[], input: Uint8Array, env: Record<string, string>, withStderr = false): Promise<string> {
   if (!existsSync(file)) throw new Error(`${file} is missing: the DKIM verifiers need Debian's python3-dkim, libmail-dkim-perl and opendkim`);
+  return runProcess(file, args, { input, env, withStderr, timeoutMs: 120_000 });
+}
+
+/** Runs a program to its end (killed after `timeoutMs`); resolves its stdout (and stderr), rejects on a non-zero exit. */
+export function runProcess(
+  file: string,
+  args: string[],
+  options: { input?: Uint8Array; env?: Record<string, string>; cwd?: string; withStderr?: boolean; timeoutMs: number },
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(withStderr ? out + err : out);
-      else reject(new Error(`${file} exited ${code}: ${err.slice(0, 2000)}`));
+      if (code === 0) resolve(options.withStderr ? out + err : out);
+      else reject(new Error(`${file} exited ${code}: ${err.slice(-2000)}`));
     });
     child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
+    child.stdin.end(options.input ?? new Uint8Array(0));
   });
 }
 

@@ -97,7 +97,10 @@ my @results;
 for my $path (@$files) {
   open(my $fh, '<:raw', $path) or die "$path: $!";
   my $v = Mail::DKIM::Verifier->new();
-  while (my $line = <$fh>) { $line =~ s/\015?\012\z//; $v->PRINT("$line\015\012"); }
+  # Mail::DKIM wants CRLF; a Maildir file has LF line ends.
+  my $message = do { local $/; <$fh> };
+  $message =~ s/\015?\012/\015\012/g;
+  $v->PRINT($message);
   close $fh;
   $v->CLOSE;
   push @results, [map { $_->result eq 'pass' ? JSON::PP::true : JSON::PP::false } $v->signatures];

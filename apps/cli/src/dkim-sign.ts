@@ -7,8 +7,11 @@ import type { PreparedMessage } from './message.js';
 import { spool } from './spool.js';
 import type { SendConfig } from './send-options.js';
 
+/** Where signing warnings (a weak key) go: stderr, unless `-q`. */
+export type WarningSink = (line: string) => void;
+
 /** Read every `--dkim` key file and turn it into signer options (checked by @smtpkit/dkim before anything is read). */
-async function signersFor(specs: readonly DkimKeySpec[]) {
+async function signersFor(specs: readonly DkimKeySpec[], warn: WarningSink) {
   const dkim = await import('@smtpkit/dkim');
   return Promise.all(
     specs.map(async (spec, i) => {
@@ -18,7 +21,7 @@ async function signersFor(specs: readonly DkimKeySpec[]) {
           domain: spec.domain,
           selector: spec.selector,
           privateKey,
-          onWarning: (w) => process.stderr.write(`smtpkit: warning: --dkim ${spec.domain}:${spec.selector}: ${w.message}\n`),
+          onWarning: (w) => warn(`smtpkit: warning: --dkim ${spec.domain}:${spec.selector}: ${w.message}\n`),
         },
         `--dkim[${i}]`,
       );
@@ -30,10 +33,10 @@ async function signersFor(specs: readonly DkimKeySpec[]) {
  * Sign a prepared message with every `--dkim` key: a first pass hashes it, the send streams it again
  * behind the DKIM-Signature fields (a reusable message is read twice, never held in memory).
  */
-export async function signPrepared(prepared: PreparedMessage, specs: readonly DkimKeySpec[]): Promise<PreparedMessage> {
+export async function signPrepared(prepared: PreparedMessage, specs: readonly DkimKeySpec[], warn: WarningSink): Promise<PreparedMessage> {
   const dkim = await import('@smtpkit/dkim');
   const m = prepared.message;
-  const signed = await dkim.signMessage(m, { signers: await signersFor(specs) });
+  const signed = await dkim.signMessage(m, { signers: await signersFor(specs, warn) });
   const message: BuiltMessage = {
     messageId: m.messageId,
     envelope: m.envelope,
@@ -55,7 +58,13 @@ export async function signPrepared(prepared: PreparedMessage, specs: readonly Dk
  * 0600 temporary file removed on success, error and interruption). mime's `readRawMessage` streams it,
  * so a message of any size is signed in bounded memory.
  */
-export async function prepareSignedEml(cfg: SendConfig, from: string, flagRecipients: string[], dedupe: (a: string[]) => string[]): Promise<PreparedMessage> {
+export async function prepareSignedEml(
+  cfg: SendConfig,
+  from: string,
+  flagRecipients: string[],
+  dedupe: (a: string[]) => string[],
+  warn: WarningSink,
+): Promise<PreparedMessage> {
   const mime = await import('@smtpkit/mime');
   const path = cfg.eml as string;
   let open: () => AsyncIterable<Uint8Array>;
@@ -80,7 +89,7 @@ export async function prepareSignedEml(cfg: SendConfig, from: string, flagRecipi
     const to = [...flagRecipients, ...(cfg.readRecipients ? first.envelope.to : [])];
     if (to.length === 0) throw new UsageError(`${path} names no recipients in To, Cc or Bcc`);
     const raw: BuiltMessage = { ...first, reusable: true, stream: source, [Symbol.asyncIterator]: () => source() };
-    const prepared = await signPrepared({ from, to: dedupe(to), message: raw }, cfg.dkim);
+    const prepared = await signPrepared({ from, to: dedupe(to), message: raw }, cfg.dkim, warn);
     return { ...prepared, dispose };
   } catch (error) {
     await dispose();

@@ -87,6 +87,11 @@ function structuredHeaders(cfg: SendConfig): Partial<MessageInput> {
   return out;
 }
 
+/** Signing warnings (a weak key) on stderr, unless `-q`. */
+function dkimWarnings(cfg: SendConfig): (line: string) => void {
+  return cfg.output.quiet ? () => undefined : (line) => void process.stderr.write(line);
+}
+
 /**
  * Turn the flags into a message: either `--eml` as-is (optionally reading its recipients and
  * dropping Bcc), or a new message built by @smtpkit/mime from the parts the user named.
@@ -98,7 +103,7 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
   const flagRecipients = [...cfg.to, ...cfg.cc, ...cfg.bcc].map((a) => mime.parseAddress(a).address);
 
   if (cfg.eml !== undefined && cfg.dkim.length > 0) {
-    return (await import('./dkim-sign.js')).prepareSignedEml(cfg, from, flagRecipients, dedupe);
+    return (await import('./dkim-sign.js')).prepareSignedEml(cfg, from, flagRecipients, dedupe, dkimWarnings(cfg));
   }
   if (cfg.eml !== undefined) {
     // sendmail -t: recipients from To/Cc/Bcc, and Bcc removed from what is sent (RFC 5322 §3.6.3).
@@ -129,5 +134,5 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
   };
   const message = mime.buildMessage(input);
   const prepared = { from, to: dedupe(message.envelope.to), message };
-  return cfg.dkim.length > 0 ? (await import('./dkim-sign.js')).signPrepared(prepared, cfg.dkim) : prepared;
+  return cfg.dkim.length > 0 ? (await import('./dkim-sign.js')).signPrepared(prepared, cfg.dkim, dkimWarnings(cfg)) : prepared;
 }

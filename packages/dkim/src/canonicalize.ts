@@ -135,10 +135,14 @@ class RelaxedBody implements BodyCanonicalizer {
     const n = chunk.length;
     if (n === 0) return;
     const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.#chunk = chunk;
-    this.#runStart = this.#runEnd = 0;
     let nextSp = b.indexOf(SP);
     let nextTab = b.indexOf(TAB);
+    if (nextSp < 0 && nextTab < 0 && this.#emptyLines === 0 && !this.#wsp) {
+      this.#pushWithoutWsp(chunk);
+      return;
+    }
+    this.#chunk = chunk;
+    this.#runStart = this.#runEnd = 0;
     let pos = 0;
     while (pos < n) {
       const lf = b.indexOf(LF, pos);
@@ -169,6 +173,29 @@ class RelaxedBody implements BodyCanonicalizer {
     this.#wsp = false;
     this.#emptyLines = 0;
     return this.#length;
+  }
+
+  /**
+   * A chunk without WSP, and nothing pending: it is its own canonical form, but for the empty lines at its
+   * end, which wait for content (as in §3.4.3). One update for the whole chunk.
+   */
+  #pushWithoutWsp(chunk: Uint8Array): void {
+    const n = chunk.length;
+    let end = n;
+    while (end >= 2 && chunk[end - 1] === LF && chunk[end - 2] === CR) end -= 2;
+    let pairs = (n - end) / 2;
+    if (end === 0) {
+      if (this.#content) {
+        this.#write(CRLF);
+        this.#content = false;
+        pairs--;
+      }
+      this.#emptyLines = pairs;
+      return;
+    }
+    this.#write(pairs > 0 ? chunk.subarray(0, end + 2) : chunk);
+    this.#content = pairs === 0;
+    this.#emptyLines = Math.max(0, pairs - 1);
   }
 
   /** Pending empty lines and a pending SP go out before a character. */

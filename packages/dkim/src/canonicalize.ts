@@ -53,6 +53,36 @@ function writeEmptyLines(write: (bytes: Uint8Array) => void, count: number): voi
   for (let left = count; left > 0; left -= perBlock) write(CRLF_BLOCK.subarray(0, Math.min(left, perBlock) * 2));
 }
 
+/** Where a body stands between chunks: a line with content not yet ended, empty lines held back. */
+interface LineState {
+  open: boolean;
+  empty: number;
+}
+
+/**
+ * Hashes a CRLF-canonical chunk as it is, except the empty lines at its end, which are held (counted) until
+ * content follows them: a body's trailing empty lines are never hashed (§3.4.3, §3.4.4).
+ */
+function pushVerbatim(chunk: Uint8Array, state: LineState, write: (bytes: Uint8Array) => void): void {
+  const n = chunk.length;
+  let end = n;
+  while (end >= 2 && chunk[end - 1] === LF && chunk[end - 2] === CR) end -= 2;
+  let pairs = (n - end) / 2;
+  if (end === 0) {
+    if (state.open) {
+      write(CRLF); // the CRLF of the line that was open
+      state.open = false;
+      pairs--;
+    }
+    state.empty += pairs;
+    return;
+  }
+  writeEmptyLines(write, state.empty);
+  write(pairs > 0 ? chunk.subarray(0, end + 2) : chunk);
+  state.open = pairs === 0;
+  state.empty = Math.max(0, pairs - 1);
+}
+
 /** §3.4.3: the body as is, without trailing empty lines; an empty body is one CRLF. */
 class SimpleBody implements BodyCanonicalizer {
   #hash: HashSink;
@@ -65,30 +95,11 @@ class SimpleBody implements BodyCanonicalizer {
   }
 
   push(chunk: Uint8Array): void {
-    const n = chunk.length;
-    if (n === 0) return;
-    // Trailing CRLF pairs of this chunk (the input is CRLF-canonical).
-    let end = n;
-    while (end >= 2 && chunk[end - 1] === LF && chunk[end - 2] === CR) end -= 2;
-    let pairs = (n - end) / 2;
-    if (end === 0) {
-      if (this.#lineOpen) {
-        this.#write(CRLF);
-        this.#lineOpen = false;
-        pairs--;
-      }
-      this.#emptyLines += pairs;
-      return;
-    }
-    this.#flushEmpty();
-    if (pairs > 0) {
-      this.#write(chunk.subarray(0, end + 2));
-      this.#emptyLines = pairs - 1;
-      this.#lineOpen = false;
-    } else {
-      this.#write(chunk);
-      this.#lineOpen = true;
-    }
+    if (chunk.length === 0) return;
+    const state = { open: this.#lineOpen, empty: this.#emptyLines };
+    pushVerbatim(chunk, state, (bytes) => this.#write(bytes));
+    this.#lineOpen = state.open;
+    this.#emptyLines = state.empty;
   }
 
   end(): number {
@@ -97,11 +108,6 @@ class SimpleBody implements BodyCanonicalizer {
     this.#lineOpen = false;
     this.#emptyLines = 0;
     return this.#length;
-  }
-
-  #flushEmpty(): void {
-    writeEmptyLines((bytes) => this.#write(bytes), this.#emptyLines);
-    this.#emptyLines = 0;
   }
 
   #write(bytes: Uint8Array): void {
@@ -137,8 +143,12 @@ class RelaxedBody implements BodyCanonicalizer {
     const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let nextSp = b.indexOf(SP);
     let nextTab = b.indexOf(TAB);
-    if (nextSp < 0 && nextTab < 0 && this.#emptyLines === 0 && !this.#wsp) {
-      this.#pushWithoutWsp(chunk);
+    if (nextSp < 0 && nextTab < 0 && !this.#wsp) {
+      // No whitespace to compress: the chunk is its own canonical form, but for the empty lines at its end.
+      const state = { open: this.#content, empty: this.#emptyLines };
+      pushVerbatim(chunk, state, (bytes) => this.#write(bytes));
+      this.#content = state.open;
+      this.#emptyLines = state.empty;
       return;
     }
     this.#chunk = chunk;
@@ -173,29 +183,6 @@ class RelaxedBody implements BodyCanonicalizer {
     this.#wsp = false;
     this.#emptyLines = 0;
     return this.#length;
-  }
-
-  /**
-   * A chunk without WSP, and nothing pending: it is its own canonical form, but for the empty lines at its
-   * end, which wait for content (as in §3.4.3). One update for the whole chunk.
-   */
-  #pushWithoutWsp(chunk: Uint8Array): void {
-    const n = chunk.length;
-    let end = n;
-    while (end >= 2 && chunk[end - 1] === LF && chunk[end - 2] === CR) end -= 2;
-    let pairs = (n - end) / 2;
-    if (end === 0) {
-      if (this.#content) {
-        this.#write(CRLF);
-        this.#content = false;
-        pairs--;
-      }
-      this.#emptyLines = pairs;
-      return;
-    }
-    this.#write(pairs > 0 ? chunk.subarray(0, end + 2) : chunk);
-    this.#content = pairs === 0;
-    this.#emptyLines = Math.max(0, pairs - 1);
   }
 
   /** Pending empty lines and a pending SP go out before a character. */

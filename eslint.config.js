@@ -35,6 +35,11 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { paths: ioPaths, patterns: ['@smtpkit/client', '@smtpkit/wire'] }] },
   },
   {
+    // @smtpkit/dkim: node:crypto only; no sockets, files or DNS, and none of the other packages.
+    files: ['packages/dkim/src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ioPaths, patterns: ['@smtpkit/*'] }] },
+  },
+  {
     files: ['packages/smtp-client/src/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@smtpkit/mime', '**/smtp-wire/src/**'] }] },
   },

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the real programs the integration tests drive are installed: Postfix (smtpd, smtp-sink,
 # smtp-source), aiosmtpd, swaks, openssl, Dovecot (submission, LMTP, SASL), Redis, Dante, Tinyproxy,
-# Chromium, and the DKIM verifiers (dkimpy, Mail::DKIM). Installs the missing ones with apt when run as
+# Chromium, and the DKIM verifiers (dkimpy, Mail::DKIM, OpenDKIM). Installs the missing ones with apt when run as
 # root; otherwise names them and fails, so no integration test is silently skipped.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -22,6 +22,7 @@ have chromium || need+=(chromium)
 /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need+=(python3-dkim)
 /usr/bin/python3 -c 'import icalendar' >/dev/null 2>&1 || need+=(python3-icalendar)
 perl -MMail::DKIM -e 1 >/dev/null 2>&1 || need+=(libmail-dkim-perl)
+have opendkim || need+=(opendkim)
 [ ${#need[@]} -eq 0 ] && exit 0
 # shellcheck disable=SC2207
 need=($(printf '%s\n' "${need[@]}" | sort -u))
@@ -34,7 +35,7 @@ fi
 echo "installing test programs: ${need[*]}"
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
-# The packages would start system services (Dovecot on 587, Redis, Dante, Tinyproxy): the tests run
+# The packages would start system services (Dovecot on 587, Redis, Dante, Tinyproxy, OpenDKIM): the tests run
 # private instances only, so keep the system ones from starting while installing.
 policy=/usr/sbin/policy-rc.d
 made_policy=no

@@ -71,7 +71,7 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof InputFileError) return EXIT.NOINPUT;
   if (error instanceof DataError) return EXIT.DATAERR;
   const e = (error ?? {}) as ErrorShape;
-  if (e.name === 'MimeError') return EXIT.DATAERR;
+  if (e.name === 'MimeError' || e.name === 'DkimError') return EXIT.DATAERR;
   if (e.name === 'OAuthError') return oauthExit(e.kind);
   // A token provider that failed inside AUTH (refresh refused, provider down) keeps its OAuth meaning.
   const cause = (error as { cause?: ErrorShape }).cause;

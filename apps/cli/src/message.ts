@@ -13,6 +13,8 @@ export interface PreparedMessage {
   message: BuiltMessage;
   /** An existing message (--eml), already in memory. */
   raw?: boolean;
+  /** Releases what the message holds (a spool file); called once the send is over, whatever its outcome. */
+  dispose?: () => Promise<void>;
 }
 
 /** A local part with non-ASCII characters: only SMTPUTF8 carries the address (RFC 6531). */
@@ -60,7 +62,8 @@ async function openAttachment(path: string, disposition: 'attachment' | 'inline'
   const filename = basename(path);
   return {
     filename,
-    content: createReadStream(path),
+    // A function opening the file afresh keeps the message reusable (DKIM signs in two passes).
+    content: () => createReadStream(path),
     contentType: guess(filename),
     size,
     disposition,
@@ -92,6 +95,11 @@ function structuredHeaders(cfg: SendConfig): Partial<MessageInput> {
   return out;
 }
 
+/** Signing warnings (a weak key) on stderr, unless `-q`. */
+function dkimWarnings(cfg: SendConfig): (line: string) => void {
+  return cfg.output.quiet ? () => undefined : (line) => void process.stderr.write(line);
+}
+
 /**
  * Turn the flags into a message: either `--eml` as-is (optionally reading its recipients and
  * dropping Bcc), or a new message built by @smtpkit/mime from the parts the user named.
@@ -105,6 +113,9 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
   // RFC 6532) and the client decides after EHLO whether this server can take it. Otherwise IDN domains go as A-labels.
   const smtputf8 = [from, ...flagRecipients].some(hasUtf8LocalPart);
 
+  if (cfg.eml !== undefined && cfg.dkim.length > 0) {
+    return (await import('./dkim-sign.js')).prepareSignedEml(cfg, from, flagRecipients, dedupe, dkimWarnings(cfg));
+  }
   if (cfg.eml !== undefined) {
     // sendmail -t: recipients from To/Cc/Bcc, and Bcc removed from what is sent (RFC 5322 §3.6.3).
     const message = mime.rawMessage(await readInput(cfg.eml), { stripBcc: cfg.readRecipients });
@@ -132,7 +143,9 @@ export async function prepareMessage(cfg: SendConfig): Promise<PreparedMessage> 
     ...(smtputf8 ? { smtputf8: true } : {}),
     headers: cfg.headers.filter(([name]) => !(name.toLowerCase() in STRUCTURED)),
     ...(await extraMessageInput(cfg)),
+    ...(cfg.dkim.length > 0 ? { signing: true } : {}),
   };
   const message = mime.buildMessage(input);
-  return { from, to: dedupe(message.envelope.to), message };
+  const prepared = { from, to: dedupe(message.envelope.to), message };
+  return cfg.dkim.length > 0 ? (await import('./dkim-sign.js')).signPrepared(prepared, cfg.dkim, dkimWarnings(cfg)) : prepared;
 }

@@ -3,6 +3,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { addExtraSendOptions, type ExtraSendFlags } from './send-extras.js';
 import { addOAuthCommands } from './commands/oauth.js';
 import { addInboxCommand, type InboxFlags } from './commands/inbox.js';
+import { addDkimCommand } from './commands/dkim.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags extends ExtraSendFlags {
@@ -15,6 +16,7 @@ export interface SendFlags extends ExtraSendFlags {
   user?: string; passwordCommand?: string; auth?: string; tokenCommand?: string;
   helo?: string; heloOnly?: boolean; timeout?: string; quitAfter?: string;
   dryRun?: boolean; quiet?: boolean; verbose?: boolean; json?: boolean; transcript?: string;
+  dkim?: string[];
 }
 
 /** Raw `probe` flags. */
@@ -87,7 +89,8 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .option('--token-command <cmd>', 'shell command printing an OAuth 2.0 access token (else SMTPKIT_OAUTH_TOKEN)')
     .option('--helo-only', 'send HELO instead of EHLO')
     .option('--quit-after <step>', 'stop after connect | greeting | ehlo | tls | auth | mail | rcpt, then QUIT')
-    .option('--dry-run', 'print the message that would be sent; send nothing');
+    .option('--dry-run', 'print the message that would be sent; send nothing')
+    .option('--dkim <domain:selector:keyfile>', 'DKIM-sign with this private key, repeatable (e.g. RSA + Ed25519)', collect);
   connectionOptions(addExtraSendOptions(send)).action((flags: SendFlags) => actions.send(flags));
 
   const probe = program
@@ -96,6 +99,7 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
   connectionOptions(probe).action((flags: ProbeFlags) => actions.probe(flags));
   addOAuthCommands(program);
   addInboxCommand(program, async (flags) => actions.inbox?.(flags));
+  addDkimCommand(program);
 
   return program;
 }

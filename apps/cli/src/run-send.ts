@@ -125,11 +125,12 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
   let ctx: ConnectionContext = { host: flags.server ?? '127.0.0.1', port: Number(flags.port) || 0, tls: 'auto' };
   let session: Session | undefined;
   let progress: ((n: number) => void) | undefined;
+  let prepared: PreparedMessage | undefined;
   try {
     const cfg = await withAccountServer(resolveSend(flags), flags);
     out = new Output(cfg.output);
     ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls, authHint: cfg.authHint };
-    const prepared = await prepareMessage(cfg);
+    prepared = await prepareMessage(cfg);
 
     if (cfg.dryRun) {
       out.raw(await prepared.message.toBuffer());
@@ -199,6 +200,7 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
     out.warn(describeError(error, ctx));
     return exit;
   } finally {
+    await prepared?.dispose?.();
     out.close();
   }
 }

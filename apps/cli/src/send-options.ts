@@ -1,3 +1,4 @@
+import { parseDkimSpec, type DkimKeySpec } from './dkim-flag.js';
 import { DataError, UsageError } from './exit-codes.js';
 import type { ProbeFlags, SendFlags } from './program.js';
 import { resolveExtras, type ExtraSendConfig } from './send-extras.js';
@@ -58,6 +59,8 @@ export interface SendConfig extends ConnectionConfig, ExtraSendConfig {
   tokenCommand?: string;
   quitAfter?: QuitStep;
   dryRun: boolean;
+  /** `--dkim DOMAIN:SELECTOR:KEYFILE`, in order. */
+  dkim: DkimKeySpec[];
 }
 
 function outputConfig(flags: { quiet?: boolean; verbose?: boolean; json?: boolean; transcript?: string }): OutputConfig {
@@ -179,5 +182,6 @@ export function resolveSend(raw: SendFlags, env = process.env): SendConfig {
     tokenCommand: flags.tokenCommand,
     quitAfter: quitAfter as QuitStep | undefined,
     dryRun: flags.dryRun === true,
+    dkim: (flags.dkim ?? []).map((v) => parseDkimSpec(v, '--dkim')),
   };
 }

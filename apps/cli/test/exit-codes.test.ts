@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SmtpError } from '@smtpkit/client';
 import { MimeError } from '@smtpkit/mime';
+import { DkimError } from '@smtpkit/dkim';
 import { DataError, EXIT, exitCodeFor, InputFileError, UsageError } from '../src/exit-codes.js';
 import { hintFor } from '../src/hints.js';
 
@@ -14,6 +15,7 @@ describe('exitCodeFor: one row per failure class', () => {
     ['input file missing', new InputFileError('x.pdf', Object.assign(new Error('nope'), { code: 'ENOENT' })), EXIT.NOINPUT],
     ['CR/LF in a --header flag', new DataError('injection'), EXIT.DATAERR],
     ['MimeError (bad header value)', new MimeError('bad header', { code: 'ERR_MIME_HEADER_INJECTION' } as never), EXIT.DATAERR],
+    ['DkimError (a key that cannot sign)', new DkimError('weak key', { code: 'ERR_DKIM_KEY_TOO_SMALL' }), EXIT.DATAERR],
     ['SmtpError input (invalid address)', smtp('input', { code: 'ERR_SMTP_INPUT' }), EXIT.DATAERR],
     ['SmtpError input (line too long)', smtp('input', { code: 'ERR_SMTP_LINE_TOO_LONG' }), EXIT.DATAERR],
     ['550 to MAIL FROM', smtp('reply', { replyCode: 550, command: 'MAIL FROM:<a@b>', reply: reply(550) }), EXIT.UNAVAILABLE],

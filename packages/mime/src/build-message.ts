@@ -53,6 +53,12 @@ export interface MessageInput {
    * top-level entity. The caller then answers for the body matching them.
    */
   dangerouslyAllowStructuralHeaders?: boolean;
+  /**
+   * The message will be DKIM-signed: every part stays 7-bit (quoted-printable or base64), because a relay
+   * that converts 8bit to 7bit (RFC 6152 §3) breaks the body hash (RFC 6376 §5.3). `transferEncoding`
+   * asking for 8bit or binary is then refused with `ERR_MIME_8BIT_WHEN_SIGNING`, unless `allow8bit`.
+   */
+  signing?: boolean | { allow8bit?: boolean };
 }
 
 /** Build-time switches. */
@@ -196,6 +202,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   const date = input.date ?? (options.seed === undefined ? new Date() : seededDate(options.seed));
   if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new MimeError('date must be a valid Date', { code: 'ERR_MIME_INVALID_OPTION', field: 'date' });
 
+  const guard = sevenBitGuard(input);
   const ctx: TreeContext = { random, prefix, transfer: input.transferEncoding ?? {} };
   const root = buildTree(input, ctx);
 
@@ -236,6 +243,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   const trailer = endsWithCrlf(top) ? new Uint8Array(0) : Buffer.from('\r\n', 'latin1');
   const treeSize = nodeSize(top);
   const eightBit = /Content-Transfer-Encoding: (?:8bit|binary)\r\n/.test(collectHeaders(top));
+  if (guard && eightBit) throw eightBitWhenSigning('a part is 8bit or binary (set by a structural header)', 'headers');
   return createBuiltMessage({
     messageId,
     envelope: { from: envelopeFrom, to: envelopeTo },
@@ -246,6 +254,23 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
     reusable: isReusable(top),
     open: () => emitTree(top, trailer),
   });
+}
+
+function eightBitWhenSigning(what: string, field: string): MimeError {
+  return new MimeError(`signing: ${what}; a relay converting it to 7-bit breaks the DKIM body hash (RFC 6376 §5.3): send it 7-bit, or set signing.allow8bit`, {
+    code: 'ERR_MIME_8BIT_WHEN_SIGNING',
+    field,
+  });
+}
+
+/** True when `signing` asks for 7-bit parts; refuses transfer options that contradict it. */
+function sevenBitGuard(input: MessageInput): boolean {
+  const signing = input.signing;
+  if (signing === undefined || signing === false) return false;
+  if (typeof signing === 'object' && signing.allow8bit === true) return false;
+  const t = input.transferEncoding;
+  if (t?.eightBit === true || t?.binary === true) throw eightBitWhenSigning(`transferEncoding asks for ${t.binary === true ? 'binary' : '8bit'} parts`, 'transferEncoding');
+  return true;
 }
 
 function collectHeaders(node: MimeNode): string {

@@ -13,7 +13,8 @@ export type MimeErrorCode =
   | 'ERR_MIME_ALREADY_CONSUMED'
   | 'ERR_MIME_INVALID_CONTENT'
   | 'ERR_MIME_ASYNC_SOURCE'
-  | 'ERR_MIME_HEADER_TOO_LARGE';
+  | 'ERR_MIME_HEADER_TOO_LARGE'
+  | 'ERR_MIME_8BIT_WHEN_SIGNING';
 
 const BRAND = Symbol.for('smtpkit.MimeError');
 

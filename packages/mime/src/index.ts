@@ -16,7 +16,7 @@ export { LineEndCanonicalizer } from './crlf.js';
 export { guessContentType } from './content-type.js';
 export { foldHeader } from './fold.js';
 export { formatDate } from './date.js';
-export type { ContentSource } from './source.js';
+export type { ByteStream, ContentSource } from './source.js';
 export type { TransferEncoding, TransferEncodingOptions } from './text-body.js';
 export { ENCODED_LINE_LENGTH, FOLD_LENGTH, MAX_ENCODED_WORD_LENGTH, MAX_LINE_LENGTH } from './constants.js';
 export { listHeaders } from './list-headers.js';

@@ -1,8 +1,14 @@
 import { Buffer } from 'node:buffer';
 import { MimeError } from './errors.js';
 
-/** Attachment content: bytes, a string (UTF-8), or a stream of bytes (async iterable or web ReadableStream). */
-export type ContentSource = string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+/** A stream of bytes: an iterable, an async iterable (a Node `Readable`), or a web ReadableStream. */
+export type ByteStream = Iterable<Uint8Array> | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+
+/**
+ * Attachment content: bytes, a string (UTF-8), a stream of bytes, or a function opening a fresh stream of
+ * the same bytes on every call (`() => createReadStream(path)`), which keeps the message reusable.
+ */
+export type ContentSource = string | Uint8Array | ByteStream | (() => ByteStream);
 
 /** A content source made uniform: how to read it, whether it can be read twice, its size if known. */
 export interface OpenableSource {
@@ -43,6 +49,15 @@ async function* checked(source: AsyncIterable<unknown> | Iterable<unknown>, fiel
   for await (const chunk of source) yield toBytes(chunk, field);
 }
 
+/** A stream returned by a content function, read as bytes. */
+function fromStream(stream: ByteStream, field: string): AsyncIterable<Uint8Array> {
+  if (typeof stream === 'object' && stream !== null) {
+    if (Symbol.asyncIterator in stream || Symbol.iterator in stream) return checked(stream as AsyncIterable<unknown>, field);
+    if (typeof (stream as ReadableStream<Uint8Array>).getReader === 'function') return fromWebStream(stream as ReadableStream<Uint8Array>, field);
+  }
+  throw new MimeError(`${field}: the content function returned ${typeof stream}, expected a stream of Uint8Array`, { code: 'ERR_MIME_INVALID_CONTENT', field });
+}
+
 /** Wraps any accepted content in an {@link OpenableSource}. */
 export function toOpenable(content: ContentSource, field: string, declaredSize?: number): OpenableSource {
   if (typeof content === 'string' || content instanceof Uint8Array) {
@@ -51,6 +66,9 @@ export function toOpenable(content: ContentSource, field: string, declaredSize?:
   }
   if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
     throw new MimeError(`${field}: size must be a non-negative integer`, { code: 'ERR_MIME_INVALID_OPTION', field });
+  }
+  if (typeof content === 'function') {
+    return { open: () => fromStream(content(), field), reusable: true, size: declaredSize };
   }
   if (typeof content === 'object' && content !== null) {
     if (Array.isArray(content)) {

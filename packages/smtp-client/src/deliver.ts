@@ -82,6 +82,7 @@ const SEND_KEYS = [
   'dsn',
   'requireTls',
   'partial',
+  'overLimit',
   'onProgress',
   'onEndOfData',
 ] as const;

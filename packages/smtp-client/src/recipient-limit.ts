@@ -19,7 +19,7 @@ import type { RecipientRejection, SendOptions, SendResult, TransactionResult } f
  */
 export async function sendWithinLimits(s: SmtpSession, o: SendOptions, progress: BodyProgress, early: PlannedSend | undefined): Promise<SendResult> {
   const first = await sendTransaction(s, o, progress, early);
-  return hasDeferred(first) ? furtherTransactions(s, o, first) : first;
+  return hasDeferred(first) && o.overLimit !== 'report' ? furtherTransactions(s, o, first) : first;
 }
 
 async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendResult): Promise<SendResult> {

@@ -5,7 +5,7 @@ import type { ConnectOptions, SendOptions, SendResult, Session } from './types.j
  * `connect` (`node:net` for the main entry, `cloudflare:sockets` for `@smtpkit/client/workers`).
  */
 export async function sendMailWith(connect: (o: ConnectOptions) => Promise<Session>, options: ConnectOptions & SendOptions): Promise<SendResult> {
-  const { from, to, data, size, smtputf8, eightBit, binary, dsn, requireTls, partial, onProgress, onEndOfData, ...connectOptions } = options;
+  const { from, to, data, size, smtputf8, eightBit, binary, dsn, requireTls, partial, overLimit, onProgress, onEndOfData, ...connectOptions } = options;
   const session = await connect(connectOptions);
   try {
     return await session.send({
@@ -19,6 +19,7 @@ export async function sendMailWith(connect: (o: ConnectOptions) => Promise<Sessi
       ...(dsn !== undefined ? { dsn } : {}),
       ...(requireTls !== undefined ? { requireTls } : {}),
       ...(partial !== undefined ? { partial } : {}),
+      ...(overLimit !== undefined ? { overLimit } : {}),
       ...(onProgress !== undefined ? { onProgress } : {}),
       ...(onEndOfData !== undefined ? { onEndOfData } : {}),
     });

@@ -129,6 +129,13 @@ export interface SendOptions {
   requireTls?: boolean;
   /** `allow` (default): send to the accepted recipients; `all-or-nothing`: RSET when any is rejected. */
   partial?: 'allow' | 'all-or-nothing';
+  /**
+   * Recipients the server refused as over its limit (452 or x.5.3 after an accepted one, RFC 5321 §4.5.3.1.10):
+   * `continue` (default) sends them the same message in further transactions on this session; `report` ends
+   * the send after one transaction and returns them in `rejected` with their 452 (retryable), for a caller that
+   * records each transaction's outcome before the next (a durable queue).
+   */
+  overLimit?: 'continue' | 'report';
   signal?: AbortSignal;
   onProgress?: (bytesSent: number) => void;
   /**

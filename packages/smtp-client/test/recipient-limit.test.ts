@@ -78,6 +78,29 @@ describe('recipients over the server limit go in further transactions (RFC 5321 
     expect(s.connections).toHaveLength(1);
   });
 
+  it("overLimit: 'report' ends after one transaction: the 452s come back retryable, for a caller that records each transaction", async () => {
+    const s = await start({ ehlo: { pipelining: true }, recipientLimit: 100 });
+    const to = rcpts(150);
+    const r = await sendMail({ host: '127.0.0.1', port: s.port, tls: 'none', timeouts: fast, from: 'a@example.com', to, data: DATA, overLimit: 'report' });
+    everyoneOnce(r, to);
+    expect(r.accepted).toEqual(to.slice(0, 100));
+    expect(r.rejected.map((x) => x.address)).toEqual(to.slice(100));
+    expect(r.rejected.every((x) => x.reply.code === 452 && x.error.retryable)).toBe(true);
+    expect(r.transactions).toBeUndefined();
+    expect(rcptsPerTransaction(s)).toEqual([150]);
+    expect(s.connections[0]?.messages).toHaveLength(1);
+
+    const pool = createPool({ host: '127.0.0.1', port: s.port, tls: 'none', timeouts: fast, maxConnections: 1 });
+    try {
+      const p = await pool.send({ from: 'a@example.com', to, data: DATA, overLimit: 'report' });
+      expect(p.accepted).toEqual(to.slice(0, 100));
+      expect(p.rejected.map((x) => [x.address, x.reply.code])).toEqual(to.slice(100).map((a) => [a, 452]));
+    } finally {
+      await pool.close();
+    }
+    expect(s.connections.flatMap((c) => c.messages)).toHaveLength(2);
+  });
+
   it('250 recipients: the limit learnt from the first transaction sizes the next ones', async () => {
     const s = await start({ ehlo: { pipelining: true }, recipientLimit: 100 });
     const to = rcpts(250);

@@ -91,6 +91,7 @@ class FileStore implements QueueStore, DeliveryStore {
   #messages = new Map<string, StoredMessage>();
   #changed = new Set<string>();
   #compacting: Promise<void> | undefined;
+  #ingesting: Promise<void> = Promise.resolve();
   readonly recovered: Array<{ id: string; update: RecipientUpdate }> = [];
 
   constructor(options: FileStoreOptions, ctx: StoreContext) {
@@ -285,8 +286,15 @@ class FileStore implements QueueStore, DeliveryStore {
     }
   }
 
-  /** Moves one message from `incoming/` into the spool: log record first, then the rename (both durable). */
-  async #ingest(id: string): Promise<void> {
+  /** Moves one message from `incoming/` into the spool, one at a time (the poll and an own enqueue may race). */
+  #ingest(id: string): Promise<void> {
+    const run = this.#ingesting.then(() => this.#ingestOne(id));
+    this.#ingesting = run.catch(() => {});
+    return run;
+  }
+
+  /** Log record first, then the rename (both durable): a crash in between finishes the move on the next start. */
+  async #ingestOne(id: string): Promise<void> {
     const source = this.#path('incoming', id);
     const target = this.#path('msg', id);
     const known = this.#messages.get(id);

@@ -2,7 +2,7 @@ import { SmtpError } from '@smtpkit/client';
 import type { DestinationLimits, LimitsOptions } from './types.js';
 
 const MINUTE = 60_000;
-const BACKOFF_START = 5_000;
+const BACKOFF_START = 1_000;
 const BACKOFF_MAX = 10 * MINUTE;
 
 /** The limits for one destination: its own entry, else `default`, else none. */
@@ -66,7 +66,7 @@ export class DestinationGate {
     this.#started.push(now);
   }
 
-  /** Down or throttled: pause, doubling from 5 s up to 10 min; any success resets it. */
+  /** Down or throttled: pause, doubling from 1 s up to 10 min; any success resets it. */
   signal(kind: 'ok' | 'down' | 'throttled', now: number): void {
     if (kind === 'ok') {
       this.#backoff = 0;

@@ -57,8 +57,8 @@ export function outcomeOfResult(recipients: readonly string[], result: SendResul
     const o = byCode(recipient, reply, host);
     return reply.code === 452 ? { ...o, split: true } : o;
   });
-  const throttled = result.rejected.some((r) => isThrottle(r.reply) && r.reply.code !== 452);
-  return { recipients: out, destination: throttled ? 'throttled' : 'ok' };
+  // Some recipients went through: the destination takes mail, whatever one RCPT said.
+  return { recipients: out, destination: 'ok' };
 }
 
 /**

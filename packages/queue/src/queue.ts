@@ -147,6 +147,7 @@ export async function createQueue(options: QueueOptions): Promise<Queue> {
       const w = new QueueWorker(context, workerOptions);
       worker = w;
       return {
+        ready: w.ready,
         close: async () => {
           await w.close();
           if (worker === w) worker = undefined;

@@ -23,18 +23,24 @@ export class SessionCache {
     private readonly now: () => number,
   ) {}
 
-  get hasIdle(): boolean {
-    return this.#idle.length > 0;
-  }
-
-  /** An idle session, or a new one (the caller checked the gate). Throws the connect error. */
-  async acquire(): Promise<SessionLease> {
+  /**
+   * Synchronously takes an idle session, or reserves a slot for a new one when the gate allows it; undefined
+   * when neither is possible. Reserving here, not after an await, keeps concurrent jobs inside the limit.
+   */
+  reserve(): SessionLease | 'new' | undefined {
     for (let idle = this.#idle.pop(); idle !== undefined; idle = this.#idle.pop()) {
       clearTimeout(idle.timer);
       if (idle.lease.session.usable) return idle.lease;
-      this.gate.closed();
+      this.#closeLease(idle.lease);
     }
+    if (this.gate.waitToOpen(this.now()) > 0) return undefined;
     this.gate.opened(this.now());
+    return 'new';
+  }
+
+  /** The reserved session: opened now for `'new'`. Throws the connect error (the slot is freed). */
+  async acquire(reserved: SessionLease | 'new'): Promise<SessionLease> {
+    if (reserved !== 'new') return reserved;
     try {
       return { session: await connect(this.options), sent: 0 };
     } catch (error) {
@@ -43,21 +49,24 @@ export class SessionCache {
     }
   }
 
+  /** Closes a session; its slot is freed once the connection is gone, as the server counts it. */
+  #closeLease(lease: SessionLease): void {
+    void lease.session.quit().finally(() => this.gate.closed());
+  }
+
   /** Back to the idle list when still usable and under `messagesPerSession`; closed otherwise. */
   release(lease: SessionLease): void {
     lease.sent++;
     const max = this.gate.limits.messagesPerSession;
     if (!lease.session.usable || (max !== undefined && lease.sent >= max)) {
-      this.gate.closed();
-      void lease.session.quit();
+      this.#closeLease(lease);
       return;
     }
     const entry = {
       lease,
       timer: setTimeout(() => {
         this.#idle = this.#idle.filter((e) => e !== entry);
-        this.gate.closed();
-        void lease.session.quit();
+        this.#closeLease(lease);
       }, IDLE_TIMEOUT),
     };
     entry.timer.unref();
@@ -70,8 +79,8 @@ export class SessionCache {
     await Promise.all(
       idle.map(async (e) => {
         clearTimeout(e.timer);
-        this.gate.closed();
         await e.lease.session.quit();
+        this.gate.closed();
       }),
     );
   }

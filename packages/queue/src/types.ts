@@ -1,4 +1,4 @@
-import type { AuthOptions, TlsMode } from '@smtpkit/client';
+import type { AuthOptions, MxResolver, Timeouts, TlsMode } from '@smtpkit/client';
 import type { BuiltMessage } from '@smtpkit/mime';
 
 /**
@@ -148,16 +148,18 @@ export interface WorkerOptions {
   /** EHLO name; default `localhost`. */
   clientName?: string;
   /** Per-step timeouts of the client (RFC 5321 §4.5.3.2 by default). */
-  timeouts?: Partial<import('@smtpkit/client').Timeouts>;
+  timeouts?: Partial<Timeouts>;
   /** Called at each {@link WorkerStep}; awaited. */
   onStep?: (step: WorkerStep, job: { id: string; recipients: readonly string[] }) => void | Promise<void>;
   /** MX mode only: DNS lookups (default `node:dns/promises`) and the port (default 25). */
-  resolver?: import('@smtpkit/client').MxResolver;
+  resolver?: MxResolver;
   mxPort?: number;
 }
 
 /** A running worker. */
 export interface Worker {
+  /** Resolves once this worker delivers (with the file spool: once it holds the spool's lock); rejects if it cannot start. */
+  readonly ready: Promise<void>;
   /** Finishes the transactions in flight, then stops. */
   close(): Promise<void>;
 }

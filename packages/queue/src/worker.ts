@@ -8,7 +8,7 @@ import { DestinationGate, limitsFor } from './limits.js';
 import { outcomeOfError, outcomeOfResult, type TransactionOutcome } from './outcome.js';
 import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
 import type { RetryPolicy } from './retry.js';
-import { SessionCache } from './session-cache.js';
+import { SessionCache, type SessionLease } from './session-cache.js';
 import { isFinal } from './spool-state.js';
 import type {
   AmbiguousPolicy, DeliveryStore, DsnOptions, EnqueueInput, LimitsOptions, MessageEvent, QueueStore, RecipientEvent,
@@ -38,6 +38,8 @@ interface Job {
   message: StoredMessage;
   recipients: string[];
   destination: string;
+  /** Relay mode: the session this job was given at dispatch. */
+  session?: SessionLease | 'new';
 }
 
 /**
@@ -63,14 +65,19 @@ export class QueueWorker implements Worker {
   #wake: (() => void) | undefined;
   readonly #running: Promise<void>;
   #pollNow = false;
+  readonly ready: Promise<void>;
+  #started!: () => void;
 
   constructor(ctx: WorkerContext, options: WorkerOptions) {
     this.#ctx = ctx;
     this.#options = options;
     this.#concurrency = options.concurrency ?? 4;
     this.#mx = options.deliver === 'mx' ? new MxDestinations(options.resolver ?? (dns as unknown as MxResolver), ctx.now) : undefined;
+    this.ready = new Promise<void>((resolve) => (this.#started = resolve));
     this.#running = this.#run();
+    this.ready = Promise.race([this.ready, this.#running]);
     this.#running.catch(() => {});
+    this.ready.catch(() => {});
   }
 
   /** Look for new work now (the queue calls this after its own enqueue, retry or cancel). */
@@ -104,6 +111,7 @@ export class QueueWorker implements Worker {
       ctx.emitError(error);
       throw error;
     }
+    this.#started();
     for (const { id, update } of this.#delivery.recovered) this.#emitUpdate(id, update);
     for (const m of this.#delivery.messages()) await this.#admit(m);
     let lastPoll = ctx.now();
@@ -213,14 +221,20 @@ export class QueueWorker implements Worker {
     for (const [destination, jobs] of this.#ready) {
       const gate = this.#gate(destination);
       while (jobs.length > 0 && this.#active < this.#concurrency) {
-        const canReuse = this.#sessions.get(destination)?.hasIdle === true;
-        const open = canReuse ? 0 : gate.waitToOpen(now);
-        const blocked = Math.max(open, gate.waitToSend(now));
+        const blocked = Math.max(gate.waitToSend(now), this.#mx !== undefined ? gate.waitToOpen(now) : 0);
         if (blocked > 0) {
           wait = Math.min(wait, blocked);
           break;
         }
+        const target = this.#options.deliver;
+        const session = target === 'mx' ? undefined : this.#sessionCache(destination, target).reserve();
+        if (target !== 'mx' && session === undefined) {
+          const open = gate.waitToOpen(now);
+          if (open !== Infinity) wait = Math.min(wait, open);
+          break; // every session busy: a finishing job wakes the loop
+        }
         const job = jobs.shift()!;
+        job.session = session;
         gate.started(now);
         if (this.#mx !== undefined) gate.opened(now);
         this.#active++;
@@ -309,7 +323,7 @@ export class QueueWorker implements Worker {
     const cache = this.#sessionCache(job.destination, target);
     let lease;
     try {
-      lease = await cache.acquire();
+      lease = await cache.acquire(job.session ?? 'new');
     } catch (error) {
       const outcome = outcomeOfError(recipients, error, host, false);
       return outcome.destination === 'ok' ? { ...outcome, destination: 'down' } : outcome;

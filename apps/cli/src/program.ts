@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
+import { addQueueCommands, type QueueActions } from './commands/queue.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags {
@@ -24,6 +25,7 @@ export interface ProbeFlags {
 export interface Actions {
   send(flags: SendFlags): Promise<void>;
   probe(flags: ProbeFlags): Promise<void>;
+  queue?: QueueActions;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -83,6 +85,7 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .option('--quit-after <step>', 'stop after connect | greeting | ehlo | tls | auth | mail | rcpt, then QUIT')
     .option('--dry-run', 'print the message that would be sent; send nothing');
   connectionOptions(send).action((flags: SendFlags) => actions.send(flags));
+  if (actions.queue) addQueueCommands(program, send, actions.queue);
 
   const probe = program
     .command('probe')

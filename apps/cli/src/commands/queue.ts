@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import type { SendFlags } from '../program.js';
 
 /** Flags of `queue add` shared with `send`: what the message is, not where it goes. */

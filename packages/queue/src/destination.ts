@@ -10,6 +10,18 @@ export const PROVIDER_MX: Readonly<Record<string, readonly string[]>> = {
   yahoo: ['.yahoodns.net', '.yahoo.com', '.aol.com'],
 };
 
+/** Domains known to be hosted by a big provider, so their jobs can be queued per provider without a DNS lookup. */
+const PROVIDER_DOMAINS: Readonly<Record<string, string>> = {
+  'gmail.com': 'gmail', 'googlemail.com': 'gmail',
+  'outlook.com': 'outlook', 'hotmail.com': 'outlook', 'live.com': 'outlook', 'msn.com': 'outlook',
+  'yahoo.com': 'yahoo', 'ymail.com': 'yahoo', 'aol.com': 'yahoo',
+};
+
+/** The provider of a well-known domain, or undefined. */
+export function providerOfDomain(domain: string): 'gmail' | 'outlook' | 'yahoo' | undefined {
+  return PROVIDER_DOMAINS[domain.toLowerCase()] as 'gmail' | 'outlook' | 'yahoo' | undefined;
+}
+
 const CACHE_TTL = 10 * 60_000;
 
 /** The domain of an address, lower-cased (RFC 5321 §2.4: domains are case-insensitive). */

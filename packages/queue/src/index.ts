@@ -7,6 +7,8 @@ export { createQueue } from './queue.js';
 export type { Queue, QueueEvents } from './queue.js';
 export { fileStore } from './file-store.js';
 export type { FileStoreOptions } from './file-store.js';
+export { redisStore, REDIS_QUEUES } from './redis-store.js';
+export type { RedisStoreOptions } from './redis-store.js';
 export { DEFAULT_GIVE_UP_AFTER, DEFAULT_JITTER, DEFAULT_SCHEDULE } from './retry.js';
 export { PROVIDER_MX } from './destination.js';
 export { buildDsn } from './dsn.js';

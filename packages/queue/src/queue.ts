@@ -96,7 +96,7 @@ export async function createQueue(options: QueueOptions): Promise<Queue> {
       }
     }
   };
-  let worker: QueueWorker | undefined;
+  let worker: (Worker & { poke(): void }) | undefined;
 
   const enqueue = async (input: EnqueueInput): Promise<{ id: string; duplicate: boolean }> => {
     if (input === null || typeof input !== 'object') throw inputError('enqueue needs { from, to, raw }');
@@ -144,7 +144,7 @@ export async function createQueue(options: QueueOptions): Promise<Queue> {
     },
     worker(workerOptions) {
       if (worker !== undefined) throw inputError('this queue already has a worker; close it first');
-      const w = new QueueWorker(context, workerOptions);
+      const w = store.createWorker?.(context, workerOptions) ?? new QueueWorker(context, workerOptions);
       worker = w;
       return {
         ready: w.ready,

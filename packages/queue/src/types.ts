@@ -1,5 +1,6 @@
 import type { AuthOptions, MxResolver, Timeouts, TlsMode } from '@smtpkit/client';
 import type { BuiltMessage } from '@smtpkit/mime';
+import type { WorkerContext } from './worker.js';
 
 /**
  * Where one recipient of one message stands. `queued` and `deferred` wait for an attempt, `in-flight` is being
@@ -213,6 +214,8 @@ export interface QueueStore {
    * Recipients found `in-flight` lost their outcome: `onRecovered` says what they become.
    */
   startDelivery(options: StartDeliveryOptions): Promise<DeliveryStore>;
+  /** Stores that deliver with a worker of their own (BullMQ) make it here instead. */
+  createWorker?(context: WorkerContext, options: WorkerOptions): Worker & { poke(): void };
   close(): Promise<void>;
 }
 

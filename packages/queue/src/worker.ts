@@ -1,11 +1,12 @@
 import { Buffer } from 'node:buffer';
 import { promises as dns } from 'node:dns';
-import { deliver, type ConnectOptions, type MxResolver } from '@smtpkit/client';
+import type { MxResolver } from '@smtpkit/client';
 import { DueHeap } from './due-heap.js';
 import { domainOf, MxDestinations } from './destination.js';
 import { buildDsn } from './dsn.js';
 import { DestinationGate, limitsFor } from './limits.js';
-import { outcomeOfError, outcomeOfResult, type TransactionOutcome } from './outcome.js';
+import type { TransactionOutcome } from './outcome.js';
+import { relayConnectOptions, transact } from './transaction.js';
 import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
 import type { RetryPolicy } from './retry.js';
 import { SessionCache, type SessionLease } from './session-cache.js';
@@ -289,69 +290,18 @@ export class QueueWorker implements Worker {
     return r;
   }
 
-  async #send(job: Job, body: Uint8Array): Promise<TransactionOutcome> {
-    const { message: m, recipients } = job;
-    const info = { id: m.id, recipients };
-    let endOfData = false;
-    let rcptDone = false;
-    const sendHooks = {
-      onProgress: () => {
-        if (rcptDone) return;
-        rcptDone = true;
-        void this.#options.onStep?.('rcpt-done', info);
-      },
-      onEndOfData: () => {
-        endOfData = true;
-        void this.#options.onStep?.('data-ended', info);
-      },
-    };
+  #send(job: Job, body: Uint8Array): Promise<TransactionOutcome> {
     const target = this.#options.deliver;
-    if (target === 'mx') {
-      const result = await deliver({
-        from: m.from, to: recipients, data: body, port: this.#options.mxPort ?? 25, clientName: this.#options.clientName,
-        timeouts: this.#options.timeouts, resolver: this.#options.resolver, ...sendHooks,
-      });
-      const d = result.domains[0];
-      const host = d?.mx ?? job.destination;
-      if (d?.result !== undefined) return outcomeOfResult(recipients, d.result, host);
-      const error = d?.error;
-      const outcome = outcomeOfError(recipients, error, host, endOfData || error?.code === 'ERR_SMTP_OUTCOME_UNKNOWN');
-      const reached = d?.attempts.some((a) => a.error === undefined || a.error.replyCode !== undefined) ?? false;
-      return reached || outcome.destination !== 'ok' ? outcome : { ...outcome, destination: 'down' };
-    }
-    const host = job.destination;
-    const cache = this.#sessionCache(job.destination, target);
-    let lease;
-    try {
-      lease = await cache.acquire(job.session ?? 'new');
-    } catch (error) {
-      const outcome = outcomeOfError(recipients, error, host, false);
-      return outcome.destination === 'ok' ? { ...outcome, destination: 'down' } : outcome;
-    }
-    try {
-      const result = await lease.session.send({ from: m.from, to: recipients, data: body, ...sendHooks });
-      return outcomeOfResult(recipients, result, host);
-    } catch (error) {
-      return outcomeOfError(recipients, error, host, endOfData);
-    } finally {
-      cache.release(lease);
-    }
+    return transact({
+      id: job.message.id, from: job.message.from, recipients: job.recipients, body, destination: job.destination, options: this.#options,
+      ...(target === 'mx' ? {} : { cache: this.#sessionCache(job.destination, target), reserved: job.session ?? 'new' }),
+    });
   }
 
   #sessionCache(destination: string, target: Exclude<WorkerOptions['deliver'], 'mx'>): SessionCache {
     let cache = this.#sessions.get(destination);
     if (cache === undefined) {
-      const options: ConnectOptions = {
-        host: target.host,
-        port: target.port ?? 25,
-        ...(target.tls !== undefined ? { tls: target.tls } : {}),
-        ...(target.auth !== undefined ? { auth: target.auth } : {}),
-        ...(target.ca !== undefined ? { ca: target.ca } : {}),
-        ...(target.rejectUnauthorized !== undefined ? { rejectUnauthorized: target.rejectUnauthorized } : {}),
-        ...(target.allowInsecureAuth !== undefined ? { allowInsecureAuth: target.allowInsecureAuth } : {}),
-        ...(this.#options.clientName !== undefined ? { clientName: this.#options.clientName } : {}),
-        ...(this.#options.timeouts !== undefined ? { timeouts: this.#options.timeouts } : {}),
-      };
+      const options = relayConnectOptions(target, this.#options);
       cache = new SessionCache(options, this.#gate(destination), this.#ctx.now);
       this.#sessions.set(destination, cache);
     }

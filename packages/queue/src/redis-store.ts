@@ -3,7 +3,9 @@ import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SmtpError } from '@smtpkit/client';
 import type { Queue as BullQueue } from 'bullmq';
+import type * as Bull from 'bullmq';
 import type { Redis } from 'ioredis';
+import type * as IoRedis from 'ioredis';
 import { publish, writeTemp } from './durable-file.js';
 import { domainOf, providerOfDomain } from './destination.js';
 import { ACQUIRE_SLOT, CAS_RECIPIENTS } from './redis-scripts.js';
@@ -71,7 +73,7 @@ export function queueOfDomain(domain: string): (typeof REDIS_QUEUES)[number] {
   return providerOfDomain(domain) ?? 'default';
 }
 
-async function loadModules(): Promise<{ Redis: typeof import('ioredis').Redis; Queue: typeof import('bullmq').Queue }> {
+async function loadModules(): Promise<{ Redis: typeof IoRedis.Redis; Queue: typeof Bull.Queue }> {
   try {
     const [ioredis, bullmq] = await Promise.all([import('ioredis'), import('bullmq')]);
     return { Redis: ioredis.Redis, Queue: bullmq.Queue };
@@ -133,7 +135,7 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     readonly redis: Redis,
     readonly options: RedisStoreOptions,
     private readonly ctx: StoreContext,
-    private readonly QueueClass: typeof import('bullmq').Queue,
+    private readonly QueueClass: typeof Bull.Queue,
   ) {
     this.prefix = options.prefix ?? 'smtpkit';
     this.connection = { url: options.url };

@@ -9,6 +9,8 @@ export default defineConfig({
   dts: false,
   sourcemap: true,
   clean: true,
-  noExternal: [/.*/],
+  // Except the Redis store's optional peers: BullMQ loads its Lua scripts from its own files.
+  noExternal: [/^(?!(?:bullmq|ioredis)(?:\/|$))/],
+  external: ['bullmq', 'ioredis'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });

@@ -89,3 +89,28 @@ describe('smtpkit queue add|run|status|retry|cancel (smtp-server on 127.0.0.1:0)
     expect((await runCli(['queue', 'status', '--spool', spool], { env })).stdout).toMatch(/the spool is empty/);
   });
 });
+
+describe('smtpkit queue with --redis (a private redis-server)', () => {
+  it('adds, runs once and reports status through BullMQ', async () => {
+    const { freePort, waitForPort } = await import('@smtpkit/testkit');
+    const dir = scratch();
+    const port = await freePort();
+    const redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no'], { stdio: 'ignore' });
+    const server = await startServer();
+    try {
+      await waitForPort(port, '127.0.0.1', { timeoutMs: 10_000 });
+      const url = `redis://127.0.0.1:${port}`;
+      const add = await runCli(['queue', 'add', '--redis', url, '-f', 'alice@example.com', '-t', 'bob@example.com', '--subject', 'via redis', '--body', 'x'], { env });
+      expect(add.stderr).toBe('');
+      const id = add.stdout.trim();
+      const run = await runCli(['queue', 'run', '--redis', url, '--relay', `127.0.0.1:${server.port}`, '--tls', 'none', '--once'], { env });
+      expect(run.stdout).toMatch(/bob@example.com delivered/);
+      expect(server.messages.map((m) => m.to)).toEqual([['bob@example.com']]);
+      const status = JSON.parse((await runCli(['queue', 'status', '--redis', url, id, '--json'], { env })).stdout);
+      expect(status).toMatchObject({ final: true, recipients: [{ recipient: 'bob@example.com', state: 'delivered' }] });
+    } finally {
+      redis.kill('SIGKILL');
+      await server.close();
+    }
+  });
+});

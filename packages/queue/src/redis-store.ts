@@ -56,6 +56,7 @@ export interface RedisStoreInternals {
   readonly prefix: string;
   readonly options: RedisStoreOptions;
   readonly connection: { url: string };
+  connectionFor(): Redis;
   load(id: string): Promise<{ message: StoredMessage; claims: Map<string, string> } | undefined>;
   /** Compare-and-set: writes all updates only if each recipient's claim is still the expected one. */
   cas(id: string, updates: Array<{ update: RecipientUpdate; expected: string; claim?: string }>): Promise<boolean>;
@@ -130,6 +131,8 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
   readonly prefix: string;
   readonly connection: { url: string };
   readonly #queues = new Map<string, BullQueue>();
+  /** Connections handed to BullMQ: it does not close connections it was given. */
+  readonly #connections: Redis[] = [];
 
   constructor(
     readonly redis: Redis,
@@ -150,11 +153,19 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
   queue(name: string): BullQueue {
     let q = this.#queues.get(name);
     if (q === undefined) {
-      q = new this.QueueClass(name, { connection: this.redis.duplicate(), prefix: this.prefix });
+      q = new this.QueueClass(name, { connection: this.connectionFor(), prefix: this.prefix });
       q.on('error', () => {});
       this.#queues.set(name, q);
     }
     return q;
+  }
+
+  /** A new connection for BullMQ, closed with the store. */
+  connectionFor(): Redis {
+    const connection = this.redis.duplicate();
+    connection.on('error', () => {});
+    this.#connections.push(connection);
+    return connection;
   }
 
   async enqueue(message: StoredMessage, body: Uint8Array): Promise<{ id: string; duplicate: boolean }> {
@@ -326,6 +337,7 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
 
   async close(): Promise<void> {
     await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    for (const c of this.#connections) c.disconnect();
     this.redis.disconnect();
   }
 }

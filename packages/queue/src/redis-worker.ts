@@ -52,7 +52,7 @@ export class RedisWorker implements Worker {
       const limits = this.#ctx.limits?.[name];
       if (name !== 'default' && limits?.sessions !== undefined) await this.#store.queue(name).setGlobalConcurrency(limits.sessions);
       const worker = new Worker<RedisJobData>(name, (job, token) => this.#process(job, token, DelayedError), {
-        connection: this.#store.redis.duplicate(),
+        connection: this.#store.connectionFor(),
         prefix: this.#store.prefix,
         concurrency: this.#options.concurrency ?? 4,
         lockDuration,

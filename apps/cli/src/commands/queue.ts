@@ -10,6 +10,8 @@ const MESSAGE_FLAGS = new Set([
 /** Raw `queue …` flags as commander hands them over. */
 export interface QueueFlags {
   spool?: string;
+  redis?: string;
+  prefix?: string;
   relay?: string;
   mx?: boolean;
   tls?: string;
@@ -31,7 +33,11 @@ export interface QueueActions {
   cancel(id: string, flags: QueueFlags): Promise<void>;
 }
 
-const spool = (cmd: Command): Command => cmd.requiredOption('--spool <dir>', 'the spool directory (created when missing)');
+const spool = (cmd: Command): Command =>
+  cmd
+    .option('--spool <dir>', 'the spool directory (created when missing)')
+    .option('--redis <url>', 'use BullMQ on this Redis instead of a spool (redis://host:port/db)')
+    .option('--prefix <name>', 'with --redis: key prefix (default smtpkit)');
 
 /**
  * `smtpkit queue add|run|status|retry|cancel`: msmtpq done right. `add` takes the message flags of `send` (copied

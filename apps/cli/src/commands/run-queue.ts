@@ -1,4 +1,4 @@
-import { createQueue, fileStore, type MessageStatus, type Queue, type RecipientEvent, type WorkerOptions } from '@smtpkit/queue';
+import { createQueue, fileStore, redisStore, type MessageStatus, type Queue, type RecipientEvent, type WorkerOptions } from '@smtpkit/queue';
 import { DataError, EXIT, exitCodeFor, UsageError, type ExitCode } from '../exit-codes.js';
 import { prepareMessage } from '../message.js';
 import { escapeControls } from '../output.js';
@@ -16,8 +16,13 @@ function print(flags: QueueFlags, text: string): void {
 }
 
 async function withQueue<T>(flags: QueueFlags, run: (queue: Queue) => Promise<T>): Promise<T> {
-  if (flags.spool === undefined || flags.spool === '') throw new UsageError('missing --spool DIR');
-  const queue = await createQueue({ store: fileStore({ dir: flags.spool }) });
+  if (flags.spool !== undefined && flags.redis !== undefined) throw new UsageError('use --spool DIR or --redis URL, not both');
+  if ((flags.spool === undefined || flags.spool === '') && flags.redis === undefined) throw new UsageError('missing --spool DIR (or --redis URL)');
+  const store =
+    flags.redis !== undefined
+      ? redisStore({ url: flags.redis, ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}) })
+      : fileStore({ dir: flags.spool as string });
+  const queue = await createQueue({ store });
   try {
     return await run(queue);
   } finally {

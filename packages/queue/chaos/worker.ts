@@ -1,14 +1,15 @@
-// A chaos worker process: owns the spool when it gets the lock, delivers to the sink, and SIGKILLs itself at
-// the hook point it was given, with the chance it was given (seeded).
-import { createQueue, fileStore, type WorkerStep } from '../src/index.js';
+// A chaos worker process: delivers from the spool (when it holds the lock) or from Redis, to the sink, and
+// SIGKILLs itself at the hook point it was given, with the chance it was given (seeded).
+import { createQueue, fileStore, redisStore, type WorkerStep } from '../src/index.js';
 import { seededRandom } from '../test/support/ledger-sink.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as {
-  spool: string; port: number; seed: number; killStep?: WorkerStep; killChance: number; sessions: number;
+  store: 'file' | 'redis'; spool: string; redis: string; prefix: string; port: number; seed: number;
+  killStep?: WorkerStep; killChance: number; sessions: number;
 };
 const random = seededRandom(args.seed);
 const queue = await createQueue({
-  store: fileStore({ dir: args.spool }),
+  store: args.store === 'redis' ? redisStore({ url: args.redis, prefix: args.prefix, lockDuration: 2000, slotTtl: 5000 }) : fileStore({ dir: args.spool }),
   retry: { schedule: [100, 200, 400], giveUpAfter: 2500, jitter: 0.1 },
   limits: { default: { sessions: args.sessions, messagesPerSession: 5 } },
   dsn: { reportingMta: 'chaos.test', from: 'MAILER-DAEMON@chaos.test' },

@@ -100,7 +100,7 @@ export class RedisWorker implements Worker {
     const waiting = message.recipients.filter((r) => mine(r) && !isFinal(r));
     if (waiting.length === 0) return this.#finishIfDone(id);
     const due = waiting.filter((r) => (dueAt(r) ?? Infinity) <= now);
-    if (due.length === 0) return this.#delay(job, token, Math.min(...waiting.map((r) => dueAt(r) ?? now + 60_000)), DelayedError);
+    if (due.length === 0) return this.#delay(job, token, Math.min(...waiting.map((r) => dueAt(r) ?? now + CONTENDED_DELAY)), DelayedError);
     const destination = await this.#destinationOf(due[0]!.recipient);
     const slot = `${job.id}:${randomBytes(6).toString('hex')}`;
     const wait = await store.acquireSlot(destination, slot, limitsFor(ctx.limits, destination));
@@ -112,7 +112,7 @@ export class RedisWorker implements Worker {
     }
     const after = await store.load(id);
     const left = after?.message.recipients.filter((r) => mine(r) && !isFinal(r)) ?? [];
-    if (left.length > 0) return this.#delay(job, token, Math.min(...left.map((r) => dueAt(r) ?? ctx.now() + 60_000)), DelayedError);
+    if (left.length > 0) return this.#delay(job, token, Math.min(...left.map((r) => dueAt(r) ?? ctx.now() + CONTENDED_DELAY)), DelayedError);
     return this.#finishIfDone(id);
   }
 

@@ -31,7 +31,7 @@ export class SessionCache {
     for (let idle = this.#idle.pop(); idle !== undefined; idle = this.#idle.pop()) {
       clearTimeout(idle.timer);
       if (idle.lease.session.usable) return idle.lease;
-      this.#closeLease(idle.lease);
+      void this.#closeLease(idle.lease);
     }
     if (this.gate.waitToOpen(this.now()) > 0) return undefined;
     this.gate.opened(this.now());
@@ -50,23 +50,26 @@ export class SessionCache {
   }
 
   /** Closes a session; its slot is freed once the connection is gone, as the server counts it. */
-  #closeLease(lease: SessionLease): void {
-    void lease.session.quit().finally(() => this.gate.closed());
+  #closeLease(lease: SessionLease): Promise<void> {
+    return lease.session.quit().finally(() => this.gate.closed());
   }
 
-  /** Back to the idle list when still usable and under `messagesPerSession`; closed otherwise. */
-  release(lease: SessionLease): void {
+  /**
+   * Back to the idle list when still usable and under `messagesPerSession`; closed otherwise. Resolves once the
+   * session is parked or its connection is gone (a limiter slot may be given up only then).
+   */
+  async release(lease: SessionLease): Promise<void> {
     lease.sent++;
     const max = this.gate.limits.messagesPerSession;
     if (!lease.session.usable || (max !== undefined && lease.sent >= max)) {
-      this.#closeLease(lease);
+      await this.#closeLease(lease);
       return;
     }
     const entry = {
       lease,
       timer: setTimeout(() => {
         this.#idle = this.#idle.filter((e) => e !== entry);
-        this.#closeLease(lease);
+        void this.#closeLease(lease);
       }, IDLE_TIMEOUT),
     };
     entry.timer.unref();

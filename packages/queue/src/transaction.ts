@@ -79,6 +79,6 @@ export async function transact(input: TransactionInput): Promise<TransactionOutc
   } catch (error) {
     return outcomeOfError(recipients, error, host, endOfData);
   } finally {
-    input.cache.release(lease);
+    await input.cache.release(lease);
   }
 }

@@ -14,7 +14,7 @@ import { startProxy, type CuttableProxy } from './proxy.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const STEPS: WorkerStep[] = ['claimed', 'rcpt-done', 'data-ended', 'replied', 'persisted'];
 const KINDS = ['ok', 'ok', 'ok', 'defer1', 'defer2', 'bounce', 'slow', 'defer99'];
-const QUIESCENCE_TIMEOUT = 40_000;
+const QUIESCENCE_TIMEOUT = 90_000;
 const SESSION_LIMIT = 2;
 
 /** Which store a round runs on. */

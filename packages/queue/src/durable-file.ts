@@ -3,14 +3,42 @@ import { randomBytes } from 'node:crypto';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** fsync a directory so that a rename or unlink in it survives a crash (POSIX leaves it to the caller). */
-export async function syncDir(dir: string): Promise<void> {
+async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
+}
+
+const dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+
+/**
+ * fsync a directory so that a rename or unlink in it survives a crash (POSIX leaves it to the caller). Callers at
+ * the same time share one fsync: a caller that arrives while one runs waits for the next, which starts after its
+ * rename, so every caller's change is covered.
+ */
+export function syncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir);
+  if (state === undefined) {
+    const running = fsyncDir(dir).finally(() => {
+      const s = dirSyncs.get(dir);
+      if (s?.next === undefined) dirSyncs.delete(dir);
+    });
+    dirSyncs.set(dir, { running });
+    return running;
+  }
+  if (state.next === undefined) {
+    state.next = state.running.catch(() => {}).then(() => {
+      const running = fsyncDir(dir).finally(() => {
+        if (dirSyncs.get(dir)?.running === running) dirSyncs.delete(dir);
+      });
+      dirSyncs.set(dir, { running });
+      return running;
+    });
+  }
+  return state.next;
 }
 
 /** Writes `bytes` to a new file in `tmpDir` and fsyncs it; returns its path. */

@@ -127,6 +127,15 @@ class FileStore implements QueueStore, DeliveryStore {
 
   async #readState(): Promise<Map<string, StoredMessage>> {
     if (this.#writer !== undefined) return this.#messages;
+    // incoming/ first, then the log: a message moved in between was logged before its move, so it is in the log.
+    const incoming = new Map<string, StoredMessage>();
+    for (const name of await readdir(this.#path('incoming'))) {
+      try {
+        incoming.set(name, decodeMessageFile(await readFile(this.#path('incoming', name)), name).message);
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+    }
     const map = new Map<string, StoredMessage>();
     let bytes: Buffer;
     try {
@@ -136,14 +145,7 @@ class FileStore implements QueueStore, DeliveryStore {
       bytes = Buffer.alloc(0);
     }
     for (const record of decodeLog(bytes).records) applyRecord(map, record as SpoolRecord);
-    for (const name of await readdir(this.#path('incoming'))) {
-      if (map.has(name)) continue;
-      try {
-        map.set(name, decodeMessageFile(await readFile(this.#path('incoming', name)), name).message);
-      } catch (error) {
-        if (!isMissing(error)) throw error; // ingested meanwhile
-      }
-    }
+    for (const [id, message] of incoming) if (!map.has(id)) map.set(id, message);
     return map;
   }
 

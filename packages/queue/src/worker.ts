@@ -64,6 +64,8 @@ export class QueueWorker implements Worker {
   readonly #mx: MxDestinations | undefined;
   #active = 0;
   #wake: (() => void) | undefined;
+  /** Set by {@link #signal} while the loop is busy, so a wake-up that comes before the wait is not lost. */
+  #signalled = false;
   readonly #running: Promise<void>;
   #pollNow = false;
   readonly ready: Promise<void>;
@@ -84,13 +86,18 @@ export class QueueWorker implements Worker {
   /** Look for new work now (the queue calls this after its own enqueue, retry or cancel). */
   poke(): void {
     this.#pollNow = true;
+    this.#signal();
+  }
+
+  #signal(): void {
+    this.#signalled = true;
     this.#wake?.();
   }
 
   async close(): Promise<void> {
     this.#closing = true;
     this.#abort.abort();
-    this.#wake?.();
+    this.#signal();
     try {
       await this.#running;
     } finally {
@@ -131,6 +138,10 @@ export class QueueWorker implements Worker {
         now = ctx.now();
         let wait = Math.min(POLL_INTERVAL, (this.#heap.peek() ?? Infinity) - now);
         wait = Math.min(wait, this.#dispatch(now));
+        if (this.#signalled) {
+          this.#signalled = false;
+          continue;
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.max(1, wait));
           this.#wake = () => {
@@ -139,6 +150,7 @@ export class QueueWorker implements Worker {
           };
         });
         this.#wake = undefined;
+        this.#signalled = false;
       }
     } catch (error) {
       ctx.emitError(error);
@@ -242,7 +254,7 @@ export class QueueWorker implements Worker {
         void this.#runJob(job).finally(() => {
           this.#active--;
           if (this.#mx !== undefined) gate.closed();
-          this.#wake?.();
+          this.#signal();
         });
       }
       if (jobs.length === 0) this.#ready.delete(destination);

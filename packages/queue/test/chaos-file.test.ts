@@ -9,5 +9,5 @@ describe('chaos on the file spool (short)', () => {
     console.log(`chaos seed ${seed}: ${JSON.stringify(report)}`);
     expect(report.violations).toEqual([]);
     expect(report.messages).toBeGreaterThan(0);
-  }, 90_000);
+  }, 180_000);
 });

@@ -9,5 +9,5 @@ describe('chaos on BullMQ / Redis (short)', () => {
     console.log(`chaos redis seed ${seed}: ${JSON.stringify(report)}`);
     expect(report.violations).toEqual([]);
     expect(report.messages).toBeGreaterThan(0);
-  }, 120_000);
+  }, 180_000);
 });

@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a benchmark: its output is the report */
 // pnpm --filter @smtpkit/queue bench    (SMTPKIT_BENCH_QUICK=1: a smoke run with tiny sizes;
 // SMTPKIT_BENCH_ONLY=deliveries,enqueue,redis: a subset)
 //

@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- an example program: it reports what it does */
 // Scale-out with @smtpkit/queue on BullMQ / Redis: one producer and N worker processes sharing one Redis.
 //
 //   node dist/queue-scale-out.js --redis redis://127.0.0.1:6379 [--workers 3] [--messages 200] [--relay HOST:PORT]

@@ -85,3 +85,71 @@ describe('fileStore + relay worker against the ledger sink', () => {
     expect(await queue.list()).toEqual([]);
   });
 });
+
+describe('splits, pauses and MX mode', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('after "452 too many recipients" sends the rest at once in new transactions, each recipient once', async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const sink = await startLedgerSink({ faults: { maxRecipients: 2 } });
+    cleanups.push(() => sink.close());
+    const queue = await createQueue({ store: fileStore({ dir }), retry: { schedule: [60_000], giveUpAfter: 600_000 } });
+    cleanups.push(() => queue.close());
+    const seen = collect(queue, 1);
+    const to = ['a@s.test', 'b@s.test', 'c@s.test', 'd@s.test', 'e@s.test'];
+    const { id } = await queue.enqueue({ from: 'x@example.org', to, raw: rawMessage('split') });
+    const w = queue.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    await seen.done; // with a 60 s schedule this only finishes in time because 452 is retried at once
+    await w.close();
+    expect(sink.entries.map((e) => e.rcpt).sort()).toEqual(to);
+    expect((await queue.status(id))?.recipients.map((r) => r.attempts)).toEqual([1, 1, 2, 2, 3]);
+  });
+
+  it('pauses a destination that cannot be reached: its jobs wait without connecting', async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const { freePort } = await import('@smtpkit/testkit');
+    const closedPort = await freePort(); // nothing listens here
+    const queue = await createQueue({ store: fileStore({ dir }), retry: { schedule: [10], giveUpAfter: 600_000, jitter: 0 } });
+    cleanups.push(() => queue.close());
+    const attempts: number[] = [];
+    queue.on('recipient', (e) => {
+      if (e.state === 'in-flight') attempts.push(Date.now());
+    });
+    await queue.enqueue({ from: 'x@example.org', to: ['a@down.test'], raw: rawMessage('down') });
+    const w = queue.worker({ deliver: { host: '127.0.0.1', port: closedPort, tls: 'none' } });
+    await new Promise((r) => setTimeout(r, 2500));
+    await w.close();
+    // Retried every 10 ms by the schedule, but the destination is paused 1 s, then 2 s: at most 2 attempts in 2.5 s.
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
+    expect(attempts.length).toBeLessThanOrEqual(2);
+    const [status] = await queue.list();
+    expect(status?.recipients[0]).toMatchObject({ state: 'deferred' });
+    expect(status?.recipients[0]?.reply?.code).toBeUndefined(); // no reply code invented for a refused connection
+  });
+
+  it('MX mode: delivers to the domain\'s MX host (resolver injected, sink on 127.0.0.1)', async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const sink = await startLedgerSink();
+    cleanups.push(() => sink.close());
+    const queue = await createQueue({ store: fileStore({ dir }) });
+    cleanups.push(() => queue.close());
+    const seen = collect(queue, 1);
+    const resolver = {
+      resolveMx: async () => [{ exchange: 'mx1.mxmode.test', priority: 10 }],
+      resolve4: async () => ['127.0.0.1'],
+      resolve6: async () => [],
+    };
+    const { id } = await queue.enqueue({ from: 'x@example.org', to: ['ok@mxmode.test'], raw: rawMessage('mx') });
+    const w = queue.worker({ deliver: 'mx', resolver, mxPort: sink.port });
+    await seen.done;
+    await w.close();
+    expect((await queue.status(id))?.recipients[0]).toMatchObject({ state: 'delivered', reply: { code: 250, host: 'mx1.mxmode.test' } });
+    expect(sink.entries.map((e) => e.rcpt)).toEqual(['ok@mxmode.test']);
+  });
+});

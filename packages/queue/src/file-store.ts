@@ -137,14 +137,7 @@ class FileStore implements QueueStore, DeliveryStore {
       }
     }
     const map = new Map<string, StoredMessage>();
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(this.#path(LOG));
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-      bytes = Buffer.alloc(0);
-    }
-    for (const record of decodeLog(bytes).records) applyRecord(map, record as SpoolRecord);
+    for (const record of (await this.#readLog()).records) applyRecord(map, record as SpoolRecord);
     for (const [id, message] of incoming) if (!map.has(id)) map.set(id, message);
     return map;
   }
@@ -246,15 +239,18 @@ class FileStore implements QueueStore, DeliveryStore {
     return this;
   }
 
-  async #load(): Promise<void> {
-    let bytes: Buffer;
+  /** The log's records up to the first torn one; a spool without a log has none. */
+  async #readLog(): Promise<ReturnType<typeof decodeLog>> {
     try {
-      bytes = await readFile(this.#path(LOG));
+      return decodeLog(await readFile(this.#path(LOG)));
     } catch (error) {
       if (!isMissing(error)) throw error;
-      bytes = Buffer.alloc(0);
+      return { records: [], goodLength: 0 };
     }
-    const { records, goodLength } = decodeLog(bytes);
+  }
+
+  async #load(): Promise<void> {
+    const { records, goodLength } = await this.#readLog();
     this.#messages = new Map();
     for (const record of records) applyRecord(this.#messages, record as SpoolRecord);
     this.#writer = await LogWriter.open(this.#path(LOG), goodLength);

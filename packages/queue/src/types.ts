@@ -178,15 +178,8 @@ export interface StoredMessage {
   cancelled?: boolean;
 }
 
-/** One recipient's new state, as one entry of an atomic outcome write. */
-export interface RecipientUpdate {
-  recipient: string;
-  state: RecipientState;
-  attempts: number;
-  reply?: LastReply;
-  nextAttemptAt?: number;
-  ambiguous?: number;
-}
+/** One recipient's new state, as one entry of an atomic outcome write: the whole status, replaced. */
+export type RecipientUpdate = RecipientStatus;
 
 /** Everything a store needs from the queue that opens it. */
 export interface StoreContext {

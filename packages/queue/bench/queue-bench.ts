@@ -1,5 +1,5 @@
 // pnpm --filter @smtpkit/queue bench    (SMTPKIT_BENCH_QUICK=1: a smoke run with tiny sizes;
-// SMTPKIT_BENCH_ONLY=deliveries,enqueue,redis: a subset)
+// SMTPKIT_BENCH_ONLY=deliveries,enqueue,redis,mixed: a subset)
 //
 // The queue's measured goals, side by side with the peer where there is one:
 //   1. deliveries per second through the file spool to a loopback sink, against Postfix 3.7 relaying to the same sink
@@ -131,7 +131,63 @@ async function redisBytesPerJob(): Promise<number> {
   }
 }
 
-const ONLY = new Set((process.env.SMTPKIT_BENCH_ONLY ?? 'deliveries,enqueue,redis').split(','));
+/**
+ * Mixed 250/4xx: every message goes to `ok-i` (250) and `defer1-i` (451 once, then 250). Counts copies the sink got
+ * beyond one per recipient (re-sends after a 250) and recipients it never got, for @smtpkit/queue and for the usual
+ * nodemailer + BullMQ recipe (one job per message; a rejected recipient throws so BullMQ retries the job).
+ */
+async function mixedRuns(): Promise<{ ours: { resent: number; lost: number }; recipe: { resent: number; lost: number } }> {
+  const count = QUICK ? 20 : 200;
+  const tally = (entries: Array<{ key: string; rcpt: string }>, prefix: string) => {
+    const copies = new Map<string, number>();
+    for (const e of entries) copies.set(`${e.key} ${e.rcpt}`, (copies.get(`${e.key} ${e.rcpt}`) ?? 0) + 1);
+    let resent = 0;
+    let lost = 0;
+    for (let i = 0; i < count; i++) {
+      for (const rcpt of [`ok-${prefix}${i}@relay.test`, `defer1-${prefix}${i}@relay.test`]) {
+        const n = copies.get(`<${prefix}${i}@bench.test> ${rcpt}`) ?? 0;
+        if (n === 0) lost++;
+        else resent += n - 1;
+      }
+    }
+    return { resent, lost };
+  };
+  const raw = (prefix: string, i: number) => `From: bench@bench.test\r\nTo: list@relay.test\r\nSubject: mixed ${i}\r\nMessage-ID: <${prefix}${i}@bench.test>\r\n\r\n${BODY}`;
+  const distinct = (prefix: string): number => new Set(sink.entries.filter((e) => e.key.startsWith(`<${prefix}`)).map((e) => `${e.key} ${e.rcpt}`)).size;
+  const redis = await startRedis();
+  const sink = await startLedgerSink();
+  try {
+    const queue = await createQueue({ store: redisStore({ url: redis.url, prefix: 'mixed' }), retry: { schedule: [50], giveUpAfter: 60_000 } });
+    const w = queue.worker({ concurrency: 8, deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    for (let i = 0; i < count; i++) await queue.enqueue({ from: 'bench@bench.test', to: [`ok-q${i}@relay.test`, `defer1-q${i}@relay.test`], raw: raw('q', i) });
+    await until(() => distinct('q') >= 2 * count, 300_000);
+    await w.close();
+    await queue.close();
+
+    const { Queue, Worker } = await import('bullmq');
+    const nodemailer = await import('nodemailer');
+    const transporter = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 8 });
+    const connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
+    const jobs = new Queue('recipe', { connection });
+    const worker = new Worker('recipe', async (job) => {
+      const info = await transporter.sendMail({ envelope: { from: 'bench@bench.test', to: job.data.to }, raw: job.data.raw });
+      if (info.rejected.length > 0) throw new Error(`rejected: ${info.rejected.join(', ')}`);
+    }, { connection, concurrency: 8 });
+    for (let i = 0; i < count; i++) {
+      await jobs.add('send', { to: [`ok-r${i}@relay.test`, `defer1-r${i}@relay.test`], raw: raw('r', i) }, { attempts: 5, backoff: { type: 'fixed', delay: 50 } });
+    }
+    await until(() => distinct('r') >= 2 * count, 300_000);
+    await worker.close();
+    await jobs.close();
+    transporter.close();
+    return { ours: tally(sink.entries, 'q'), recipe: tally(sink.entries, 'r') };
+  } finally {
+    await sink.close();
+    await redis.stop();
+  }
+}
+
+const ONLY = new Set((process.env.SMTPKIT_BENCH_ONLY ?? 'deliveries,enqueue,redis,mixed').split(','));
 const rows: string[] = [];
 if (ONLY.has('deliveries')) {
   const postfix = await postfixDeliveries();
@@ -147,6 +203,10 @@ if (ONLY.has('enqueue')) {
 if (ONLY.has('redis')) {
   const bytes = await redisBytesPerJob();
   rows.push(`| Redis memory per queued job, bodies outside | ${bytes.toFixed(0)} B | — | — | ≤ 2048 B |`);
+}
+if (ONLY.has('mixed')) {
+  const mixed = await mixedRuns();
+  rows.push(`| re-sends after a 250 / lost recipients, mixed 250+4xx (${QUICK ? 20 : 200} messages) | ${mixed.ours.resent} / ${mixed.ours.lost} | nodemailer + BullMQ recipe: ${mixed.recipe.resent} / ${mixed.recipe.lost} | — | 0 / 0 |`);
 }
 const table = [
   '| measure | @smtpkit/queue | peer | ratio | goal |',

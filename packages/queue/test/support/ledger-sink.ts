@@ -40,7 +40,7 @@ export interface LedgerSink {
   entries: LedgerEntry[];
   /** DSN bodies received (from `<>`). */
   dsns: Array<{ to: string; body: string }>;
-  /** Most sessions open at once, as the sink saw them. */
+  /** Most sessions open at once, as the sink saw them (from the connection to QUIT or the close). */
   maxSessions: number;
   /** Time of each accepted connection (for sessions-per-minute checks). */
   connections: number[];
@@ -102,9 +102,16 @@ export async function startLedgerSink(options: LedgerSinkOptions = {}): Promise<
     open++;
     sink.maxSessions = Math.max(sink.maxSessions, open);
     sink.connections.push(Date.now());
+    // A session ends at QUIT (RFC 5321 §4.1.1.10: 221, then the close) or when the connection goes, whichever first.
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      open--;
+    };
     socket.on('close', () => {
       sockets.delete(socket);
-      open--;
+      end();
     });
     socket.on('error', () => {});
     const write = (line: string): void => {
@@ -151,7 +158,10 @@ export async function startLedgerSink(options: LedgerSinkOptions = {}): Promise<
         rcpts = [];
         write('250 2.0.0 ok');
       } else if (verb === 'NOOP') write('250 2.0.0 ok');
-      else if (verb === 'QUIT') socket.end('221 2.0.0 bye\r\n');
+      else if (verb === 'QUIT') {
+        end();
+        socket.end('221 2.0.0 bye\r\n');
+      }
       else write('500 5.5.2 unknown command');
     };
     const onMessage = (body: string): void => {

@@ -9,8 +9,8 @@ export default defineConfig({
   dts: false,
   sourcemap: true,
   clean: true,
-  // @smtpkit/inbox stays a dependency: it serves its web page from its own package folder.
-  noExternal: [/^(?!@smtpkit\/inbox(\/|$))/],
-  external: ['@smtpkit/inbox'],
+  // @smtpkit/inbox serves its web page from its own package folder; BullMQ loads its Lua scripts from its own files.
+  noExternal: [/^(?!(?:@smtpkit\/inbox|bullmq|ioredis)(?:\/|$))/],
+  external: ['@smtpkit/inbox', 'bullmq', 'ioredis'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });

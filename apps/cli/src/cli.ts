@@ -29,6 +29,13 @@ const program = buildProgram(
       const { runInbox } = await import('./commands/inbox.js');
       process.exitCode = await runInbox(flags);
     },
+    queue: {
+      add: async (flags) => void (process.exitCode = await (await import('./commands/run-queue.js')).runQueueAdd(flags)),
+      run: async (flags) => void (process.exitCode = await (await import('./commands/run-queue.js')).runQueueRun(flags)),
+      status: async (id, flags) => void (process.exitCode = await (await import('./commands/run-queue.js')).runQueueStatus(id, flags)),
+      retry: async (target, flags) => void (process.exitCode = await (await import('./commands/run-queue.js')).runQueueRetry(target, flags)),
+      cancel: async (id, flags) => void (process.exitCode = await (await import('./commands/run-queue.js')).runQueueCancel(id, flags)),
+    },
   },
   writeErr,
 );

@@ -4,6 +4,7 @@ import { addExtraSendOptions, type ExtraSendFlags } from './send-extras.js';
 import { addOAuthCommands } from './commands/oauth.js';
 import { addInboxCommand, type InboxFlags } from './commands/inbox.js';
 import { addDkimCommand } from './commands/dkim.js';
+import { addQueueCommands, type QueueActions } from './commands/queue.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags extends ExtraSendFlags {
@@ -31,6 +32,7 @@ export interface Actions {
   send(flags: SendFlags): Promise<void>;
   probe(flags: ProbeFlags): Promise<void>;
   inbox?(flags: InboxFlags): Promise<void>;
+  queue?: QueueActions;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -92,6 +94,7 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
     .option('--dry-run', 'print the message that would be sent; send nothing')
     .option('--dkim <domain:selector:keyfile>', 'DKIM-sign with this private key, repeatable (e.g. RSA + Ed25519)', collect);
   connectionOptions(addExtraSendOptions(send)).action((flags: SendFlags) => actions.send(flags));
+  if (actions.queue) addQueueCommands(program, send, actions.queue);
 
   const probe = program
     .command('probe')

@@ -1,0 +1,40 @@
+/**
+ * @smtpkit/queue: a durable outbound mail queue with per-recipient state, retries, DSNs and per-destination limits,
+ * on an embedded file spool or on BullMQ / Redis.
+ * @packageDocumentation
+ */
+export { createQueue } from './queue.js';
+export type { Queue, QueueEvents } from './queue.js';
+export { fileStore } from './file-store.js';
+export type { FileStoreOptions } from './file-store.js';
+export { redisStore, REDIS_QUEUES } from './redis-store.js';
+export type { RedisStoreOptions } from './redis-store.js';
+export { DEFAULT_GIVE_UP_AFTER, DEFAULT_JITTER, DEFAULT_SCHEDULE } from './retry.js';
+export { PROVIDER_MX } from './destination.js';
+export { buildDsn } from './dsn.js';
+export type {
+  AmbiguousPolicy,
+  DeliveryStore,
+  DestinationLimits,
+  DsnOptions,
+  EnqueueInput,
+  LastReply,
+  LimitsOptions,
+  MessageEvent,
+  MessageStatus,
+  QueueOptions,
+  QueueStore,
+  QueueStoreFactory,
+  RecipientEvent,
+  RecipientState,
+  RecipientStatus,
+  RecipientUpdate,
+  RelayTarget,
+  RetryOptions,
+  StartDeliveryOptions,
+  StoreContext,
+  StoredMessage,
+  Worker,
+  WorkerOptions,
+  WorkerStep,
+} from './types.js';

@@ -1,0 +1,343 @@
+import { Buffer } from 'node:buffer';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SmtpError } from '@smtpkit/client';
+import type { Queue as BullQueue } from 'bullmq';
+import type * as Bull from 'bullmq';
+import type { Redis } from 'ioredis';
+import type * as IoRedis from 'ioredis';
+import { publish, writeTemp } from './durable-file.js';
+import { domainOf, providerOfDomain } from './destination.js';
+import { ACQUIRE_SLOT, CAS_RECIPIENTS } from './redis-scripts.js';
+import { isFinal, toStatus } from './spool-state.js';
+import { RedisWorker } from './redis-worker.js';
+import type {
+  MessageStatus, QueueStore, QueueStoreFactory, RecipientStatus, RecipientUpdate, StoreContext, StoredMessage, Worker, WorkerOptions,
+} from './types.js';
+import type { WorkerContext } from './worker.js';
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions {
+  /** `redis://host:port/db`. */
+  url: string;
+  /** Prefix of every key and of the BullMQ queues; default `smtpkit`. */
+  prefix?: string;
+  /** Bodies larger than `inlineBodyMax` go to files here (shared by every worker, e.g. NFS); default: all in Redis. */
+  blobDir?: string;
+  /** Largest body kept in Redis, bytes; default 64 KiB (only with `blobDir`). */
+  inlineBodyMax?: number;
+  /**
+   * Start even when Redis may lose data: `maxmemory-policy` other than `noeviction`, or AOF off. Default false:
+   * the store refuses to start, because an evicted or unsaved job is a lost message.
+   */
+  dangerouslyAllowVolatileRedis?: boolean;
+  /** BullMQ job lock: a killed worker's jobs are taken up after about this long, ms; default 3000. */
+  lockDuration?: number;
+  /** Limiter slot lifetime: a killed worker's session slot frees after this long, ms; default 30000. */
+  slotTtl?: number;
+}
+
+/** Queues: one per big provider (BullMQ's own limiter and global concurrency apply there) and one for the rest. */
+export const REDIS_QUEUES = ['default', 'gmail', 'outlook', 'yahoo'] as const;
+/** Jobs carry at most this many recipients (one transaction). */
+const JOB_RECIPIENTS = 50;
+/** Finished messages stay visible to `status()` this long. */
+const KEEP_FINISHED_SECONDS = 24 * 3600;
+
+/** One job: a message's recipients at one domain. */
+export interface RedisJobData {
+  id: string;
+  rcpts: string[];
+}
+
+/** Everything the Redis worker needs from the store. */
+export interface RedisStoreInternals {
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly options: RedisStoreOptions;
+  readonly connection: { url: string };
+  connectionFor(): Redis;
+  load(id: string): Promise<{ message: StoredMessage; claims: Map<string, string> } | undefined>;
+  /** Compare-and-set: writes all updates only if each recipient's claim is still the expected one. */
+  cas(id: string, updates: Array<{ update: RecipientUpdate; expected: string; claim?: string }>): Promise<boolean>;
+  body(id: string): Promise<Uint8Array>;
+  /** Exactly one caller wins for a message (the one that reports it finished). */
+  startFinish(id: string): Promise<boolean>;
+  finish(id: string): Promise<void>;
+  acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number>;
+  releaseSlot(destination: string, token: string): Promise<void>;
+  queue(name: string): BullQueue;
+}
+
+/** Which BullMQ queue a domain's jobs go to. */
+export function queueOfDomain(domain: string): (typeof REDIS_QUEUES)[number] {
+  return providerOfDomain(domain) ?? 'default';
+}
+
+async function loadModules(): Promise<{ Redis: typeof IoRedis.Redis; Queue: typeof Bull.Queue }> {
+  try {
+    const [ioredis, bullmq] = await Promise.all([import('ioredis'), import('bullmq')]);
+    return { Redis: ioredis.Redis, Queue: bullmq.Queue };
+  } catch (error) {
+    throw new SmtpError('redisStore needs the optional peer dependencies bullmq and ioredis: npm install bullmq ioredis', {
+      kind: 'input', code: 'ERR_QUEUE_REDIS_MISSING', cause: error,
+    });
+  }
+}
+
+/**
+ * The distributed store: BullMQ on Redis. Many worker processes on many machines share the work; per-recipient state
+ * lives in one Redis hash per message (written atomically, compare-and-set on the worker's claim), bodies outside the
+ * job data (a Redis key, or a file in `blobDir` for large ones), removed once the message is finished.
+ *
+ * @example
+ * const q = await createQueue({ store: redisStore({ url: 'redis://127.0.0.1:6379', prefix: 'mail' }) });
+ */
+export function redisStore(options: RedisStoreOptions): QueueStoreFactory {
+  return {
+    kind: 'redis',
+    async open(ctx) {
+      const { Redis, Queue } = await loadModules();
+      const redis = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true });
+      redis.on('error', () => {}); // ioredis reconnects; failures surface on the commands
+      try {
+        await redis.connect();
+        await checkDurability(redis, options);
+      } catch (error) {
+        redis.disconnect();
+        throw error;
+      }
+      if (options.blobDir !== undefined) {
+        await mkdir(join(options.blobDir, 'tmp'), { recursive: true, mode: 0o700 });
+      }
+      return new RedisQueueStore(redis, options, ctx, Queue);
+    },
+  };
+}
+
+async function checkDurability(redis: Redis, options: RedisStoreOptions): Promise<void> {
+  if (options.dangerouslyAllowVolatileRedis === true) return;
+  const policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1];
+  const aof = ((await redis.config('GET', 'appendonly')) as string[])[1];
+  if (policy !== 'noeviction' || aof !== 'yes') {
+    throw new SmtpError(
+      `Redis may lose queued mail (maxmemory-policy ${policy}, appendonly ${aof}): set maxmemory-policy noeviction and appendonly yes, or pass dangerouslyAllowVolatileRedis`,
+      { kind: 'input', code: 'ERR_QUEUE_REDIS_NOT_DURABLE' },
+    );
+  }
+}
+
+class RedisQueueStore implements QueueStore, RedisStoreInternals {
+  readonly prefix: string;
+  readonly connection: { url: string };
+  readonly #queues = new Map<string, BullQueue>();
+  /** Connections handed to BullMQ: it does not close connections it was given. */
+  readonly #connections: Redis[] = [];
+
+  constructor(
+    readonly redis: Redis,
+    readonly options: RedisStoreOptions,
+    private readonly ctx: StoreContext,
+    private readonly QueueClass: typeof Bull.Queue,
+  ) {
+    this.prefix = options.prefix ?? 'smtpkit';
+    this.connection = { url: options.url };
+    redis.defineCommand('smtpkitCas', { numberOfKeys: 1, lua: CAS_RECIPIENTS });
+    redis.defineCommand('smtpkitAcquire', { numberOfKeys: 3, lua: ACQUIRE_SLOT });
+  }
+
+  #key(...parts: string[]): string {
+    return [this.prefix, ...parts].join(':');
+  }
+
+  queue(name: string): BullQueue {
+    let q = this.#queues.get(name);
+    if (q === undefined) {
+      q = new this.QueueClass(name, { connection: this.connectionFor(), prefix: this.prefix });
+      q.on('error', () => {});
+      this.#queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** A new connection for BullMQ, closed with the store. */
+  connectionFor(): Redis {
+    const connection = this.redis.duplicate();
+    connection.on('error', () => {});
+    this.#connections.push(connection);
+    return connection;
+  }
+
+  async enqueue(message: StoredMessage, body: Uint8Array): Promise<{ id: string; duplicate: boolean }> {
+    const key = this.#key('m', message.id);
+    const blob = this.options.blobDir !== undefined && body.byteLength > (this.options.inlineBodyMax ?? 64 * 1024);
+    const meta = JSON.stringify({ id: message.id, from: message.from, enqueuedAt: message.enqueuedAt, idempotencyKey: message.idempotencyKey, blob });
+    // HSETNX on the meta field is the idempotency check: a repeated key finds it set.
+    if ((await this.redis.hsetnx(key, 'meta', meta)) === 0) {
+      const existing = JSON.parse((await this.redis.hget(key, 'jobs')) ?? 'null') as number | null;
+      if (existing === null) await this.#addJobs(message); // the first enqueue died before its jobs were added
+      return { id: message.id, duplicate: true };
+    }
+    if (blob) {
+      const dir = this.options.blobDir as string;
+      await publish(await writeTemp(join(dir, 'tmp'), [body]), join(dir, message.id), dir, false);
+    }
+    const fields: string[] = [];
+    for (const r of message.recipients) fields.push(`r:${r.recipient}`, JSON.stringify(r));
+    const multi = this.redis.multi().hset(key, ...fields);
+    if (!blob) multi.set(this.#key('b', message.id), Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    multi.zadd(this.#key('ids'), message.enqueuedAt, message.id);
+    await multi.exec();
+    await this.#addJobs(message);
+    return { id: message.id, duplicate: false };
+  }
+
+  async #addJobs(message: StoredMessage): Promise<void> {
+    const byDomain = new Map<string, string[]>();
+    for (const r of message.recipients) byDomain.set(domainOf(r.recipient), [...(byDomain.get(domainOf(r.recipient)) ?? []), r.recipient]);
+    const jobs: Array<{ queue: string; rcpts: string[] }> = [];
+    for (const [domain, rcpts] of byDomain) {
+      for (let i = 0; i < rcpts.length; i += JOB_RECIPIENTS) jobs.push({ queue: queueOfDomain(domain), rcpts: rcpts.slice(i, i + JOB_RECIPIENTS) });
+    }
+    await Promise.all(
+      jobs.map((j, n) =>
+        this.queue(j.queue).add('deliver', { id: message.id, rcpts: j.rcpts } satisfies RedisJobData, {
+          jobId: `${message.id}-${n}`, removeOnComplete: true, removeOnFail: 1000,
+          // A failed run is a Redis or disk problem, not an SMTP one (those are state, not errors): try again.
+          attempts: 1_000_000, backoff: { type: 'fixed', delay: 1000 },
+        }),
+      ),
+    );
+    await this.redis.hset(this.#key('m', message.id), 'jobs', String(jobs.length));
+  }
+
+  async load(id: string): Promise<{ message: StoredMessage; claims: Map<string, string> } | undefined> {
+    const h = await this.redis.hgetall(this.#key('m', id));
+    if (h.meta === undefined) return undefined;
+    const meta = JSON.parse(h.meta) as StoredMessage;
+    const claims = new Map<string, string>();
+    const recipients: RecipientStatus[] = [];
+    for (const [field, value] of Object.entries(h)) {
+      if (!field.startsWith('r:')) continue;
+      const { claim, ...r } = JSON.parse(value) as RecipientStatus & { claim?: string };
+      claims.set(r.recipient, claim ?? '');
+      recipients.push(r);
+    }
+    const message: StoredMessage = {
+      id: meta.id, from: meta.from, enqueuedAt: meta.enqueuedAt, recipients,
+      ...(meta.idempotencyKey !== undefined ? { idempotencyKey: meta.idempotencyKey } : {}),
+      ...(h.done !== undefined ? { done: true, finishedAt: Number(h.done) } : {}),
+      ...(h.cancelled !== undefined ? { cancelled: true } : {}),
+    };
+    return { message, claims };
+  }
+
+  async cas(id: string, updates: Array<{ update: RecipientUpdate; expected: string; claim?: string }>): Promise<boolean> {
+    const args: string[] = [String(updates.length)];
+    for (const { update, expected, claim } of updates) {
+      args.push(`r:${update.recipient}`, expected, JSON.stringify({ ...update, ...(claim !== undefined ? { claim } : {}) }));
+    }
+    const cas = (this.redis as unknown as { smtpkitCas(key: string, ...args: string[]): Promise<number> }).smtpkitCas;
+    return (await cas.call(this.redis, this.#key('m', id), ...args)) === 1;
+  }
+
+  async body(id: string): Promise<Uint8Array> {
+    const inline = await this.redis.getBuffer(this.#key('b', id));
+    if (inline !== null) return inline;
+    if (this.options.blobDir !== undefined) return readFile(join(this.options.blobDir, id));
+    throw new SmtpError(`the body of message ${id} is missing`, { kind: 'input', code: 'ERR_QUEUE_CORRUPT' });
+  }
+
+  async startFinish(id: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.#key('m', id), 'finishing', '1')) === 1;
+  }
+
+  async finish(id: string): Promise<void> {
+    const key = this.#key('m', id);
+    await this.redis.multi().hset(key, 'done', String(this.ctx.now())).del(this.#key('b', id)).zrem(this.#key('ids'), id).expire(key, KEEP_FINISHED_SECONDS).exec();
+    if (this.options.blobDir !== undefined) await unlink(join(this.options.blobDir, id)).catch(() => {});
+  }
+
+  async acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number> {
+    const acquire = (this.redis as unknown as { smtpkitAcquire(...args: Array<string | number>): Promise<number> }).smtpkitAcquire;
+    return acquire.call(
+      this.redis,
+      this.#key('slots', destination), this.#key('opened', destination), this.#key('started', destination),
+      this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.sessions ?? 0, limits.newSessionsPerMinute ?? 0, limits.messagesPerSecond ?? 0,
+    );
+  }
+
+  async releaseSlot(destination: string, token: string): Promise<void> {
+    await this.redis.zrem(this.#key('slots', destination), token);
+  }
+
+  async status(id: string): Promise<MessageStatus | undefined> {
+    const loaded = await this.load(id);
+    return loaded === undefined ? undefined : toStatus(loaded.message);
+  }
+
+  async list(): Promise<MessageStatus[]> {
+    const ids = await this.redis.zrange(this.#key('ids'), 0, -1);
+    const out: MessageStatus[] = [];
+    for (const id of ids) {
+      const s = await this.status(id);
+      if (s !== undefined) out.push(s);
+    }
+    return out;
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    const loaded = await this.load(id);
+    if (loaded === undefined || loaded.message.done === true) return false;
+    const open = loaded.message.recipients.filter((r) => !isFinal(r));
+    if (open.length === 0) return false;
+    const ok = await this.cas(id, open.map((r) => ({
+      expected: loaded.claims.get(r.recipient) ?? '',
+      update: { recipient: r.recipient, state: 'bounced', attempts: r.attempts, reply: { text: 'cancelled' }, ...(r.ambiguous ? { ambiguous: r.ambiguous } : {}) },
+    })));
+    if (!ok) return false;
+    await this.redis.hset(this.#key('m', id), 'cancelled', '1');
+    await this.finish(id);
+    return true;
+  }
+
+  async retryNow(idOrDomain: string): Promise<number> {
+    const ids = await this.redis.zrange(this.#key('ids'), 0, -1);
+    let count = 0;
+    for (const id of ids) {
+      const loaded = await this.load(id);
+      if (loaded === undefined) continue;
+      const byId = id === idOrDomain;
+      const due = loaded.message.recipients.filter(
+        (r) => !isFinal(r) && r.state !== 'in-flight' && (byId || domainOf(r.recipient) === idOrDomain.toLowerCase()),
+      );
+      if (due.length === 0) continue;
+      const now = this.ctx.now();
+      const ok = await this.cas(id, due.map((r) => ({ expected: loaded.claims.get(r.recipient) ?? '', update: { ...r, nextAttemptAt: now } })));
+      if (!ok) continue;
+      count += due.length;
+      const jobs = Number((await this.redis.hget(this.#key('m', id), 'jobs')) ?? 0);
+      for (const name of REDIS_QUEUES) {
+        for (let n = 0; n < jobs; n++) {
+          const job = await this.queue(name).getJob(`${id}-${n}`);
+          if (job !== undefined && (await job.isDelayed())) await job.promote().catch(() => {});
+        }
+      }
+    }
+    return count;
+  }
+
+  startDelivery(): never {
+    throw new SmtpError('the Redis store delivers through its own worker', { kind: 'input', code: 'ERR_QUEUE_OPTIONS' });
+  }
+
+  createWorker(context: WorkerContext, options: WorkerOptions): Worker & { poke(): void } {
+    return new RedisWorker(this, context, options);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    for (const c of this.#connections) c.disconnect();
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { promises as dns } from 'node:dns';
+import { Buffer } from 'node:buffer';
+import type { MxResolver } from '@smtpkit/client';
+import type { Job, Worker as BullWorker } from 'bullmq';
+import { domainOf, MxDestinations } from './destination.js';
+import { buildDsn } from './dsn.js';
+import { DestinationGate, limitsFor } from './limits.js';
+import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
+import { REDIS_QUEUES, type RedisJobData, type RedisStoreInternals } from './redis-store.js';
+import { SessionCache } from './session-cache.js';
+import { isFinal } from './spool-state.js';
+import { relayConnectOptions, transact } from './transaction.js';
+import type { RecipientStatus, RecipientUpdate, StoredMessage, Worker, WorkerOptions } from './types.js';
+import type { WorkerContext } from './worker.js';
+
+/** How long a job waits when another worker holds its recipients (a stalled job being recovered), ms. */
+const CONTENDED_DELAY = 500;
+
+/**
+ * A BullMQ worker over the Redis store: one BullMQ `Worker` per provider queue. Each job is a message's recipients at
+ * one domain; a job waits with `moveToDelayed` + `DelayedError` (no attempt used) for its next retry and for the
+ * destination's limiter. Recipients found `in-flight` belonged to a worker that died (BullMQ found the job stalled):
+ * they become `ambiguous` by the queue's policy.
+ */
+export class RedisWorker implements Worker {
+  readonly ready: Promise<void>;
+  readonly #store: RedisStoreInternals;
+  readonly #ctx: WorkerContext;
+  readonly #options: WorkerOptions;
+  #workers: BullWorker[] = [];
+  readonly #mx: MxDestinations | undefined;
+  readonly #sessions = new Map<string, SessionCache>();
+
+  constructor(store: RedisStoreInternals, ctx: WorkerContext, options: WorkerOptions) {
+    this.#store = store;
+    this.#ctx = ctx;
+    this.#options = options;
+    this.#mx = options.deliver === 'mx' ? new MxDestinations(options.resolver ?? (dns as unknown as MxResolver), ctx.now) : undefined;
+    this.ready = this.#start();
+    this.ready.catch((error: unknown) => ctx.emitError(error));
+  }
+
+  poke(): void {
+    // BullMQ workers are woken by Redis itself.
+  }
+
+  async #start(): Promise<void> {
+    const { Worker, DelayedError } = await import('bullmq');
+    const lockDuration = this.#store.options.lockDuration ?? 3000;
+    for (const name of REDIS_QUEUES) {
+      const limits = this.#ctx.limits?.[name];
+      if (name !== 'default' && limits?.sessions !== undefined) await this.#store.queue(name).setGlobalConcurrency(limits.sessions);
+      const worker = new Worker<RedisJobData>(name, (job, token) => this.#process(job, token, DelayedError), {
+        connection: this.#store.connectionFor(),
+        prefix: this.#store.prefix,
+        concurrency: this.#options.concurrency ?? 4,
+        lockDuration,
+        stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+        maxStalledCount: 1_000_000,
+        ...(name !== 'default' && limits?.messagesPerSecond !== undefined ? { limiter: { max: limits.messagesPerSecond, duration: 1000 } } : {}),
+      });
+      worker.on('error', () => {}); // connection errors: BullMQ reconnects
+      this.#workers.push(worker);
+    }
+    await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+  }
+
+  async #destinationOf(recipient: string): Promise<string> {
+    const target = this.#options.deliver;
+    if (target === 'mx') return (this.#mx as MxDestinations).of(domainOf(recipient));
+    return `${target.host}:${target.port ?? 25}`;
+  }
+
+  async #delay(job: Job<RedisJobData>, token: string | undefined, at: number, DelayedError: new () => Error): Promise<never> {
+    await job.moveToDelayed(Math.max(at, this.#ctx.now() + 1), token);
+    throw new DelayedError();
+  }
+
+  async #process(job: Job<RedisJobData>, token: string | undefined, DelayedError: new () => Error): Promise<void> {
+    const ctx = this.#ctx;
+    const store = this.#store;
+    const { id, rcpts } = job.data;
+    const loaded = await store.load(id);
+    if (loaded === undefined || loaded.message.done === true) return;
+    const { message, claims } = loaded;
+    const mine = (r: RecipientStatus): boolean => rcpts.includes(r.recipient);
+    // In flight, but BullMQ gave us the job: the worker that claimed them is gone. Their outcome is lost.
+    const lost = message.recipients.filter((r) => mine(r) && r.state === 'in-flight');
+    if (lost.length > 0) {
+      const updates = lost.map((r) => ({
+        expected: claims.get(r.recipient) ?? '',
+        update: ambiguous(r, { text: 'outcome unknown: the worker delivering it stopped during the transaction' }, { onAmbiguous: ctx.onAmbiguous }, ctx.now()),
+      }));
+      if (!(await store.cas(id, updates))) return this.#delay(job, token, ctx.now() + CONTENDED_DELAY, DelayedError);
+      for (const { update } of updates) this.#emit(id, update);
+      return this.#process(job, token, DelayedError);
+    }
+    const now = ctx.now();
+    const waiting = message.recipients.filter((r) => mine(r) && !isFinal(r));
+    if (waiting.length === 0) return this.#finishIfDone(id);
+    const due = waiting.filter((r) => (dueAt(r) ?? Infinity) <= now);
+    if (due.length === 0) return this.#delay(job, token, Math.min(...waiting.map((r) => dueAt(r) ?? now + CONTENDED_DELAY)), DelayedError);
+    const destination = await this.#destinationOf(due[0]!.recipient);
+    const slot = `${job.id}:${randomBytes(6).toString('hex')}`;
+    const wait = await store.acquireSlot(destination, slot, limitsFor(ctx.limits, destination));
+    if (wait > 0) return this.#delay(job, token, now + wait, DelayedError);
+    try {
+      await this.#transact(message, due, destination, slot);
+    } finally {
+      await store.releaseSlot(destination, slot).catch(() => {});
+    }
+    const after = await store.load(id);
+    const left = after?.message.recipients.filter((r) => mine(r) && !isFinal(r)) ?? [];
+    if (left.length > 0) return this.#delay(job, token, Math.min(...left.map((r) => dueAt(r) ?? ctx.now() + CONTENDED_DELAY)), DelayedError);
+    return this.#finishIfDone(id);
+  }
+
+  async #transact(message: StoredMessage, due: RecipientStatus[], destination: string, claimToken: string): Promise<void> {
+    const ctx = this.#ctx;
+    const store = this.#store;
+    const claimed = due.map((r) => ({ expected: '', claim: claimToken, update: claim(r) }));
+    if (!(await store.cas(message.id, claimed))) return; // another worker moved them meanwhile
+    for (const { update } of claimed) this.#emit(message.id, update);
+    const recipients = due.map((r) => r.recipient);
+    const info = { id: message.id, recipients };
+    await this.#options.onStep?.('claimed', info);
+    const target = this.#options.deliver;
+    const outcome = await transact({
+      id: message.id, from: message.from, recipients, body: await store.body(message.id), destination, options: this.#options,
+      ...(target === 'mx' ? {} : { cache: this.#cache(destination, target), reserved: 'new' as const }),
+    });
+    await this.#options.onStep?.('replied', info);
+    const now = ctx.now();
+    const settled = outcome.recipients.map((o) => {
+      const r = claimed.find((c) => c.update.recipient === o.recipient)!.update as RecipientStatus;
+      return { expected: claimToken, update: settle(r, o, { policy: ctx.policy, onAmbiguous: ctx.onAmbiguous, enqueuedAt: message.enqueuedAt, now, random: ctx.random }) };
+    });
+    if (!(await store.cas(message.id, settled))) return; // taken over as stalled: the new owner reports them ambiguous
+    await this.#options.onStep?.('persisted', info);
+    for (const { update } of settled) this.#emit(message.id, update);
+  }
+
+  /** Relay sessions: one per transaction here (the Redis limiter counts sessions across every worker). */
+  #cache(destination: string, target: Exclude<WorkerOptions['deliver'], 'mx'>): SessionCache {
+    let cache = this.#sessions.get(destination);
+    if (cache === undefined) {
+      cache = new SessionCache(relayConnectOptions(target, this.#options), new DestinationGate({ messagesPerSession: 1 }), this.#ctx.now);
+      this.#sessions.set(destination, cache);
+    }
+    return cache;
+  }
+
+  /** A job that sees every recipient of its message final queues the DSN, frees the body and reports the message. */
+  async #finishIfDone(id: string): Promise<void> {
+    const ctx = this.#ctx;
+    const loaded = await this.#store.load(id);
+    if (loaded === undefined || loaded.message.done === true) return;
+    const m = loaded.message;
+    if (!m.recipients.every(isFinal)) return;
+    // Every step is idempotent (the DSN's key is fixed), so a finisher killed half-way is simply run again.
+    const failed = m.recipients.filter((r) => r.state === 'bounced' || r.state === 'expired');
+    let dsnId: string | undefined;
+    if (ctx.dsn !== false && m.from !== '' && failed.length > 0 && m.cancelled !== true) {
+      const report = buildDsn(m, failed, await this.#store.body(id), ctx.dsn);
+      dsnId = (await ctx.enqueue({ from: '', to: [m.from], raw: Buffer.from(await report.toBuffer()), idempotencyKey: `dsn:${id}` })).id;
+    }
+    await this.#store.finish(id);
+    if (await this.#store.startFinish(id)) ctx.emitMessage({ id, recipients: m.recipients.map((r) => ({ ...r })), ...(dsnId !== undefined ? { dsnId } : {}) });
+  }
+
+  #emit(id: string, u: RecipientUpdate): void {
+    this.#ctx.emitRecipient({
+      id, recipient: u.recipient, state: u.state, attempt: u.attempts,
+      ...(u.reply !== undefined ? { reply: u.reply } : {}),
+      ...(u.reply?.host !== undefined ? { host: u.reply.host } : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.ready.catch(() => {});
+    await Promise.all(this.#workers.map((w) => w.close()));
+    await Promise.all([...this.#sessions.values()].map((s) => s.close()));
+  }
+}

@@ -1,0 +1,90 @@
+import { connect, type ConnectOptions, type Session } from '@smtpkit/client';
+import type { DestinationGate } from './limits.js';
+
+/** Idle sessions are closed after this long (RFC 5321 §4.5.3.2 lets a server drop an idle client after 5 min). */
+const IDLE_TIMEOUT = 5_000;
+
+/** A session lent to one transaction. */
+export interface SessionLease {
+  session: Session;
+  sent: number;
+}
+
+/**
+ * The sessions a worker keeps to one relay: reused up to `messagesPerSession`, opened only when the destination's
+ * gate allows (concurrent sessions, new sessions per minute), closed after a failure or when idle.
+ */
+export class SessionCache {
+  #idle: Array<{ lease: SessionLease; timer: NodeJS.Timeout }> = [];
+
+  constructor(
+    private readonly options: ConnectOptions,
+    private readonly gate: DestinationGate,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * Synchronously takes an idle session, or reserves a slot for a new one when the gate allows it; undefined
+   * when neither is possible. Reserving here, not after an await, keeps concurrent jobs inside the limit.
+   */
+  reserve(): SessionLease | 'new' | undefined {
+    for (let idle = this.#idle.pop(); idle !== undefined; idle = this.#idle.pop()) {
+      clearTimeout(idle.timer);
+      if (idle.lease.session.usable) return idle.lease;
+      void this.#closeLease(idle.lease);
+    }
+    if (this.gate.waitToOpen(this.now()) > 0) return undefined;
+    this.gate.opened(this.now());
+    return 'new';
+  }
+
+  /** The reserved session: opened now for `'new'`. Throws the connect error (the slot is freed). */
+  async acquire(reserved: SessionLease | 'new'): Promise<SessionLease> {
+    if (reserved !== 'new') return reserved;
+    try {
+      return { session: await connect(this.options), sent: 0 };
+    } catch (error) {
+      this.gate.closed();
+      throw error;
+    }
+  }
+
+  /** Closes a session; its slot is freed once the connection is gone, as the server counts it. */
+  #closeLease(lease: SessionLease): Promise<void> {
+    return lease.session.quit().finally(() => this.gate.closed());
+  }
+
+  /**
+   * Back to the idle list when still usable and under `messagesPerSession`; closed otherwise. Resolves once the
+   * session is parked or its connection is gone (a limiter slot may be given up only then).
+   */
+  async release(lease: SessionLease): Promise<void> {
+    lease.sent++;
+    const max = this.gate.limits.messagesPerSession;
+    if (!lease.session.usable || (max !== undefined && lease.sent >= max)) {
+      await this.#closeLease(lease);
+      return;
+    }
+    const entry = {
+      lease,
+      timer: setTimeout(() => {
+        this.#idle = this.#idle.filter((e) => e !== entry);
+        void this.#closeLease(lease);
+      }, IDLE_TIMEOUT),
+    };
+    entry.timer.unref();
+    this.#idle.push(entry);
+  }
+
+  async close(): Promise<void> {
+    const idle = this.#idle;
+    this.#idle = [];
+    await Promise.all(
+      idle.map(async (e) => {
+        clearTimeout(e.timer);
+        await e.lease.session.quit();
+        this.gate.closed();
+      }),
+    );
+  }
+}

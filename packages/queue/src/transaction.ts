@@ -41,6 +41,8 @@ export async function transact(input: TransactionInput): Promise<TransactionOutc
   const info = { id: input.id, recipients };
   let endOfData = false;
   let rcptDone = false;
+  // One transaction per attempt: its outcome is recorded before anything else is sent, so recipients the
+  // server defers as over its limit (RFC 5321 §4.5.3.1.10) come back here and are retried by the queue.
   const hooks = {
     onProgress: () => {
       if (rcptDone) return;
@@ -55,7 +57,7 @@ export async function transact(input: TransactionInput): Promise<TransactionOutc
   if (options.deliver === 'mx' || input.cache === undefined) {
     const result = await deliver({
       from: input.from, to: recipients, data: body, port: options.mxPort ?? 25, clientName: options.clientName,
-      timeouts: options.timeouts, resolver: options.resolver, ...hooks,
+      timeouts: options.timeouts, resolver: options.resolver, overLimit: 'report', ...hooks,
     });
     const d = result.domains[0];
     const host = d?.mx ?? input.destination;
@@ -74,7 +76,7 @@ export async function transact(input: TransactionInput): Promise<TransactionOutc
     return outcome.destination === 'ok' ? { ...outcome, destination: 'down' } : outcome;
   }
   try {
-    const result = await lease.session.send({ from: input.from, to: recipients, data: body, ...hooks });
+    const result = await lease.session.send({ from: input.from, to: recipients, data: body, overLimit: 'report', ...hooks });
     return outcomeOfResult(recipients, result, host);
   } catch (error) {
     return outcomeOfError(recipients, error, host, endOfData);

@@ -5,7 +5,7 @@ import type { EncodedCommand } from './command-encoder.js';
 import { SmtpError, inputError } from './errors.js';
 import { DATA, encodeEnvelope } from './pipelining.js';
 import type { Envelope } from './pipelining.js';
-import { isPositiveCompletion } from './reply.js';
+import { isPositiveCompletion, isTooManyRecipients } from './reply.js';
 import type { Reply } from './reply.js';
 import type { RecipientOutcome, TransactionAction, TransactionEnd, TransactionOptions, TransactionOutcome } from './transaction-outcome.js';
 
@@ -29,15 +29,6 @@ interface Expected {
   command: EncodedCommand;
   /** The recipient a RCPT is for; -1 otherwise. */
   index: number;
-}
-
-/**
- * RFC 5321 §4.5.3.1.10: a 452 (or RFC 3463's 4.5.3, "too many recipients") once a recipient was accepted
- * means the server's recipient limit, not a refusal: the rest go in a further transaction.
- */
-function isOverLimit(reply: Reply): boolean {
-  const e = reply.enhanced;
-  return reply.code === 452 || (e !== undefined && e.klass === 4 && e.subject === 5 && e.detail === 3);
 }
 
 function stateError(message: string): SmtpError {
@@ -223,7 +214,7 @@ export class ClientTransaction {
     if (isPositiveCompletion(reply)) {
       r.status = 'accepted';
       this.#accepted++;
-    } else if (this.#accepted > 0 && isOverLimit(reply)) {
+    } else if (this.#accepted > 0 && isTooManyRecipients(reply)) {
       r.status = 'deferred';
       this.#overLimit = true;
     } else {

@@ -57,6 +57,12 @@ export async function runInbox(flags: InboxFlags, out = (s: string) => process.s
     }
   }
   let shooting = Promise.resolve();
+  // Listen before anything is printed: until a listener exists, SIGINT keeps its default action and would end the
+  // process at once, without closing the inbox (a script that waits for the banner, then stops us, meets that).
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   let inbox: Awaited<ReturnType<typeof inboxLib.startInbox>>;
   try {
     inbox = await inboxLib.startInbox({
@@ -80,10 +86,7 @@ export async function runInbox(flags: InboxFlags, out = (s: string) => process.s
   out('Ctrl-C to stop.');
   const latest = inbox.store.list()[0];
   if (flags.shot && latest) shooting = shoot(inboxLib, `${inbox.url}evidence/${latest.id}`, flags.shot, out, err);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await stopped;
   out(`${signal}: stopping`);
   await shooting;
   await inbox.close();

@@ -110,7 +110,7 @@ async function readGreeting(s: SmtpSession, r: ResolvedConnect): Promise<Reply> 
   try {
     greeting = await s.step('greeting', (sig) => s.readReply(sig, 'greeting'));
   } catch (err) {
-    if (err instanceof SmtpError && err.kind === 'timeout' && r.mode !== 'implicit') {
+    if (err instanceof SmtpError && err.kind === 'timeout' && r.mode !== 'implicit' && r.path === undefined) {
       // A TLS-first server waits for our ClientHello and never greets in plaintext.
       throw new SmtpError(err.message, {
         kind: 'timeout',

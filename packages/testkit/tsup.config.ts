@@ -8,4 +8,6 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // A test-only devDependency: loaded from node_modules at run time, never bundled.
+  external: ['oidc-provider'],
 });

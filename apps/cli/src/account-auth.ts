@@ -38,7 +38,7 @@ export async function accountAuth(
  * (smtp.office365.com:587, smtp.gmail.com:587, STARTTLS).
  */
 export async function withAccountServer<T extends ConnectionConfig>(cfg: T, flags: { server?: string; profile?: string; port?: string; tls?: string }): Promise<T> {
-  if (!cfg.account || flags.server || flags.profile) return cfg;
+  if (!cfg.account || flags.server || flags.profile || cfg.socket !== undefined) return cfg;
   const { AccountStore } = await import('@smtpkit/oauth');
   const smtp = (await new AccountStore().get(cfg.account)).smtp;
   if (!smtp) return cfg;

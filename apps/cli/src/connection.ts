@@ -7,10 +7,19 @@ import type { ConnectionConfig } from './send-options.js';
 /** What error reporting needs to know about the connection. */
 export interface ConnectionContext extends HintContext {
   authHint?: string;
+  /** `--socket`: the Unix socket, named instead of host:port. */
+  socket?: string;
+}
+
+/** The server as messages name it: `host:port`, or `unix:PATH` for `--socket`. */
+export function serverLabel(ctx: { host: string; port: number; socket?: string }): string {
+  return ctx.socket !== undefined ? `unix:${ctx.socket}` : `${ctx.host}:${ctx.port}`;
 }
 
 /** The client's TLS mode for the CLI's `--tls`/`--require-tls`. */
-export function clientTlsMode(cfg: Pick<ConnectionConfig, 'tls' | 'port' | 'requireTls'>): TlsMode | undefined {
+export function clientTlsMode(cfg: Pick<ConnectionConfig, 'tls' | 'port' | 'requireTls' | 'socket'>): TlsMode | undefined {
+  // A Unix socket never leaves the machine: TLS only when asked for (--tls, or --require-tls for STARTTLS).
+  if (cfg.socket !== undefined && cfg.tls === 'auto') return cfg.requireTls ? 'starttls' : 'none';
   switch (cfg.tls) {
     case 'implicit':
       return 'implicit';
@@ -30,7 +39,7 @@ export function clientTlsMode(cfg: Pick<ConnectionConfig, 'tls' | 'port' | 'requ
 export function connectOptions(
   cfg: ConnectionConfig & { heloOnly?: boolean },
   extra: Pick<ConnectOptions, 'auth' | 'onTranscript'> & { ca?: Buffer },
-): Omit<ConnectOptions, 'host'> & { host: string } {
+): ConnectOptions {
   const tls = clientTlsMode(cfg);
   const timeouts = cfg.timeoutMs
     ? Object.fromEntries(
@@ -40,8 +49,8 @@ export function connectOptions(
       )
     : undefined;
   return {
-    host: cfg.host,
-    port: cfg.port,
+    ...(cfg.socket !== undefined ? { path: cfg.socket } : { host: cfg.host, port: cfg.port }),
+    ...(cfg.protocol === 'lmtp' ? { protocol: 'lmtp' as const } : {}),
     ...(tls ? { tls } : {}),
     ...(extra.ca ? { ca: extra.ca } : {}),
     ...(cfg.insecure ? { rejectUnauthorized: false } : {}),
@@ -117,7 +126,7 @@ export function describeError(error: unknown, ctx: ConnectionContext): string {
   const e = (error ?? {}) as ErrorLike;
   let line = `smtpkit: ${e.message ?? String(error)}`;
   if (e.reply && !line.includes(String(e.reply.code))) line += `: server said ${e.reply.code} ${e.reply.text}`;
-  const where = e.kind === 'connection' || e.kind === 'timeout' || e.kind === 'tls' || e.kind === 'protocol' ? ` [${ctx.host}:${ctx.port}]` : '';
+  const where = e.kind === 'connection' || e.kind === 'timeout' || e.kind === 'tls' || e.kind === 'protocol' ? ` [${serverLabel(ctx)}]` : '';
   let hint = hintFor(error, ctx);
   if (!hint && (e.kind === 'auth' || exitCodeFor(error) === 77)) hint = ctx.authHint;
   return oneLine(line + where + (hint ? ` (hint: ${hint})` : ''));

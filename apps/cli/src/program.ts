@@ -8,7 +8,7 @@ import { addQueueCommands, type QueueActions } from './commands/queue.js';
 
 /** Raw `send` flags as commander hands them over (strings; validated in send-options.ts). */
 export interface SendFlags extends ExtraSendFlags {
-  server?: string; port?: string; profile?: string; mx?: boolean;
+  server?: string; port?: string; profile?: string; mx?: boolean; lmtp?: boolean; socket?: string;
   from?: string; to?: string[]; cc?: string[]; bcc?: string[];
   subject?: string; body?: string; bodyFile?: string; html?: string;
   attach?: string[]; inline?: string[]; header?: string[];
@@ -23,6 +23,7 @@ export interface SendFlags extends ExtraSendFlags {
 /** Raw `probe` flags. */
 export interface ProbeFlags {
   server?: string; port?: string; profile?: string; tls?: string; ca?: string; pin?: string; insecure?: boolean;
+  lmtp?: boolean; socket?: string;
   helo?: string; timeout?: string; quiet?: boolean; verbose?: boolean; json?: boolean; transcript?: string;
   account?: string;
 }
@@ -42,12 +43,14 @@ function connectionOptions(cmd: Command): Command {
     .option('-s, --server <host>', 'SMTP server (default 127.0.0.1)')
     .option('-p, --port <n>', 'port (default 1025; 465 with --tls implicit; 587 with --tls starttls)')
     .option('--profile <name>', 'preset: local, gmail, office365, outlook, aol, or a profile from the config file')
+    .option('--lmtp', 'speak LMTP (RFC 2033: LHLO, one reply per recipient), e.g. into Dovecot; needs --port or --socket')
+    .option('--socket <path>', 'connect to this Unix domain socket instead of --server/--port (TLS off unless --tls)')
     .addOption(new Option('--tls <mode>', 'auto (from the port, STARTTLS when offered) | starttls | implicit | none'))
     .option('--ca <path>', 'extra CA certificate (PEM)')
     .option('--pin <sha256>', "pin the server certificate's SHA-256 fingerprint")
     .option('--insecure', 'do not verify the certificate (dangerous)')
     .option('--account <name>', 'AUTH XOAUTH2 with an account from `smtpkit login` (refreshed as needed)')
-    .option('--helo <name>', 'EHLO/HELO name (default: this host name)')
+    .option('--helo <name>', 'EHLO/HELO/LHLO name (default: this host name)')
     .option('--timeout <seconds>', 'per-step timeout (default: RFC 5321 §4.5.3.2 values)')
     .option('-q, --quiet', 'print nothing at all')
     .option('-v, --verbose', 'print the transcript (C: / S: / * lines, AUTH redacted) on stderr')
@@ -98,7 +101,7 @@ export function buildProgram(actions: Actions, writeErr: (s: string) => void): C
 
   const probe = program
     .command('probe')
-    .description('connect, EHLO, STARTTLS when offered, EHLO again; print capabilities and the certificate');
+    .description('connect, EHLO (LHLO with --lmtp), STARTTLS when offered, EHLO again; print capabilities and the certificate');
   connectionOptions(probe).action((flags: ProbeFlags) => actions.probe(flags));
   addOAuthCommands(program);
   addInboxCommand(program, async (flags) => actions.inbox?.(flags));

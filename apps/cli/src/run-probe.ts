@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { connect, type Session } from '@smtpkit/client';
 import { exitCodeFor, EXIT, InputFileError, type ExitCode } from './exit-codes.js';
 import { accountAuth, withAccountServer } from './account-auth.js';
-import { connectOptions, describeError, errorJson, type ConnectionContext } from './connection.js';
+import { connectOptions, describeError, errorJson, serverLabel, type ConnectionContext } from './connection.js';
 import { Output, type TranscriptLine } from './output.js';
 import type { ProbeFlags } from './program.js';
 import { resolveConnection } from './send-options.js';
@@ -24,7 +24,7 @@ export class EhloRecorder {
 
   push(e: TranscriptLine): void {
     if (e.dir === 'C') {
-      this.collecting = /^(EHLO|HELO)\b/i.test(e.text);
+      this.collecting = /^(EHLO|HELO|LHLO)\b/i.test(e.text);
       if (this.collecting) this.replies.push([]);
       return;
     }
@@ -58,7 +58,7 @@ export async function runProbe(flags: ProbeFlags): Promise<ExitCode> {
   try {
     const cfg = await withAccountServer(resolveConnection(flags), flags);
     out = new Output(cfg.output);
-    ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls };
+    ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls, ...(cfg.socket !== undefined ? { socket: cfg.socket } : {}) };
     const ca = cfg.ca !== undefined ? await readFile(cfg.ca).catch((e: unknown) => Promise.reject(new InputFileError(cfg.ca!, e))) : undefined;
     if (cfg.insecure) out.warn('smtpkit: WARNING: --insecure: the server certificate is NOT verified');
     const ehlo = new EhloRecorder();
@@ -81,15 +81,16 @@ export async function runProbe(flags: ProbeFlags): Promise<ExitCode> {
 
     out.json({
       ok: true,
-      server: cfg.host,
-      port: cfg.port,
+      server: cfg.socket !== undefined ? `unix:${cfg.socket}` : cfg.host,
+      port: cfg.socket !== undefined ? null : cfg.port,
+      protocol: cfg.protocol,
       greeting: { code: greeting.code, text: greeting.text },
       before,
       after,
       tls: tls ? { protocol: tls.protocol, cipher: tls.cipher, authorized: tls.authorized, verified: tls.verified } : null,
       certificate: tls?.peer ?? null,
     });
-    out.info(`${cfg.host}:${cfg.port} ${greeting.code} ${greeting.lines[0] ?? ''}`);
+    out.info(`${serverLabel(cfg)}${cfg.protocol === 'lmtp' ? ' (LMTP)' : ''} ${greeting.code} ${greeting.lines[0] ?? ''}`);
     printSnapshot(out, tls && before && after ? 'before TLS' : 'capabilities', before);
     if (tls) {
       out.info(`TLS: ${tls.protocol} ${tls.cipher} (verified: ${tls.verified}${tls.authorizationError ? `, ${tls.authorizationError}` : ''})`);

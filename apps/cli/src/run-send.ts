@@ -5,7 +5,7 @@ import {
   type ConnectOptions, type DeliverResult, type SendOptions, type SendResult, type Session, type TranscriptEvent,
 } from '@smtpkit/client';
 import { accountAuth, withAccountServer } from './account-auth.js';
-import { connectOptions, describeError, errorJson, replyJson, type ConnectionContext } from './connection.js';
+import { connectOptions, describeError, errorJson, replyJson, serverLabel, type ConnectionContext } from './connection.js';
 import { exitCodeFor, EXIT, InputFileError, UsageError, type ExitCode } from './exit-codes.js';
 import { hasUtf8LocalPart, prepareMessage, type PreparedMessage } from './message.js';
 import { Output } from './output.js';
@@ -20,7 +20,7 @@ import { extraConnectOptions } from './send-extras.js';
 function paceFor(cfg: SendConfig, out: Output): (() => Promise<void>) | undefined {
   const rate = cfg.rate;
   if (!rate) return undefined;
-  const key = cfg.mx ? 'mx' : `${cfg.host}:${cfg.port}`;
+  const key = cfg.mx ? 'mx' : serverLabel(cfg);
   return () => takeRateSlot(key, rate, process.env, (ms) => out.info(`--rate ${rate.text}: waiting ${ms} ms`));
 }
 
@@ -129,7 +129,7 @@ export async function runSend(flags: SendFlags): Promise<ExitCode> {
   try {
     const cfg = await withAccountServer(resolveSend(flags), flags);
     out = new Output(cfg.output);
-    ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls, authHint: cfg.authHint };
+    ctx = { host: cfg.host, port: cfg.port, tls: cfg.tls, authHint: cfg.authHint, ...(cfg.socket !== undefined ? { socket: cfg.socket } : {}) };
     prepared = await prepareMessage(cfg);
 
     if (cfg.dryRun) {

@@ -19,6 +19,10 @@ export interface OutputConfig {
 export interface ConnectionConfig {
   host: string;
   port: number;
+  /** `--socket`: a Unix domain socket, instead of host and port. */
+  socket?: string;
+  /** `--lmtp`: LMTP (RFC 2033) instead of SMTP. */
+  protocol: 'smtp' | 'lmtp';
   tls: CliTlsMode;
   requireTls: boolean;
   ca?: string;
@@ -80,8 +84,24 @@ function parseTimeout(value: string | undefined): number | undefined {
   return Math.round(n * 1000);
 }
 
+/** `--socket` names the whole address; `--lmtp` has no default port (RFC 2033: never SMTP's port 25). */
+function checkLmtpAndSocket(flags: ProbeFlags): void {
+  if (flags.socket !== undefined) {
+    if (flags.socket === '') throw new UsageError('--socket needs a path');
+    const clash = (['server', 'port', 'profile'] as const).filter((k) => flags[k] !== undefined);
+    if (clash.length) throw new UsageError(`--socket is the whole address: drop --${clash.join(', --')}`);
+  }
+  if (flags.lmtp && flags.socket === undefined && flags.port === undefined) {
+    throw new UsageError('--lmtp needs --port or --socket: LMTP has no default port (Dovecot often listens on 24)');
+  }
+  if (flags.lmtp && flags.port !== undefined && Number(flags.port) === 25) {
+    throw new UsageError('--lmtp cannot go to port 25: that is the SMTP port (RFC 2033: LMTP MUST NOT be used on TCP port 25)');
+  }
+}
+
 /** Resolve the connection flags shared by `send` and `probe`. */
 export function resolveConnection(flags: ProbeFlags & { requireTls?: boolean }, env = process.env): ConnectionConfig {
+  checkLmtpAndSocket(flags);
   const profile: Profile = flags.profile ? loadProfile(flags.profile, env) : {};
   const tls = flags.tls !== undefined ? parseTlsMode(flags.tls) : (profile.tls ?? 'auto');
   const port = flags.port !== undefined ? parsePort(flags.port) : (profile.port ?? defaultPort(tls));
@@ -92,7 +112,9 @@ export function resolveConnection(flags: ProbeFlags & { requireTls?: boolean }, 
   }
   return {
     host: flags.server ?? profile.server ?? '127.0.0.1',
-    port,
+    port: flags.socket !== undefined ? 0 : port,
+    ...(flags.socket !== undefined ? { socket: flags.socket } : {}),
+    protocol: flags.lmtp ? 'lmtp' : 'smtp',
     tls,
     requireTls,
     ca: flags.ca ?? profile.ca,
@@ -129,6 +151,9 @@ export function resolveSend(raw: SendFlags, env = process.env): SendConfig {
     throw new UsageError('--mx picks the server from DNS: drop --server and --profile');
   }
   if (flags.mx && flags.user) throw new UsageError('--mx delivers directly to port 25: AUTH (--user) does not apply');
+  if (flags.mx && flags.lmtp) throw new UsageError('--mx relays by SMTP to port 25: --lmtp is for a server you name (--port or --socket)');
+  if (flags.mx && flags.socket !== undefined) throw new UsageError('--mx picks the server from DNS: drop --socket');
+  if (flags.lmtp && flags.heloOnly) throw new UsageError('--helo-only cannot be used with --lmtp: LMTP has LHLO and no HELO (RFC 2033 §4.1)');
   const conn = resolveConnection(flags, env);
   const from = flags.from ?? profile.from;
   if (!from) throw new UsageError('missing --from');

@@ -9,7 +9,8 @@ export { handshake, noteTls, resolveConnectOptions };
 export type { ResolvedConnect };
 
 /**
- * Open an SMTP session: TCP (every address of the host tried), implicit TLS or STARTTLS, EHLO, AUTH.
+ * Open an SMTP or LMTP session: TCP (every address of the host tried) or a Unix socket (`path`), implicit TLS or
+ * STARTTLS, EHLO (LHLO with `protocol: 'lmtp'`), AUTH.
  *
  * With `stopAfter` the handshake stops after that step, sends QUIT, and the session resolves in that
  * state (`usable` false) so its `greeting`, `capabilities`, `tls` and `authenticated` can be inspected.
@@ -19,6 +20,9 @@ export type { ResolvedConnect };
  * const session = await connect({ host: '127.0.0.1', port: 1025, tls: 'none' });
  * await session.send({ from: 'a@example.com', to: ['b@example.com'], data: 'Subject: hi\r\n\r\nhello\r\n' });
  * await session.quit();
+ *
+ * // LMTP into Dovecot over its Unix socket
+ * const lmtp = await connect({ path: '/run/dovecot/lmtp', protocol: 'lmtp' });
  * ```
  */
 export function connect(options: ConnectOptions): Promise<Session> {
@@ -39,12 +43,17 @@ export function sendMail(options: ConnectOptions & SendOptions): Promise<SendRes
   return sendMailWith(connect, options);
 }
 
-/** TCP over `node:net` (Node, Bun, Deno), directly or through a proxy, then TLS from the first byte when the mode is implicit. */
+/**
+ * TCP over `node:net` (Node, Bun, Deno), directly or through a proxy, or a Unix domain socket; then TLS from the
+ * first byte when the mode is implicit.
+ */
 async function openNet(r: ResolvedConnect, options: ConnectOptions, signal: AbortSignal): Promise<OpenedTransport> {
   const target = { host: r.host, port: r.port, ...(options.family ? { family: options.family } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
-  const transport = r.proxy
-    ? await openProxyTransport(r.proxy, target, signal, r.transcript)
-    : await openNetTransport(target, signal, r.transcript);
+  const transport = r.path !== undefined
+    ? await openNetTransport({ path: r.path }, signal, r.transcript)
+    : r.proxy
+      ? await openProxyTransport(r.proxy, target, signal, r.transcript)
+      : await openNetTransport(target, signal, r.transcript);
   if (r.mode !== 'implicit' || options.stopAfter === 'connect') return { transport, tls: null };
   try {
     return { transport, tls: await transport.upgradeToTls({ ...r.tls, mode: 'implicit' }, signal) };

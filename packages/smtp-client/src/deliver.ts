@@ -9,8 +9,11 @@ import type { ConnectFn } from './pool.js';
 import { deferredToAnotherSession, withContinuation } from './recipient-limit.js';
 import type { ConnectOptions, SendOptions, SendResult, Session, TlsInfo } from './types.js';
 
-/** Options of {@link deliver}: connection settings (no host: it comes from DNS) and the message. */
-export interface DeliverOptions extends Omit<ConnectOptions, 'host' | 'stopAfter'>, Omit<SendOptions, 'to' | 'data'> {
+/**
+ * Options of {@link deliver}: connection settings (no host: it comes from DNS) and the message. MX delivery is SMTP
+ * between mail hosts on TCP (RFC 5321 §5): no `protocol` (LMTP is for a local final delivery, RFC 2033) and no `path`.
+ */
+export interface DeliverOptions extends Omit<ConnectOptions, 'host' | 'stopAfter' | 'path' | 'protocol'>, Omit<SendOptions, 'to' | 'data'> {
   /** Recipients, in any number of domains; one transaction per domain. */
   to: readonly string[];
   /**
@@ -264,6 +267,11 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
  */
 export async function deliver(options: DeliverOptions): Promise<DeliverResult> {
   if (!Array.isArray(options.to) || options.to.length === 0) throw inputError('deliver needs at least one recipient');
+  const loose = options as DeliverOptions & Pick<ConnectOptions, 'path' | 'protocol'>;
+  if (loose.protocol !== undefined && loose.protocol !== 'smtp') {
+    throw inputError(`deliver speaks SMTP to MX hosts: protocol ${JSON.stringify(loose.protocol)} is for a server you name (connect or createPool)`);
+  }
+  if (loose.path !== undefined) throw inputError('deliver connects to MX hosts over TCP: `path` (a Unix socket) is for connect or createPool');
   if (options.from !== '') parseMailbox(options.from);
   const groups = groupByDomain(options.to);
   const maxAttempts = options.maxAttempts ?? 10;

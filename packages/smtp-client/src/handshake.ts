@@ -67,6 +67,7 @@ export async function handshake(
     pipelining: options.pipelining ?? 'auto',
     chunking: options.chunking ?? 'auto',
     capabilities: heloCapabilities(EMPTY_REPLY),
+    protocol: r.protocol,
   });
   s.tls = tlsInfo;
   const stop = options.stopAfter;
@@ -79,7 +80,7 @@ export async function handshake(
   try {
     s.greeting = await readGreeting(s, r);
     if (stop === 'greeting') return await stopped(s);
-    await hello(s, options);
+    await hello(s, options, r);
     if (stop === 'ehlo') return await stopped(s);
     if (!s.secure && (r.mode === 'starttls' || r.mode === 'opportunistic')) await startTls(s, options, r);
     if (stop === 'tls') return await stopped(s);
@@ -109,7 +110,7 @@ async function readGreeting(s: SmtpSession, r: ResolvedConnect): Promise<Reply> 
   try {
     greeting = await s.step('greeting', (sig) => s.readReply(sig, 'greeting'));
   } catch (err) {
-    if (err instanceof SmtpError && err.kind === 'timeout' && r.mode !== 'implicit') {
+    if (err instanceof SmtpError && err.kind === 'timeout' && r.mode !== 'implicit' && r.path === undefined) {
       // A TLS-first server waits for our ClientHello and never greets in plaintext.
       throw new SmtpError(err.message, {
         kind: 'timeout',
@@ -136,9 +137,32 @@ async function readGreeting(s: SmtpSession, r: ResolvedConnect): Promise<Reply> 
   throw error;
 }
 
-/** EHLO, falling back to HELO on 500/502 (RFC 5321 §4.1.4); `helo: true` sends HELO only. */
-async function hello(s: SmtpSession, options: ConnectOptions): Promise<void> {
+/**
+ * EHLO, falling back to HELO on 500/502 (RFC 5321 §4.1.4); `helo: true` sends HELO only. LMTP sends LHLO and
+ * nothing else: RFC 2033 §4.1 has no HELO, so a refused LHLO ends the session.
+ */
+async function hello(s: SmtpSession, options: ConnectOptions, r: ResolvedConnect): Promise<void> {
   const domain = options.clientName ?? 'localhost';
+  if (r.protocol === 'lmtp') {
+    const reply = await lhlo(s, domain);
+    if (!isPositiveCompletion(reply)) {
+      const error = replyError(reply, `LHLO ${domain}`);
+      if (reply.code === 500 || reply.code === 502) {
+        throw new SmtpError(`${error.message}: the server does not speak LMTP`, {
+          kind: 'reply',
+          code: error.code,
+          replyCode: reply.code,
+          reply,
+          command: `LHLO ${domain}`,
+          retryable: false,
+          hint: "is this an SMTP port? LMTP servers (Dovecot, Cyrus) have their own port or Unix socket; use protocol 'smtp' for SMTP",
+        });
+      }
+      throw error;
+    }
+    s.capabilities = parseEhlo(reply);
+    return;
+  }
   if (!options.helo) {
     const reply = await s.command({ verb: 'EHLO', domain }, 'ehlo');
     if (isPositiveCompletion(reply)) {
@@ -151,6 +175,16 @@ async function hello(s: SmtpSession, options: ConnectOptions): Promise<void> {
   const reply = await s.command({ verb: 'HELO', domain }, 'ehlo');
   if (!isPositiveCompletion(reply)) throw replyError(reply, `HELO ${domain}`);
   s.capabilities = heloCapabilities(reply);
+}
+
+/** LHLO (RFC 2033 §4.1), under the EHLO deadline; a timeout names LHLO. */
+async function lhlo(s: SmtpSession, domain: string): Promise<Reply> {
+  try {
+    return await s.command({ verb: 'LHLO', domain }, 'ehlo');
+  } catch (err) {
+    if (!(err instanceof SmtpError) || err.kind !== 'timeout') throw err;
+    throw new SmtpError(err.message.replace(/during ehlo$/, 'during LHLO'), { kind: 'timeout', code: err.code, retryable: err.retryable, cause: err });
+  }
 }
 
 /** STARTTLS (RFC 3207): nothing may follow the 220 in plaintext (§4.2); EHLO again after the handshake. */
@@ -198,5 +232,5 @@ async function startTls(s: SmtpSession, options: ConnectOptions, r: ResolvedConn
   noteTls(r.transcript, info);
   // RFC 3207 §4.2: forget everything learnt before TLS and ask again.
   s.capabilities = heloCapabilities(EMPTY_REPLY);
-  await hello(s, options);
+  await hello(s, options, r);
 }

@@ -17,6 +17,7 @@ export type {
   CheckEnvelopeOptions,
   ConnectOptions,
   EnvelopeCheck,
+  MailProtocol,
   RecipientRejection,
   SendOptions,
   SendResult,

@@ -11,32 +11,40 @@ import type { TlsInfo } from './types.js';
 /** Chunks held before the socket is paused: incoming data is bounded by backpressure too. */
 const MAX_QUEUED_CHUNKS = 64;
 
-/** Options of {@link openNetTransport}. */
-export interface NetConnectOptions {
+/** A TCP peer. */
+export interface TcpTarget {
   host: string;
   port: number;
   family?: 0 | 4 | 6;
   localAddress?: string;
+  path?: undefined;
 }
+
+/** Options of {@link openNetTransport}: a TCP peer, or a Unix domain socket's path. */
+export type NetConnectOptions = TcpTarget | { path: string };
 
 /**
  * Open a TCP connection, trying every address of the host (Node's happy-eyeballs
- * `autoSelectFamily`), each attempt in the transcript.
+ * `autoSelectFamily`), each attempt in the transcript; or connect to a Unix domain socket.
  */
 export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, transcript: Transcript): Promise<NetTransport> {
   return new Promise((resolve, reject) => {
-    transcript.note(`connecting to ${formatHostPort(o.host, o.port)}`);
+    const where = o.path !== undefined ? `unix:${o.path}` : formatHostPort(o.host, o.port);
+    transcript.note(`connecting to ${where}`);
     // Incoming bytes arrive as 'data' events, the read path every runtime's TLS layer can take over on
     // STARTTLS. (A socket opened with Node's `onread` buffer never completes the TLS handshake on Deno 2.9:
     // its TLS layer wraps the handle and the user-buffer reads never reach it.)
     const early: Buffer[] = []; // before 'connect' nothing should arrive; if it does, it is kept
     const onEarly = (chunk: Buffer) => early.push(chunk);
-    const socket = netConnect({
-      host: o.host,
-      port: o.port,
-      ...(o.family ? { family: o.family } : { autoSelectFamily: true }),
-      ...(o.localAddress ? { localAddress: o.localAddress } : {}),
-    });
+    const socket =
+      o.path !== undefined
+        ? netConnect({ path: o.path })
+        : netConnect({
+            host: o.host,
+            port: o.port,
+            ...(o.family ? { family: o.family } : { autoSelectFamily: true }),
+            ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+          });
     // Node ≥ 20.12 reports each address it tries.
     socket.on('connectionAttempt', (ip: string, port: number) => transcript.note(`trying ${formatHostPort(ip, port)}`));
     socket.on('connectionAttemptFailed', (ip: string, port: number, _family: number, error: Error) =>
@@ -51,7 +59,7 @@ export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, tran
     };
     const onConnect = () => {
       cleanup();
-      const t = new NetTransport(socket);
+      const t = new NetTransport(socket, o.path !== undefined ? where : undefined);
       for (const chunk of early) t.received(chunk);
       transcript.note(`connected to ${t.remote}`);
       resolve(t);
@@ -59,7 +67,7 @@ export function openNetTransport(o: NetConnectOptions, signal: AbortSignal, tran
     const onError = (err: Error) => {
       cleanup();
       socket.destroy();
-      reject(connectionError(`cannot connect to ${formatHostPort(o.host, o.port)}: ${err.message}`, err));
+      reject(connectionError(`cannot connect to ${where}: ${err.message}`, err));
     };
     const onAbort = () => {
       cleanup();
@@ -90,9 +98,10 @@ export class NetTransport implements Transport {
   #readSignal: AbortSignal | null = null;
   readonly remote: string;
 
-  constructor(socket: Socket) {
+  /** `remote` names the peer; a Unix socket has no address and port, so its opener passes `unix:PATH`. */
+  constructor(socket: Socket, remote?: string) {
     this.#socket = socket;
-    this.remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    this.remote = remote ?? formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     socket.setNoDelay(true);
     this.#attach(socket);
   }

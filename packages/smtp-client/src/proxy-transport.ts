@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connectionError } from './errors.js';
-import { NetTransport, type NetConnectOptions } from './net-transport.js';
+import { NetTransport, type TcpTarget } from './net-transport.js';
 import {
   httpConnect, httpFailure, proxyError, socks4Connect, socks4Failure, socks5Connect, socks5Credentials,
   socks5Failure, socks5Greeting, type ProxyConfig,
@@ -88,7 +88,7 @@ class HandshakeReader {
   }
 }
 
-function openSocket(proxy: ProxyConfig, target: NetConnectOptions, signal: AbortSignal): Promise<Socket> {
+function openSocket(proxy: ProxyConfig, target: TcpTarget, signal: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({
       host: proxy.host,
@@ -183,7 +183,7 @@ async function http(reader: HandshakeReader, socket: Socket, proxy: ProxyConfig,
  */
 export async function openProxyTransport(
   proxy: ProxyConfig,
-  target: NetConnectOptions,
+  target: TcpTarget,
   signal: AbortSignal,
   transcript: Transcript,
 ): Promise<NetTransport> {

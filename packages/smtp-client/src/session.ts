@@ -89,6 +89,7 @@ export interface SessionInit {
   pipelining: 'auto' | 'never';
   chunking: 'auto' | 'never';
   capabilities: Capabilities;
+  protocol?: 'smtp' | 'lmtp';
 }
 
 /**
@@ -103,6 +104,7 @@ export class SmtpSession implements Session {
   readonly timeouts: Timeouts;
   readonly reader: ReplyReader;
   readonly options: Pick<SessionInit, 'pipelining' | 'chunking'>;
+  readonly protocol: 'smtp' | 'lmtp';
   #capabilities: Capabilities;
   #sendCapabilities: Capabilities | undefined;
   tls: TlsInfo | null = null;
@@ -118,6 +120,7 @@ export class SmtpSession implements Session {
     this.transport = init.transport;
     this.transcript = init.transcript;
     this.timeouts = init.timeouts;
+    this.protocol = init.protocol ?? 'smtp';
     this.#capabilities = init.capabilities;
     this.options = { pipelining: init.pipelining, chunking: init.chunking };
     this.#clock = new StepClock(init.signal);

@@ -45,12 +45,27 @@ export interface AuthOptions {
 /** The handshake step after which {@link connect} stops (QUIT, then resolve with the session in that state). */
 export type StopAfter = 'connect' | 'greeting' | 'ehlo' | 'tls' | 'auth';
 
+/**
+ * The protocol spoken on the connection. `lmtp` (RFC 2033) greets with LHLO, never falls back to HELO (§4.1), and
+ * after the end of the data reads one reply per accepted recipient (§4.2), reported per recipient in
+ * {@link SendResult.rejected} as RCPT refusals are.
+ */
+export type MailProtocol = 'smtp' | 'lmtp';
+
 /** Options of {@link connect}. */
 export interface ConnectOptions {
-  host: string;
-  /** Default 25; 465 implies `tls: 'implicit'`, 587 `tls: 'starttls'`. */
+  /** The server's name or address; required unless `path` is given. */
+  host?: string;
+  /** Default 25; 465 implies `tls: 'implicit'`, 587 `tls: 'starttls'`. Not with `path`. */
   port?: number;
-  /** Default from the port: 465 implicit, 587 starttls, else opportunistic. */
+  /**
+   * A Unix domain socket to connect to instead of `host`/`port` (e.g. Dovecot's LMTP socket). The connection never
+   * leaves the machine, so `tls` defaults to `none`; an explicit mode needs `servername` to check the certificate.
+   */
+  path?: string;
+  /** `smtp` (default) or `lmtp` (RFC 2033): LHLO instead of EHLO, one final reply per recipient. */
+  protocol?: MailProtocol;
+  /** Default from the port: 465 implicit, 587 starttls, else opportunistic; `none` over a Unix socket (`path`). */
   tls?: TlsMode;
   /** TLS SNI and certificate name; default `host` (no SNI for an IP literal, RFC 6066 §3). */
   servername?: string;
@@ -74,9 +89,9 @@ export interface ConnectOptions {
   rejectUnauthorized?: boolean;
   /** SHA-256 of the server certificate (DER), hex with or without ':'; a match is trusted even without a CA. */
   pin?: string | string[];
-  /** EHLO/HELO name; default `localhost`. */
+  /** EHLO/HELO/LHLO name; default `localhost`. */
   clientName?: string;
-  /** Send HELO only, never EHLO (RFC 5321 §4.1.1.1, for servers without extensions). */
+  /** Send HELO only, never EHLO (RFC 5321 §4.1.1.1, for servers without extensions). Not with `protocol: 'lmtp'`. */
   helo?: boolean;
   auth?: AuthOptions;
   /** Allow AUTH over a connection without TLS. Default false. */
@@ -195,8 +210,10 @@ export interface TransactionResult {
   reply: Reply;
 }
 
-/** An open SMTP session. */
+/** An open SMTP or LMTP session. */
 export interface Session {
+  /** The protocol spoken: `lmtp` sent LHLO and reads one final reply per accepted recipient. */
+  readonly protocol: MailProtocol;
   readonly capabilities: Capabilities;
   readonly tls: TlsInfo | null;
   readonly secure: boolean;

@@ -36,6 +36,7 @@ export type {
   AuthMethod,
   AuthOptions,
   ConnectOptions,
+  MailProtocol,
   RecipientRejection,
   SendOptions,
   SendResult,
@@ -56,6 +57,9 @@ const NODE_ONLY = ['ca', 'pin', 'servername', 'rejectUnauthorized', 'family', 'l
  * (`socket.startTls()`), EHLO, AUTH, exactly as `connect` of the main entry.
  */
 export function connect(options: ConnectOptions): Promise<Session> {
+  if (options?.path !== undefined) {
+    return Promise.reject(inputError('ERR_SMTP_INPUT', '`path` is not available on Workers: `cloudflare:sockets` has no Unix domain sockets'));
+  }
   for (const name of NODE_ONLY) {
     if (options?.[name] !== undefined) {
       return Promise.reject(

@@ -18,6 +18,7 @@ export type Behaviour = (options: SendOptions, session: FakeSession) => Promise<
 
 /** A scripted {@link Session}: records every call, runs `behaviour` for sends. */
 export class FakeSession implements Session {
+  readonly protocol = 'smtp' as const;
   readonly capabilities = {} as Capabilities;
   readonly tls = null;
   readonly secure = false;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import type { AddressInput, NormalizedAddress } from './address.js';
 import { formatDisplayName, normalizeAddress, parseAddressList } from './address.js';
-import { createBuiltMessage } from './built-message.js';
+import { WHOLE_MESSAGE_LIMIT, createBuiltMessage } from './built-message.js';
 import type { CalendarInput } from './calendar.js';
 import { LIST_HEADER_NAMES, listHeaders, type ListOptions } from './list-headers.js';
 import type { BuiltMessage } from './built-message.js';
@@ -11,7 +11,7 @@ import { formatDate } from './date.js';
 import { encodeHeaderValue } from './encoded-word.js';
 import { MimeError } from './errors.js';
 import { foldHeader } from './fold.js';
-import { emitTree, endsWithCrlf, isReusable, nodeSize } from './mime-tree.js';
+import { emitTree, endsWithCrlf, isInMemory, isReusable, nodeSize, writeTree } from './mime-tree.js';
 import { randomHex, secureRandom, seededRandom } from './random.js';
 import type { MimeNode } from './mime-tree.js';
 import { buildTree } from './message-tree.js';
@@ -242,17 +242,19 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   const all = [from, ...(sender ? [sender] : []), ...to, ...cc, ...bcc, ...replyTo];
   const trailer = endsWithCrlf(top) ? new Uint8Array(0) : Buffer.from('\r\n', 'latin1');
   const treeSize = nodeSize(top);
+  const size = treeSize === undefined ? undefined : treeSize + trailer.length;
+  const write = size !== undefined && isInMemory(top) ? () => writeTree(top, trailer, size) : undefined;
   const eightBit = /Content-Transfer-Encoding: (?:8bit|binary)\r\n/.test(collectHeaders(top));
   if (guard && eightBit) throw eightBitWhenSigning('a part is 8bit or binary (set by a structural header)', 'headers');
   return createBuiltMessage({
     messageId,
     envelope: { from: envelopeFrom, to: envelopeTo },
-    size: treeSize === undefined ? undefined : treeSize + trailer.length,
+    size,
     needsSmtputf8: all.some((a) => a.needsSmtputf8) || (smtputf8 && /[\u0080-\uffff]/.test(envelopeFrom + envelopeTo.join(''))),
     eightBit,
     binary: /Content-Transfer-Encoding: binary\r\n/.test(collectHeaders(top)),
     reusable: isReusable(top),
-    open: () => emitTree(top, trailer),
+    ...(write !== undefined && (size as number) <= WHOLE_MESSAGE_LIMIT ? { bytes: write() } : { write, open: () => emitTree(top, trailer) }),
   });
 }
 

@@ -6,7 +6,6 @@ import { MimeError } from './errors.js';
 import { foldHeader } from './fold.js';
 import type { LeafNode, MimeNode, MultipartNode } from './mime-tree.js';
 import { formatLegacyNameParam, formatParam, withParams } from './params.js';
-import { randomHex } from './random.js';
 import type { RandomSource } from './random.js';
 import type { ContentSource, OpenableSource } from './source.js';
 import { toOpenable } from './source.js';
@@ -119,7 +118,7 @@ function multipart(subtype: 'mixed' | 'alternative' | 'related', children: MimeN
   // RFC 2046 §5.1.1: the boundary must not occur in the encapsulated parts. "=_" never occurs in base64
   // or quoted-printable output; the known octets are checked as well.
   for (let attempt = 0; attempt < 16; attempt++) {
-    const boundary = `${ctx.prefix}=_${randomHex(ctx.random, 12)}`;
+    const boundary = `${ctx.prefix}=_${ctx.random.hex(12)}`;
     const delimiter = Buffer.from(`--${boundary}`, 'latin1');
     if (inner.some((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(delimiter) !== -1)) continue;
     const params = subtype === 'related' ? `; type="text/html"; boundary="${boundary}"` : `; boundary="${boundary}"`;

@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Job, JobResult } from '../jobs.js';
 import { COMPOSED_HEADERS, FROM, SUBJECT, TO, makeMessage, makeText } from '../message.js';
-import { drain, startWindow } from './measure.js';
+import { startWindow } from './measure.js';
 
 type SendMany = Extract<Job, { kind: 'send-many' }>;
 type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;

@@ -16,10 +16,3 @@ export function startWindow(): (count: number, bytes: number) => JobResult {
     };
   };
 }
-
-/** Drains a byte stream, counting octets; the bytes go nowhere. */
-export async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
-  let n = 0;
-  for await (const chunk of stream) n += chunk.length;
-  return n;
-}

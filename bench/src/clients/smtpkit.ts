@@ -4,7 +4,7 @@ import { createPool, sendMail, type SendOptions } from '@smtpkit/client';
 import { buildMessage } from '@smtpkit/mime';
 import type { Job, JobResult } from '../jobs.js';
 import { COMPOSED_HEADERS, FROM, SUBJECT, TO, makeMessage, makeText } from '../message.js';
-import { drain, startWindow } from './measure.js';
+import { startWindow } from './measure.js';
 
 type SendMany = Extract<Job, { kind: 'send-many' }>;
 type SendAttachment = Extract<Job, { kind: 'send-attachment' }>;
@@ -68,7 +68,7 @@ export async function sendAttachment(job: SendAttachment): Promise<JobResult> {
   return end(1, 0);
 }
 
-/** @smtpkit/mime only: the message stream is drained into nothing. */
+/** @smtpkit/mime only: the message built into one Buffer (`toBuffer`). */
 export async function buildOnly(job: BuildOnly): Promise<JobResult> {
   const content = randomFillSync(Buffer.alloc(job.bytes));
   const end = startWindow();
@@ -79,6 +79,6 @@ export async function buildOnly(job: BuildOnly): Promise<JobResult> {
     text: 'See the attachment.',
     attachments: [{ filename: 'payload.bin', content, contentType: 'application/octet-stream' }],
   });
-  const bytes = await drain(message);
-  return end(1, bytes);
+  const bytes = await message.toBuffer();
+  return end(1, bytes.length);
 }

@@ -19,6 +19,9 @@ function invalid(message: string, field?: string): MimeError {
   return new MimeError(message, { code: 'ERR_MIME_INVALID_ADDRESS', ...(field === undefined ? {} : { field }) });
 }
 
+/** An atom (or a dot-atom, or a run of other text up to the next special), read from `lastIndex` on. */
+const ATOM_RUN = /[^\s"(),:;<@]+/y;
+
 // RFC 5322 §3.4 / §3.2: quoted strings, comments (nested), angle addresses, specials and atoms.
 function tokenize(input: string): Token[] {
   const tokens: Token[] = [];
@@ -64,9 +67,9 @@ function tokenize(input: string): Token[] {
       tokens.push({ type: 'special', value: c });
       i++;
     } else {
-      let v = '';
-      while (i < input.length && !/[\s"(),:;<@]/.test(input[i] as string)) v += input[i++];
-      if (v === '') v = input[i++] as string;
+      ATOM_RUN.lastIndex = i;
+      const v = ATOM_RUN.exec(input)?.[0] ?? c;
+      i += v.length;
       tokens.push({ type: 'atom', value: v });
     }
   }

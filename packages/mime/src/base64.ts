@@ -14,30 +14,45 @@ function asBuffer(chunk: Uint8Array): Buffer {
 const MAX_DIRECT = BLOCK_IN * 2;
 
 /**
- * Base64 of `head` (one whole line, or empty) then `src[start, end)` as 76-character lines, each
- * preceded by CRLF. One native encode and one latin1 write per piece, then the lines are moved apart
- * in place from the last to the first (memmove), which is far cheaper than building lines one by one.
+ * Writes base64 of `src[start, end)` into `out` at `at` as 76-character lines (RFC 2045 §6.8), each line
+ * preceded by CRLF, the first one too when `continued` (more lines came before it). Returns the offset after
+ * the last line. One native encode and one latin1 write per call, then the lines are moved apart in place
+ * from the last to the first (memmove), which is far cheaper than building lines one by one.
  */
-function encodeLinesWithLeadingCrlf(src: Buffer, start: number, end: number, head?: string): Buffer {
+export function writeBase64Lines(src: Buffer, start: number, end: number, out: Buffer, at: number, continued: boolean): number {
   const text = src.toString('base64', start, end);
   const len = text.length;
+  if (len === 0) return at;
+  const lead = continued ? 2 : 0;
+  out.write(text, at + lead, len, 'latin1');
   const lines = Math.ceil(len / ENCODED_LINE_LENGTH);
-  const base = head === undefined ? 0 : ENCODED_LINE_LENGTH + 2;
-  const out = Buffer.allocUnsafe(base + len + 2 * lines);
-  if (head !== undefined) {
-    out[0] = 0x0d;
-    out[1] = 0x0a;
-    out.write(head, 2, ENCODED_LINE_LENGTH, 'latin1');
+  for (let i = lines - 1; i > 0; i--) {
+    const from = at + lead + i * ENCODED_LINE_LENGTH;
+    const to = at + lead + i * (ENCODED_LINE_LENGTH + 2);
+    out.copyWithin(to, from, Math.min(from + ENCODED_LINE_LENGTH, at + lead + len));
+    out[to - 2] = 0x0d;
+    out[to - 1] = 0x0a;
   }
-  out.write(text, base, len, 'latin1');
-  for (let i = lines - 1; i >= 0; i--) {
-    const from = base + i * ENCODED_LINE_LENGTH;
-    const to = base + i * (ENCODED_LINE_LENGTH + 2);
-    out.copyWithin(to + 2, from, Math.min(from + ENCODED_LINE_LENGTH, base + len));
-    out[to] = 0x0d;
-    out[to + 1] = 0x0a;
+  if (continued) {
+    out[at] = 0x0d;
+    out[at + 1] = 0x0a;
   }
-  return out;
+  return at + lead + len + 2 * (lines - 1);
+}
+
+/**
+ * Base64 of all of `src` into `out` at `at` as CRLF-joined 76-character lines, no CRLF after the last
+ * (RFC 2045 §6.8), encoded a block at a time so no string larger than a block is made. Returns the end offset.
+ */
+export function writeBase64(src: Buffer, out: Buffer, at: number): number {
+  let end = at;
+  for (let i = 0; i < src.length; i += BLOCK_IN) end = writeBase64Lines(src, i, Math.min(src.length, i + BLOCK_IN), out, end, i > 0);
+  return end;
+}
+
+/** Octets {@link writeBase64Lines} writes for `n` input octets. */
+function linesLength(n: number, continued: boolean): number {
+  return n === 0 ? 0 : base64EncodedLength(n) + (continued ? 2 : 0);
 }
 
 /**
@@ -75,14 +90,14 @@ export class Base64Encoder {
       return out;
     }
     let offset = 0;
-    let head: string | undefined;
+    let head: Buffer | undefined;
     if (this.carryLength > 0) {
       // Complete the held octets to whole lines with the start of this chunk (at most 56 octets copied).
       const take = Math.min((LINE_IN - (this.carryLength % LINE_IN)) % LINE_IN, buf.length);
       buf.copy(this.carry, this.carryLength, 0, take);
       this.carryLength += take;
       offset = take;
-      if (this.carryLength === LINE_IN) head = this.carry.toString('base64', 0, LINE_IN);
+      if (this.carryLength === LINE_IN) head = this.carry;
       else out.push(this.emit(this.carry, 0, this.carryLength));
       this.carryLength = 0;
     }
@@ -109,11 +124,18 @@ export class Base64Encoder {
     return [block];
   }
 
-  private emit(src: Buffer, start: number, end: number, head?: string): Uint8Array {
-    const block = encodeLinesWithLeadingCrlf(src, start, end, head);
-    if (this.started) return block;
+  /** `head` (one whole line's input, or none) and `src[start, end)` as one block of lines. */
+  private emit(src: Buffer, start: number, end: number, head?: Buffer): Uint8Array {
+    const headLength = head === undefined ? 0 : LINE_IN;
+    const out = Buffer.allocUnsafe(linesLength(headLength, this.started) + linesLength(end - start, this.started || headLength > 0));
+    let at = 0;
+    if (head !== undefined) {
+      at = writeBase64Lines(head, 0, LINE_IN, out, 0, this.started);
+      this.started = true;
+    }
+    at = writeBase64Lines(src, start, end, out, at, this.started);
     this.started = true;
-    return block.subarray(2);
+    return at === out.length ? out : out.subarray(0, at);
   }
 }
 
@@ -128,7 +150,9 @@ export class Base64Encoder {
 export function encodeBase64(input: string | Uint8Array): string {
   const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : asBuffer(input);
   if (buf.length === 0) return '';
-  return encodeLinesWithLeadingCrlf(buf, 0, buf.length).toString('latin1', 2);
+  const out = Buffer.allocUnsafe(base64EncodedLength(buf.length));
+  writeBase64Lines(buf, 0, buf.length, out, 0, false);
+  return out.toString('latin1');
 }
 
 /** Size in octets of {@link encodeBase64} output for `n` input octets. */

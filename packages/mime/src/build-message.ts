@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import type { AddressInput, NormalizedAddress } from './address.js';
 import { formatDisplayName, normalizeAddress, parseAddressList } from './address.js';
-import { createBuiltMessage } from './built-message.js';
+import { WHOLE_MESSAGE_LIMIT, createBuiltMessage } from './built-message.js';
 import type { CalendarInput } from './calendar.js';
 import { LIST_HEADER_NAMES, listHeaders, type ListOptions } from './list-headers.js';
 import type { BuiltMessage } from './built-message.js';
@@ -11,8 +11,8 @@ import { formatDate } from './date.js';
 import { encodeHeaderValue } from './encoded-word.js';
 import { MimeError } from './errors.js';
 import { foldHeader } from './fold.js';
-import { emitTree, endsWithCrlf, isReusable, nodeSize } from './mime-tree.js';
-import { randomHex, secureRandom, seededRandom } from './random.js';
+import { emitTree, endsWithCrlf, isInMemory, isReusable, nodeSize, writeTree } from './mime-tree.js';
+import { seededRandom, uniqueSource } from './random.js';
 import type { MimeNode } from './mime-tree.js';
 import { buildTree } from './message-tree.js';
 import type { AttachmentInput, TreeContext } from './message-tree.js';
@@ -181,7 +181,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   if (options.seed !== undefined && typeof options.seed !== 'string') {
     throw new MimeError('seed must be a string', { code: 'ERR_MIME_INVALID_OPTION', field: 'seed' });
   }
-  const random = options.seed === undefined ? secureRandom() : seededRandom(options.seed);
+  const random = options.seed === undefined ? uniqueSource() : seededRandom(options.seed);
 
   if (input.from === undefined) throw new MimeError('from is required (RFC 5322 §3.6.2)', { code: 'ERR_MIME_INVALID_ADDRESS', field: 'from' });
   const from = normalizeAddress(input.from, 'from', smtputf8);
@@ -198,7 +198,7 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   const list = input.list === undefined ? [] : listHeaders(input.list);
 
   const messageId =
-    input.messageId === undefined ? `<${randomHex(random, 16)}@${messageIdDomain(from.address)}>` : normalizeMessageId(input.messageId);
+    input.messageId === undefined ? `<${random.hex(16)}@${messageIdDomain(from.address)}>` : normalizeMessageId(input.messageId);
   const date = input.date ?? (options.seed === undefined ? new Date() : seededDate(options.seed));
   if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new MimeError('date must be a valid Date', { code: 'ERR_MIME_INVALID_OPTION', field: 'date' });
 
@@ -214,16 +214,12 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
   if (cc.length > 0) headers += addressHeader('Cc', cc);
   if (input.subject !== undefined) headers += foldHeader('Subject', encodeHeaderValue(input.subject), 'subject');
   headers += foldHeader('Message-ID', messageId);
-  const overridden = new Set(custom.map(([n]) => n.toLowerCase()).filter((n) => STRUCTURAL.has(n)));
+  const overridden = new Set<string>();
+  for (const [name] of custom) if (STRUCTURAL.has(name.toLowerCase())) overridden.add(name.toLowerCase());
   if (!overridden.has('mime-version')) headers += 'MIME-Version: 1.0\r\n';
   for (const [name, value] of list) headers += foldHeader(name, value, `list.${name}`);
   for (const [name, value] of custom) headers += foldHeader(name, encodeHeaderValue(value), `headers.${name}`);
-  const rootHeaders = root.headers
-    .split(/\r\n(?![ \t])/)
-    .filter((line) => line !== '' && !overridden.has(line.slice(0, line.indexOf(':')).toLowerCase()))
-    .map((line) => `${line}\r\n`)
-    .join('');
-  const top: MimeNode = { ...root, headers: headers + rootHeaders };
+  const top: MimeNode = { ...root, headers: headers + withoutFields(root.headers, overridden) };
 
   const envelopeFrom = input.envelope?.from === undefined ? from.address : normalizeAddress(input.envelope.from, 'envelope.from', smtputf8).address;
   const recipients =
@@ -239,20 +235,22 @@ export function buildMessage(input: MessageInput, options: BuildOptions = {}): B
     seen.add(key);
     return true;
   });
-  const all = [from, ...(sender ? [sender] : []), ...to, ...cc, ...bcc, ...replyTo];
   const trailer = endsWithCrlf(top) ? new Uint8Array(0) : Buffer.from('\r\n', 'latin1');
   const treeSize = nodeSize(top);
-  const eightBit = /Content-Transfer-Encoding: (?:8bit|binary)\r\n/.test(collectHeaders(top));
+  const size = treeSize === undefined ? undefined : treeSize + trailer.length;
+  const write = size !== undefined && isInMemory(top) ? () => writeTree(top, trailer, size) : undefined;
+  const partHeaders = collectHeaders(top);
+  const eightBit = /Content-Transfer-Encoding: (?:8bit|binary)\r\n/.test(partHeaders);
   if (guard && eightBit) throw eightBitWhenSigning('a part is 8bit or binary (set by a structural header)', 'headers');
   return createBuiltMessage({
     messageId,
     envelope: { from: envelopeFrom, to: envelopeTo },
-    size: treeSize === undefined ? undefined : treeSize + trailer.length,
-    needsSmtputf8: all.some((a) => a.needsSmtputf8) || (smtputf8 && /[\u0080-\uffff]/.test(envelopeFrom + envelopeTo.join(''))),
+    size,
+    needsSmtputf8: smtputf8 && (/[\u0080-\uffff]/.test(envelopeFrom + envelopeTo.join('')) || [from, sender, ...to, ...cc, ...bcc, ...replyTo].some((a) => a?.needsSmtputf8)),
     eightBit,
-    binary: /Content-Transfer-Encoding: binary\r\n/.test(collectHeaders(top)),
+    binary: eightBit && /Content-Transfer-Encoding: binary\r\n/.test(partHeaders),
     reusable: isReusable(top),
-    open: () => emitTree(top, trailer),
+    ...(write !== undefined && (size as number) <= WHOLE_MESSAGE_LIMIT ? { bytes: write() } : { write, open: () => emitTree(top, trailer) }),
   });
 }
 
@@ -271,6 +269,16 @@ function sevenBitGuard(input: MessageInput): boolean {
   const t = input.transferEncoding;
   if (t?.eightBit === true || t?.binary === true) throw eightBitWhenSigning(`transferEncoding asks for ${t.binary === true ? 'binary' : '8bit'} parts`, 'transferEncoding');
   return true;
+}
+
+/** A header block without the fields named in `names` (lower case), continuation lines included. */
+function withoutFields(headers: string, names: ReadonlySet<string>): string {
+  if (names.size === 0) return headers;
+  return headers
+    .split(/\r\n(?![ \t])/)
+    .filter((line) => line !== '' && !names.has(line.slice(0, line.indexOf(':')).toLowerCase()))
+    .map((line) => `${line}\r\n`)
+    .join('');
 }
 
 function collectHeaders(node: MimeNode): string {

@@ -26,6 +26,12 @@ export interface BuiltMessage extends AsyncIterable<Uint8Array> {
   readonly binary: boolean;
   /** True when {@link stream} may be called more than once. */
   readonly reusable: boolean;
+  /**
+   * The whole message, when it is held in memory: a raw message given as bytes, or a built one whose parts
+   * were all given in memory and which is at most {@link WHOLE_MESSAGE_LIMIT} octets. A transport can take
+   * it in one piece, synchronously. Undefined when the message must be read: use {@link stream} or {@link toBuffer}.
+   */
+  readonly bytes?: Uint8Array;
   /** The message bytes, read lazily. A second call throws `ERR_MIME_ALREADY_CONSUMED` unless `reusable`. */
   stream(): AsyncIterable<Uint8Array>;
   /** The whole message in memory (for small messages). */
@@ -43,26 +49,55 @@ export interface BuiltMessageInit {
   eightBit: boolean;
   binary: boolean;
   reusable: boolean;
-  open: () => AsyncIterable<Uint8Array>;
+  /** The whole message in memory (then it is the only chunk {@link BuiltMessage.stream} yields). */
+  bytes?: Uint8Array;
+  /** Opens the byte stream of a message without `bytes`. */
+  open?: () => AsyncIterable<Uint8Array>;
+  /** Writes the whole message into one Buffer synchronously, when its contents are all in memory. */
+  write?: () => Uint8Array;
 }
 
-/** Wraps a byte-stream factory as a {@link BuiltMessage}, enforcing single use of one-shot sources. */
+/** A built message up to this many octets, all of it in memory, is written at build time and offered as `bytes`. */
+export const WHOLE_MESSAGE_LIMIT = 1024 * 1024;
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+/** Reads a stream into one Buffer, allocated once when the size is known up front. */
+async function collect(stream: AsyncIterable<Uint8Array>, size: number | undefined): Promise<Uint8Array> {
+  if (size === undefined) {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for await (const chunk of stream) {
+    if (at + chunk.length > size) break;
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  if (at !== size) throw new MimeError(`the message did not come out at its computed size ${size}`, { code: 'ERR_MIME_SIZE_MISMATCH' });
+  return out;
+}
+
+/** Wraps a message's bytes, or a byte-stream factory, as a {@link BuiltMessage}, enforcing single use of one-shot sources. */
 export function createBuiltMessage(init: BuiltMessageInit): BuiltMessage {
+  const { bytes, open, write } = init;
+  if (bytes === undefined && open === undefined) throw new TypeError('createBuiltMessage needs bytes or open');
   let consumed = false;
   const stream = (): AsyncIterable<Uint8Array> => {
+    if (bytes !== undefined) return once(bytes);
     if (consumed && !init.reusable) {
       throw new MimeError('this message reads a one-shot stream and was already streamed; build it again to send it again', {
         code: 'ERR_MIME_ALREADY_CONSUMED',
       });
     }
     consumed = true;
-    return init.open();
+    return (open as () => AsyncIterable<Uint8Array>)();
   };
-  const toBuffer = async (): Promise<Uint8Array> => {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of stream()) chunks.push(chunk);
-    return Buffer.concat(chunks);
-  };
+  const toBuffer = async (): Promise<Uint8Array> => bytes ?? write?.() ?? collect(stream(), init.size);
   return {
     messageId: init.messageId,
     envelope: { from: init.envelope.from, to: [...init.envelope.to] },
@@ -71,6 +106,7 @@ export function createBuiltMessage(init: BuiltMessageInit): BuiltMessage {
     eightBit: init.eightBit,
     binary: init.binary,
     reusable: init.reusable,
+    bytes,
     stream,
     toBuffer,
     toString: async () => Buffer.from(await toBuffer()).toString('utf8'),

@@ -95,6 +95,8 @@ function needsEncoding(token: string): boolean {
  * ```
  */
 export function encodeHeaderValue(value: string): string {
+  // Printable ASCII without "=?", short enough that no word can be too long, without edge whitespace: as it is.
+  if (value.length <= MAX_PLAIN_TOKEN && !/[^\x20-\x7e\t]|=\?|^[ \t]|[ \t]$/.test(value)) return value;
   const tokens = value.split(/([ \t]+)/);
   let first = -1;
   let last = -1;

@@ -3,6 +3,7 @@ export type { MimeErrorCode } from './errors.js';
 export { buildMessage } from './build-message.js';
 export type { BuildOptions, MessageInput } from './build-message.js';
 export type { AttachmentInput } from './message-tree.js';
+export { WHOLE_MESSAGE_LIMIT } from './built-message.js';
 export type { BuiltMessage, MessageEnvelope } from './built-message.js';
 export { rawMessage, readRawMessage } from './raw-message.js';
 export type { RawMessageOptions, RawSource } from './raw-message.js';

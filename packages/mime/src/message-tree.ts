@@ -6,9 +6,8 @@ import { MimeError } from './errors.js';
 import { foldHeader } from './fold.js';
 import type { LeafNode, MimeNode, MultipartNode } from './mime-tree.js';
 import { formatLegacyNameParam, formatParam, withParams } from './params.js';
-import { randomHex } from './random.js';
 import type { RandomSource } from './random.js';
-import type { ContentSource } from './source.js';
+import type { ContentSource, OpenableSource } from './source.js';
 import { toOpenable } from './source.js';
 import { MAX_LINE_LENGTH } from './constants.js';
 import { encodeText, normalizeLineEndings } from './text-body.js';
@@ -50,7 +49,8 @@ function textLeaf(subtype: 'plain' | 'html', text: string, field: string, ctx: T
   };
 }
 
-function attachmentLeaf(att: AttachmentInput, field: string, defaultDisposition: 'attachment' | 'inline', ctx: TreeContext): LeafNode {
+/** An attachment part; `opened` is its content already made a source (a checked calendar stream). */
+function attachmentLeaf(att: AttachmentInput, field: string, defaultDisposition: 'attachment' | 'inline', ctx: TreeContext, opened?: OpenableSource): LeafNode {
   if (typeof att !== 'object' || att === null) throw new MimeError(`${field} must be an object`, { code: 'ERR_MIME_INVALID_OPTION', field });
   const filename = att.filename;
   if (filename !== undefined) assertSafeText(filename, `${field}.filename`);
@@ -66,7 +66,7 @@ function attachmentLeaf(att: AttachmentInput, field: string, defaultDisposition:
   if (disposition !== 'attachment' && disposition !== 'inline') {
     throw new MimeError(`${field}.disposition must be 'attachment' or 'inline'`, { code: 'ERR_MIME_INVALID_OPTION', field: `${field}.disposition` });
   }
-  const source = toOpenable(att.content, `${field}.content`, att.size);
+  const source = opened ?? toOpenable(att.content, `${field}.content`, att.size);
   const embedded = embeddedMessage(att.content, contentType, ctx.transfer);
   const encoding = embedded?.encoding ?? (ctx.transfer.binary === true ? 'binary' : 'base64');
   let headers =
@@ -118,7 +118,7 @@ function multipart(subtype: 'mixed' | 'alternative' | 'related', children: MimeN
   // RFC 2046 §5.1.1: the boundary must not occur in the encapsulated parts. "=_" never occurs in base64
   // or quoted-printable output; the known octets are checked as well.
   for (let attempt = 0; attempt < 16; attempt++) {
-    const boundary = `${ctx.prefix}=_${randomHex(ctx.random, 12)}`;
+    const boundary = `${ctx.prefix}=_${ctx.random.hex(12)}`;
     const delimiter = Buffer.from(`--${boundary}`, 'latin1');
     if (inner.some((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(delimiter) !== -1)) continue;
     const params = subtype === 'related' ? `; type="text/html"; boundary="${boundary}"` : `; boundary="${boundary}"`;
@@ -127,14 +127,18 @@ function multipart(subtype: 'mixed' | 'alternative' | 'related', children: MimeN
   throw new MimeError('could not find a boundary absent from the content', { code: 'ERR_MIME_INVALID_CONTENT' });
 }
 
-/** RFC 6047 §2.4: the iCalendar object as a text/calendar part whose `method` matches its METHOD. */
+/**
+ * RFC 6047 §2.4: the iCalendar object as a text/calendar part whose `method` matches its METHOD; text in
+ * memory is encoded by content, a streamed object goes base64 (its octets are not known up front).
+ */
 function calendarLeaf(calendar: CheckedCalendar, ctx: TreeContext): LeafNode {
+  const type = foldHeader('Content-Type', `text/calendar; charset=utf-8; method=${calendar.method}`);
+  if (calendar.source !== undefined) {
+    const encoding = ctx.transfer.binary === true ? 'binary' : 'base64';
+    return { kind: 'leaf', headers: type + foldHeader('Content-Transfer-Encoding', encoding), body: { type: 'stream', source: calendar.source, encoding, field: 'calendar.source' } };
+  }
   const encoded = encodeText(calendar.text, ctx.transfer);
-  return {
-    kind: 'leaf',
-    headers: foldHeader('Content-Type', `text/calendar; charset=utf-8; method=${calendar.method}`) + foldHeader('Content-Transfer-Encoding', encoded.encoding),
-    body: { type: 'bytes', bytes: encoded.bytes },
-  };
+  return { kind: 'leaf', headers: type + foldHeader('Content-Transfer-Encoding', encoded.encoding), body: { type: 'bytes', bytes: encoded.bytes } };
 }
 
 /**
@@ -162,7 +166,8 @@ export function buildTree(input: MessageInput, ctx: TreeContext): MimeNode {
   let html: MimeNode | undefined = hasHtml ? textLeaf('html', input.html as string, 'html', ctx) : undefined;
   if (html !== undefined && related.length > 0) html = multipart('related', [html, ...related], ctx);
   if (calendar !== undefined) {
-    mixed.push(attachmentLeaf({ filename: calendar.filename, content: calendar.text, contentType: 'application/ics' }, 'calendar', 'attachment', ctx));
+    const ics = { filename: calendar.filename, content: calendar.text ?? '', contentType: 'application/ics' };
+    mixed.push(attachmentLeaf(ics, 'calendar', 'attachment', ctx, calendar.source));
   }
   const alternatives = [text, html, calendar === undefined ? undefined : calendarLeaf(calendar, ctx)].filter((n): n is MimeNode => n !== undefined);
   const body: MimeNode | undefined = alternatives.length > 1 ? multipart('alternative', alternatives, ctx) : alternatives[0];

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { Base64Encoder, base64EncodedLength } from './base64.js';
+import { Base64Encoder, base64EncodedLength, writeBase64 } from './base64.js';
 import { MimeError } from './errors.js';
 import type { OpenableSource } from './source.js';
 
@@ -84,20 +84,58 @@ interface StreamPiece {
   boundaries: readonly string[];
 }
 
-type Piece = Uint8Array | StreamPiece;
+/** Header blocks and delimiters (text, UTF-8 per RFC 6532), in-memory bodies, and streamed bodies. */
+type Piece = string | Uint8Array | StreamPiece;
 
+/** The tree in order (RFC 2046 §5.1.1): each node's headers and blank line, then its body or its delimited parts. */
 function* pieces(node: MimeNode, boundaries: readonly string[] = []): Generator<Piece> {
-  yield Buffer.from(`${node.headers}\r\n`, 'utf8');
+  yield `${node.headers}\r\n`;
   if (node.kind === 'leaf') {
     yield node.body.type === 'bytes' ? node.body.bytes : { body: node.body, boundaries };
     return;
   }
   const inside = [...boundaries, node.boundary];
   for (const [i, child] of node.children.entries()) {
-    yield Buffer.from(`${i === 0 ? '' : '\r\n'}--${node.boundary}\r\n`, 'latin1');
+    yield `${i === 0 ? '' : '\r\n'}--${node.boundary}\r\n`;
     yield* pieces(child, inside);
   }
-  yield Buffer.from(`\r\n--${node.boundary}--`, 'latin1');
+  yield `\r\n--${node.boundary}--`;
+}
+
+/** Every body of the tree is in memory: it can be written whole, synchronously, by {@link writeTree}. */
+export function isInMemory(node: MimeNode): boolean {
+  if (node.kind === 'multipart') return node.children.every(isInMemory);
+  return node.body.type === 'bytes' || node.body.source.bytes !== undefined;
+}
+
+/**
+ * Writes a tree whose bodies are all in memory ({@link isInMemory}) into one Buffer of exactly `size`
+ * octets ({@link nodeSize} plus the trailer): base64 is encoded straight into its place, nothing is
+ * copied twice.
+ */
+export function writeTree(root: MimeNode, trailer: Uint8Array, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const piece of pieces(root)) {
+    if (typeof piece === 'string') at += out.write(piece, at, 'utf8');
+    else if (piece instanceof Uint8Array) {
+      out.set(piece, at);
+      at += piece.length;
+    } else {
+      const bytes = piece.body.source.bytes as Uint8Array;
+      const src = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (piece.body.encoding === 'base64') at = writeBase64(src, out, at);
+      else {
+        new DelimiterWatch(piece.boundaries, piece.body.field).check(src);
+        out.set(src, at);
+        at += src.length;
+      }
+    }
+  }
+  out.set(trailer, at);
+  at += trailer.length;
+  if (at !== size) throw new Error(`writeTree wrote ${at} octets, expected ${size}`);
+  return out;
 }
 
 /**
@@ -182,7 +220,8 @@ export async function* emitTree(root: MimeNode, trailer: Uint8Array): AsyncGener
     pendingSize = 0;
     return out;
   };
-  for (const piece of pieces(root)) {
+  for (const item of pieces(root)) {
+    const piece = typeof item === 'string' ? Buffer.from(item, 'utf8') : item;
     if (piece instanceof Uint8Array) {
       if (piece.length === 0) continue;
       if (piece.length >= COALESCE) {

@@ -1,52 +1,54 @@
-import { createHash, randomFillSync } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { createHash, randomBytes } from 'node:crypto';
 
-/** A source of bytes for boundaries and Message-IDs: cryptographic, or a reproducible stream from a seed. */
+/**
+ * Where Message-IDs and boundaries come from: unique per process and message, or a reproducible stream
+ * from a seed. `hex(n)` is `2n` lower-case hex digits.
+ */
 export interface RandomSource {
-  bytes(n: number): Uint8Array;
+  hex(n: number): string;
 }
 
-/** Octets drawn from the system's CSPRNG at once, then handed out in order, each octet once. */
-const POOL_SIZE = 4096;
-let pool = new Uint8Array(0);
-let poolAt = 0;
+/** Hex digits of the counter part of a unique id (48 bits: no process draws that many). */
+const COUNTER_DIGITS = 12;
+/** Random hex digits drawn once per process; ids take the first `2n - COUNTER_DIGITS` of them. */
+const TOKEN_DIGITS = 52;
 
-/** `n` cryptographically random bytes, each octet of the pool used once; a fresh copy the caller owns. */
-function poolBytes(n: number): Uint8Array {
-  if (n > POOL_SIZE) return randomFillSync(new Uint8Array(n));
-  if (poolAt + n > pool.length) {
-    pool = randomFillSync(new Uint8Array(POOL_SIZE));
-    poolAt = 0;
-  }
-  const out = pool.slice(poolAt, poolAt + n);
-  poolAt += n;
-  return out;
+let token: string | undefined;
+let counter = 0;
+
+/**
+ * RFC 5322 §3.6.4 asks a Message-ID to be unique, not secret (RFC 2046 §5.1.1 asks the same of a boundary
+ * within its message): a token drawn once per process from the system's CSPRNG (80 bits in a Message-ID,
+ * 48 in a boundary) followed by a per-process counter. Ids of one process share the token, so they show
+ * that they came from the same process and in which order.
+ */
+function uniqueHex(n: number): string {
+  token ??= randomBytes(TOKEN_DIGITS / 2).toString('hex');
+  counter++;
+  return token.slice(0, 2 * n - COUNTER_DIGITS) + counter.toString(16).padStart(COUNTER_DIGITS, '0');
 }
 
-/** Cryptographically random bytes (RFC 5322 §3.6.4 wants Message-IDs unique; RFC 2046 §5.1.1 boundaries too). */
-export function secureRandom(): RandomSource {
-  return SECURE;
+const UNIQUE: RandomSource = Object.freeze({ hex: uniqueHex });
+
+/** Ids unique to this process and message: a per-process random token and a counter (see {@link uniqueHex}). */
+export function uniqueSource(): RandomSource {
+  return UNIQUE;
 }
 
-const SECURE: RandomSource = Object.freeze({ bytes: poolBytes });
-
-/** Reproducible bytes: SHA-256 over `seed`, a label and a counter, so the same seed gives the same message. */
+/** Reproducible ids: SHA-256 over `seed`, a label and a counter, so the same seed gives the same message. */
 export function seededRandom(seed: string): RandomSource {
   let counter = 0;
   let pool = Buffer.alloc(0);
   return {
-    bytes(n) {
+    hex(n) {
       while (pool.length < n) {
         const block = createHash('sha256').update(`smtpkit-mime\0${seed}\0${counter++}`).digest();
         pool = Buffer.concat([pool, block]);
       }
       const out = pool.subarray(0, n);
       pool = pool.subarray(n);
-      return out;
+      return out.toString('hex');
     },
   };
-}
-
-/** Lower-case hex of `n` random bytes. */
-export function randomHex(source: RandomSource, n: number): string {
-  return Buffer.from(source.bytes(n)).toString('hex');
 }

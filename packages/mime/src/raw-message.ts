@@ -139,9 +139,7 @@ export function rawMessage(bytes: RawSource, options: RawMessageOptions = {}): B
     needsSmtputf8: /[\u0080-\uffff]/.test(facts.from + facts.to.join('')),
     ...flags(message),
     reusable: true,
-    open: async function* () {
-      yield message;
-    },
+    bytes: message,
   });
 }
 

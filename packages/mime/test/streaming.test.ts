@@ -300,3 +300,47 @@ describe('attached messages (RFC 2046 §5.2.1)', () => {
     expect(Buffer.from(await eight.toBuffer()).includes(utf8)).toBe(true);
   });
 });
+
+describe('the whole message in memory', () => {
+  async function streamed(msg: AsyncIterable<Uint8Array>): Promise<Buffer> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of msg) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
+  it('a small message built from memory offers its bytes at once, the same bytes it streams, in one chunk', async () => {
+    const input = { ...base, html: '<p>Grüße</p>', attachments: [{ filename: 'a.bin', content: BASE.subarray(0, 5000) }, { filename: 'b.txt', content: 'hello' }] };
+    const msg = buildMessage(input, { seed: 'whole' });
+    expect(msg.bytes).toBeInstanceOf(Uint8Array);
+    expect(msg.bytes!.length).toBe(msg.size);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of msg) chunks.push(chunk);
+    expect(chunks).toHaveLength(1);
+    expect(Buffer.from(chunks[0]!).equals(Buffer.from(msg.bytes!))).toBe(true);
+    expect(Buffer.from(await msg.toBuffer()).equals(Buffer.from(msg.bytes!))).toBe(true);
+    expect(lineProblems(msg.bytes!)).toEqual([]);
+  });
+
+  it('a message with a stream has no bytes; toBuffer reads it into one Buffer of its size', async () => {
+    const msg = buildMessage({ ...base, attachments: [{ filename: 'big.bin', content: pattern(300_000, 10_000), size: 300_000 }] }, { seed: 's' });
+    expect(msg.bytes).toBeUndefined();
+    const whole = Buffer.from(await msg.toBuffer());
+    expect(whole.length).toBe(msg.size);
+    const again = buildMessage({ ...base, attachments: [{ filename: 'big.bin', content: Buffer.concat([...pattern(300_000, 10_000)]) }] }, { seed: 's' });
+    expect(whole.equals(Buffer.from(again.bytes!))).toBe(true);
+  });
+
+  it('a large message from memory streams in bounded blocks, and toBuffer writes the same bytes in one piece', async () => {
+    const content = Buffer.concat([BASE, BASE, BASE.subarray(0, 12_345)]);
+    const input = { ...base, attachments: [{ filename: 'big.bin', content }] };
+    const msg = buildMessage(input, { seed: 'large' });
+    expect(msg.bytes).toBeUndefined();
+    const whole = Buffer.from(await msg.toBuffer());
+    expect(whole.length).toBe(msg.size);
+    expect(whole.equals(await streamed(buildMessage(input, { seed: 'large' }).stream()))).toBe(true);
+    const body = whole.toString('latin1').split('\r\n\r\n')[3]!.split('\r\n--')[0]!;
+    expect(Buffer.from(body.replace(/\r\n/g, ''), 'base64').equals(content)).toBe(true);
+    for (const line of body.split('\r\n')) expect(line.length).toBeLessThanOrEqual(76);
+  });
+
+});

@@ -7,7 +7,6 @@ import type { SlidingWindow } from './pool/rate-limit.js';
 import type { BodyProgress } from './progress.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError } from './pool/settings.js';
 import { deferredToAnotherSession, withContinuation } from './recipient-limit.js';
-import { asSmtpError } from './errors.js';
 import type { ConnectOptions, SendOptions, SendResult, Session } from './types.js';
 
 const noop = (): void => {};
@@ -397,7 +396,7 @@ class SessionPool implements Pool, SendReceiver<Job> {
     job.detach();
     const c = job.continuing;
     // The message went to some recipients already: the others get this outcome, and the send resolves.
-    if (c) job.resolve(withContinuation(c.first, c.to, result ?? asSmtpError(error, () => unusableError(error))));
+    if (c) job.resolve(withContinuation(c.first, c.to, result ?? (isSmtpError(error) ? error : unusableError(error))));
     else if (result) job.resolve(result);
     else job.reject(error);
   }

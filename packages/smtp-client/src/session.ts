@@ -214,6 +214,7 @@ export class SmtpSession implements Session, TransactionSender {
     const conv = this.conversation;
     conv.assertUsable();
     const run = ahead ?? planSend(this, o, progress);
+    if (ahead) run.startedAt = run.envelopeDone = Date.now();
     for (let i = 0; i < run.prepared.notes.length; i++) conv.transcript.note(run.prepared.notes[i] as string);
     // A streamed body is converted on its way out (RFC 6152 §3), in bounded memory; its header is checked first.
     if (run.prepared.downgradeStream) run.o = await withDowngradedBody(o);

@@ -1,5 +1,5 @@
 import { SmtpError, isSmtpError } from '@smtpkit/wire';
-import type { PoolOptions } from '../pool.js';
+import type { PoolOptions } from './types.js';
 import { SlidingWindow } from './rate-limit.js';
 import type { ConnectOptions } from '../types.js';
 

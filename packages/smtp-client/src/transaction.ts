@@ -1,6 +1,6 @@
 import { isTooManyRecipients, type ClientTransaction, type EncodedCommand, type Reply, type TransactionAction, type TransactionOutcome } from '@smtpkit/wire';
 import { writeBdatBody, writeDataBody } from './body.js';
-import { Conversation } from './conversation.js';
+import type { Conversation } from './conversation.js';
 import type { SendRun } from './plan.js';
 import { bodyEnded, bodyProgress } from './progress.js';
 import type { Step } from './timeouts.js';

@@ -4,11 +4,11 @@ import type { SendReceiver } from '../session.js';
 import { checkSession, mayHaveBeenDelivered, outcomeUnknown, queuedBehindFailure, retryDecision } from './retry.js';
 import { submit } from './submit.js';
 import { newJob, SendQueue } from './queue.js';
-import { RateGate, type SlidingWindow } from './rate-limit.js';
+import { RateGate } from './rate-limit.js';
 import type { BodyProgress } from '../progress.js';
 import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError, type PoolSettings } from './settings.js';
 import { deferredToAnotherSession, withContinuation } from '../recipient-limit.js';
-import type { ConnectOptions, SendOptions, SendResult, Session } from '../types.js';
+import type { SendOptions, SendResult, Session } from '../types.js';
 import type { ConnectFn, Pool, PoolJob as Job, PoolOptions, Slot } from './types.js';
 import { clearIdle, countState, discard, idle, newSlot, pickIdle, pickJoinable, removeSlot } from './slots.js';
 

@@ -58,7 +58,7 @@ export class Conversation {
 
   /** Throw when the session can no longer be used. */
   assertUsable(): void {
-    if (this.#failure || this.#closed) throw unusableError(this.#failure);
+    if (this.#failure || this.#closed) throw unusableError(this.#failure ?? 'closed');
   }
 
   /** End the session for good: destroy the transport (no QUIT: the stream may be out of step). Returns `error`. */
@@ -119,7 +119,7 @@ export class Conversation {
     for (let i = 0; i < commands.length; i++) {
       const c = commands[i] as EncodedCommand;
       t.emit('C', c.logText);
-      if (c.data && t.enabled) t.emit('C', `<chunk ${c.data.length} bytes>`);
+      if (c.data && c.data.length > 0 && t.enabled) t.emit('C', `<chunk ${c.data.length} bytes>`);
     }
   }
 

@@ -23,13 +23,48 @@ export function inputError(code: string, message: string, hint?: string): SmtpEr
   return new SmtpError(message, { kind: 'input', code, retryable: false, ...(hint ? { hint } : {}) });
 }
 
-/** The session cannot carry this call: it ended (`cause`, when it failed) or was closed. */
-export function unusableError(cause: SmtpError | null): SmtpError {
-  return new SmtpError(`session is not usable${cause ? `: ${cause.message}` : ' (closed)'}`, {
+/**
+ * The session cannot carry this call: it failed (`cause`, an Error), was closed (`'closed'`), or is otherwise
+ * unusable (a pooled session that failed its check or arrived dead).
+ */
+export function unusableError(cause?: unknown): SmtpError {
+  const why = cause instanceof Error ? `: ${cause.message}` : typeof cause === 'string' ? ` (${cause})` : '';
+  return new SmtpError(`session is not usable${why}`, {
     kind: 'connection',
     code: 'ERR_SMTP_SESSION_UNUSABLE',
     retryable: true,
-    ...(cause ? { cause } : {}),
+    ...(cause !== undefined && typeof cause !== 'string' ? { cause } : {}),
+  });
+}
+
+/** The caller's abort (`during` says when: "during rcpt", "while queued in the pool"); an SmtpError reason is kept. */
+export function abortedError(reason: unknown, during?: string): SmtpError {
+  if (reason instanceof SmtpError) return reason;
+  return new SmtpError(during ? `aborted ${during}` : 'aborted', {
+    kind: 'aborted',
+    code: 'ERR_SMTP_ABORTED',
+    retryable: false,
+    cause: reason,
+  });
+}
+
+/** `send()` on a pool after `close()`: a usage error, not retryable on this pool. */
+export function poolClosedError(): SmtpError {
+  return new SmtpError('the pool is closed', {
+    kind: 'input',
+    code: 'ERR_SMTP_POOL_CLOSED',
+    retryable: false,
+    hint: 'create a new pool, or send before calling close()',
+  });
+}
+
+/** `send()` on a pool beyond `maxQueue`: nothing was sent and the same send succeeds once the queue drains. */
+export function poolFullError(maxQueue: number): SmtpError {
+  return new SmtpError(`the pool queue is full (${maxQueue} sends waiting)`, {
+    kind: 'connection',
+    code: 'ERR_SMTP_POOL_QUEUE_FULL',
+    retryable: true,
+    hint: 'wait for some sends to finish, or raise maxQueue / maxConnections',
   });
 }
 

@@ -1,13 +1,13 @@
 import { encodeCommand, isPositiveCompletion, type Capabilities, type Command, type EncodedCommand, type Reply, type SmtpError } from '@smtpkit/wire';
 import { Conversation } from './conversation.js';
 import { withDowngradedBody } from './downgrade.js';
-import { destroyedError, replyError } from './errors.js';
+import { abortedError, destroyedError, replyError } from './errors.js';
 import { planCheck, planSend, type SendRun } from './plan.js';
 import type { BodyProgress } from './progress.js';
 import { sendWithinLimits, type TransactionSender } from './recipient-limit.js';
 import type { ReplyReader } from './reply-reader.js';
 import { envelopeCheck, sendResult } from './send.js';
-import { abortedError, type Step, type Timeouts } from './timeouts.js';
+import type { Step, Timeouts } from './timeouts.js';
 import { runTransaction } from './transaction.js';
 import type { Transcript } from './transcript.js';
 import type { Transport } from './transport.js';
@@ -70,7 +70,7 @@ function settle(job: Job, failed: boolean, error: unknown, value: unknown): void
  * abort, protocol error, lost connection or 421 ends the session.
  */
 export class SmtpSession implements Session, TransactionSender {
-  readonly conversation: Conversation;
+  readonly #conversation: Conversation;
   readonly protocol: 'smtp' | 'lmtp';
   readonly chunking: 'auto' | 'never';
   readonly #pipelining: 'auto' | 'never';
@@ -84,7 +84,7 @@ export class SmtpSession implements Session, TransactionSender {
   #busy = false;
 
   constructor(init: SessionInit) {
-    this.conversation = new Conversation(init.transport, init.transcript, init.timeouts, init.signal);
+    this.#conversation = new Conversation(init.transport, init.transcript, init.timeouts, init.signal);
     this.protocol = init.protocol ?? 'smtp';
     this.chunking = init.chunking;
     this.#pipelining = init.pipelining;
@@ -93,15 +93,15 @@ export class SmtpSession implements Session, TransactionSender {
   }
 
   get transport(): Transport {
-    return this.conversation.transport;
+    return this.#conversation.transport;
   }
 
   get transcript(): Transcript {
-    return this.conversation.transcript;
+    return this.#conversation.transcript;
   }
 
   get reader(): ReplyReader {
-    return this.conversation.reader;
+    return this.#conversation.reader;
   }
 
   /** What the server offers (the last EHLO/HELO/LHLO reply). */
@@ -132,7 +132,7 @@ export class SmtpSession implements Session, TransactionSender {
   }
 
   get usable(): boolean {
-    return this.conversation.usable;
+    return this.#conversation.usable;
   }
 
   /** The next queued send is on the wire already. */
@@ -142,22 +142,22 @@ export class SmtpSession implements Session, TransactionSender {
 
   /** End the session for good: destroy the transport (no QUIT: the stream may be out of step). */
   fail(error: SmtpError): void {
-    this.conversation.fail(error);
+    this.#conversation.fail(error);
   }
 
   /** Run `fn` under the deadline of `step` (the greeting, the TLS handshake); a failure ends the session. */
   step<T>(step: Step, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.conversation.run(step, fn, signal);
+    return this.#conversation.run(step, fn, signal);
   }
 
   /** Inside {@link step}: the next reply; a 421 ends the session (RFC 5321 §3.8). */
   readReply(_signal: AbortSignal, command: string): Promise<Reply> {
-    return this.conversation.next(command);
+    return this.#conversation.next(command);
   }
 
   /** Send one command and read its reply under `step`'s deadline. */
   command(cmd: Command | EncodedCommand, step: Step, signal?: AbortSignal): Promise<Reply> {
-    return this.conversation.command('bytes' in cmd ? cmd : encodeCommand(cmd), step, signal);
+    return this.#conversation.command('bytes' in cmd ? cmd : encodeCommand(cmd), step, signal);
   }
 
   send(options: SendOptions): Promise<SendResult> {
@@ -178,13 +178,13 @@ export class SmtpSession implements Session, TransactionSender {
   }
 
   reset(options?: { signal?: AbortSignal }): Promise<Reply> {
-    return this.#enqueue(() => this.rset(options?.signal));
+    return this.#enqueue(() => this.#rset(options?.signal));
   }
 
   /** RSET now (not queued); a failed RSET leaves the session unusable. */
-  async rset(signal?: AbortSignal): Promise<Reply> {
+  async #rset(signal?: AbortSignal): Promise<Reply> {
     const reply = await this.command({ verb: 'RSET' }, 'command', signal);
-    if (!isPositiveCompletion(reply)) throw this.conversation.fail(replyError(reply, 'RSET'));
+    if (!isPositiveCompletion(reply)) throw this.#conversation.fail(replyError(reply, 'RSET'));
     return reply;
   }
 
@@ -202,16 +202,16 @@ export class SmtpSession implements Session, TransactionSender {
 
   /** QUIT and close now: never throws; waits for the 221 at most the command timeout capped at 5 s. */
   close(): Promise<void> {
-    return this.conversation.close();
+    return this.#conversation.close();
   }
 
   destroy(error?: Error): void {
-    if (this.usable) this.conversation.fail(destroyedError(error));
+    if (this.usable) this.#conversation.fail(destroyedError(error));
   }
 
   /** One transaction of a send (see recipient-limit.ts for the further ones); `ahead` when written ahead. */
   async transaction(o: SendOptions, progress: BodyProgress, ahead?: SendRun): Promise<SendResult> {
-    const conv = this.conversation;
+    const conv = this.#conversation;
     conv.assertUsable();
     const run = ahead ?? planSend(this, o, progress);
     if (ahead) run.startedAt = run.envelopeDone = Date.now();
@@ -227,7 +227,7 @@ export class SmtpSession implements Session, TransactionSender {
   }
 
   async #check(o: CheckEnvelopeOptions): Promise<EnvelopeCheck> {
-    const conv = this.conversation;
+    const conv = this.#conversation;
     conv.assertUsable();
     const check = planCheck(this, o);
     const listening = conv.listen(o.signal);

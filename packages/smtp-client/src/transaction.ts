@@ -30,20 +30,13 @@ const REPLY_COMMAND: Readonly<Record<Awaited, string>> = Object.freeze({
   END: 'end of data',
 });
 
+/** A send's transaction ({@link SendRun}), or one that sends no message (`checkEnvelope`: its tx and no more). */
+export type TransactionRun = Pick<SendRun, 'tx' | 'overLimit'> & Partial<SendRun>;
+
 /** The deadline of a write, by the group's first command. */
 function writeStep(commands: readonly EncodedCommand[]): Step {
   const verb = (commands[0] as EncodedCommand).verb;
   return verb === 'MAIL' ? 'mail' : verb === 'RCPT' ? 'rcpt' : verb === 'DATA' ? 'dataInit' : verb === 'BDAT' ? 'dataBlock' : 'command';
-}
-
-/** The next reply of `tx` to it, and its next action. */
-async function receive(conv: Conversation, run: { tx: ClientTransaction; overLimit: boolean }): Promise<TransactionAction> {
-  const awaiting = run.tx.awaiting as Awaited;
-  const r = conv.read(REPLY_STEP[awaiting], REPLY_COMMAND[awaiting]);
-  const reply: Reply = r instanceof Promise ? await r : r;
-  // RFC 5321 §4.5.3.1.10: recipients over the server's limit go in a further transaction; nothing goes ahead of it.
-  if (awaiting === 'RCPT' && isTooManyRecipients(reply)) run.overLimit = true;
-  return run.tx.receive(reply);
 }
 
 /**
@@ -51,10 +44,10 @@ async function receive(conv: Conversation, run: { tx: ClientTransaction; overLim
  * read, the body, the reset) until it is over. A violation ends the session. A send whose first group went out
  * ahead of its turn only reads; a one-write message takes the queued one-write messages along (write-ahead.ts).
  */
-export async function runTransaction(conv: Conversation, run: SendRun | { tx: ClientTransaction; overLimit: boolean }, ahead?: WriteAhead): Promise<TransactionOutcome> {
+export async function runTransaction(conv: Conversation, run: TransactionRun, ahead?: WriteAhead): Promise<TransactionOutcome> {
   const tx = run.tx;
-  let action: TransactionAction = 'written' in run && run.written ? READ : tx.start();
-  if ('oneWrite' in run && run.oneWrite && ahead) action = await writeOneWrite(conv, run, action, ahead);
+  let action: TransactionAction = run.written ? READ : tx.start();
+  if (run.oneWrite && ahead) action = await writeOneWrite(conv, run as SendRun, action, ahead);
   for (;;) {
     switch (action.type) {
       case 'read':
@@ -82,7 +75,12 @@ export async function runTransaction(conv: Conversation, run: SendRun | { tx: Cl
       case 'done':
         return action.outcome;
     }
-    action = await receive(conv, run);
+    const awaiting = tx.awaiting as Awaited;
+    const read = conv.read(REPLY_STEP[awaiting], REPLY_COMMAND[awaiting]);
+    const reply: Reply = read instanceof Promise ? await read : read;
+    // RFC 5321 §4.5.3.1.10: recipients over the server's limit go in a further transaction; nothing goes ahead of it.
+    if (awaiting === 'RCPT' && isTooManyRecipients(reply)) run.overLimit = true;
+    action = tx.receive(reply);
   }
 }
 

@@ -1,6 +1,6 @@
 import { isSmtpError, SmtpError } from '@smtpkit/wire';
 import type { BodyProgress } from '../progress.js';
-import { unusableError } from './settings.js';
+import { unusableError } from '../errors.js';
 import type { SendOptions, Session } from '../types.js';
 
 /** What is known about a failed attempt. */

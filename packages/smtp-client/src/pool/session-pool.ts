@@ -6,7 +6,8 @@ import { submit } from './submit.js';
 import { newJob, SendQueue } from './queue.js';
 import { RateGate } from './rate-limit.js';
 import type { BodyProgress } from '../progress.js';
-import { abortError, closedError, queueFullError, resolvePoolOptions, unusableError, type PoolSettings } from './settings.js';
+import { abortedError, poolClosedError, poolFullError, unusableError } from '../errors.js';
+import { resolvePoolOptions, type PoolSettings } from './settings.js';
 import { deferredToAnotherSession, withContinuation } from '../recipient-limit.js';
 import type { SendOptions, SendResult, Session } from '../types.js';
 import type { ConnectFn, Pool, PoolJob as Job, PoolOptions, Slot } from './types.js';
@@ -48,15 +49,15 @@ export class SessionPool implements Pool, SendReceiver<Job> {
   }
 
   send(sendOptions: SendOptions): Promise<SendResult> {
-    if (this.#closing) return Promise.reject(closedError());
+    if (this.#closing) return Promise.reject(poolClosedError());
     const signal = sendOptions.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal.reason));
-    if (this.#queue.length >= this.#settings.maxQueue) return Promise.reject(queueFullError(this.#settings.maxQueue));
+    if (signal?.aborted) return Promise.reject(abortedError(signal.reason, 'while queued in the pool'));
+    if (this.#queue.length >= this.#settings.maxQueue) return Promise.reject(poolFullError(this.#settings.maxQueue));
     const { job, promise } = newJob(sendOptions);
     if (signal) {
       const onAbort = (): void => {
         if (this.#queue.remove(job)) {
-          this.#settle(job, abortError(signal.reason));
+          this.#settle(job, abortedError(signal.reason, 'while queued in the pool'));
           this.#pump();
         }
       };
@@ -200,7 +201,7 @@ export class SessionPool implements Pool, SendReceiver<Job> {
     clearIdle(slot);
     const signal = job.options.signal;
     if (signal?.aborted) {
-      this.#settle(job, abortError(signal.reason));
+      this.#settle(job, abortedError(signal.reason, 'while queued in the pool'));
       this.#leave(slot);
       return;
     }

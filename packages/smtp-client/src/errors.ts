@@ -1,5 +1,4 @@
 import { formatEnhanced, SmtpError, type Reply } from '@smtpkit/wire';
-import type { RecipientRejection } from './types.js';
 
 /**
  * The errors of the client's session and send path are made here. Errors built from a reply take the reply
@@ -190,6 +189,13 @@ export function authHint(reply: Reply): string | undefined {
 /** The reply to `command` (its log text) refused recipient `address`. */
 export function recipientError(reply: Reply, command: string, address: string): SmtpError {
   return replyError(reply, command, `recipient ${address}`);
+}
+
+/** A recipient the server refused, with its reply. */
+export interface RecipientRejection {
+  address: string;
+  reply: Reply;
+  error: SmtpError;
 }
 
 /** Thrown when no recipient was accepted, or any was refused under `partial: 'all-or-nothing'`. */

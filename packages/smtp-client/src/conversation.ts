@@ -89,18 +89,14 @@ export class Conversation {
   }
 
   /** The bytes of `commands`, each followed by its data (a BDAT chunk), for one write. Nothing is logged. */
-  static concat(commands: readonly EncodedCommand[], head?: Uint8Array): Uint8Array {
-    let total = head ? head.length : 0;
+  static concat(commands: readonly EncodedCommand[]): Uint8Array {
+    let total = 0;
     for (let i = 0; i < commands.length; i++) {
       const c = commands[i] as EncodedCommand;
       total += c.bytes.length + (c.data ? c.data.length : 0);
     }
     const bytes = Buffer.allocUnsafe(total);
     let at = 0;
-    if (head) {
-      bytes.set(head, 0);
-      at = head.length;
-    }
     for (let i = 0; i < commands.length; i++) {
       const c = commands[i] as EncodedCommand;
       bytes.set(c.bytes, at);

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { SmtpError, isSmtpError, parseMailbox, type BodySource, type Reply } from '@smtpkit/wire';
+import { SmtpError, parseMailbox, type BodySource, type Reply } from '@smtpkit/wire';
+import { inputError, toSmtpError } from './errors.js';
 import { connect } from './connect.js';
 import { dataSupply, type DataSupply } from './deliver/data.js';
 import { nextStep } from './deliver/decide.js';
@@ -90,18 +91,6 @@ const SEND_KEYS = [
   'onEndOfData',
 ] as const;
 
-function inputError(message: string): SmtpError {
-  return new SmtpError(message, { kind: 'input', code: 'ERR_SMTP_INPUT', retryable: false });
-}
-
-function toSmtpError(e: unknown): SmtpError {
-  if (isSmtpError(e)) return e;
-  return new SmtpError(e instanceof Error ? e.message : String(e), {
-    kind: 'connection',
-    code: 'ERR_SMTP_CONNECTION',
-    cause: e,
-  });
-}
 
 /** Groups recipients by domain (case-insensitive, IDN as A-labels), keeping first-seen order. */
 function groupByDomain(to: readonly string[]): Map<string, string[]> {
@@ -266,18 +255,18 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
  * ```
  */
 export async function deliver(options: DeliverOptions): Promise<DeliverResult> {
-  if (!Array.isArray(options.to) || options.to.length === 0) throw inputError('deliver needs at least one recipient');
+  if (!Array.isArray(options.to) || options.to.length === 0) throw inputError('ERR_SMTP_INPUT', 'deliver needs at least one recipient');
   const loose = options as DeliverOptions & Pick<ConnectOptions, 'path' | 'protocol'>;
   if (loose.protocol !== undefined && loose.protocol !== 'smtp') {
-    throw inputError(`deliver speaks SMTP to MX hosts: protocol ${JSON.stringify(loose.protocol)} is for a server you name (connect or createPool)`);
+    throw inputError('ERR_SMTP_INPUT', `deliver speaks SMTP to MX hosts: protocol ${JSON.stringify(loose.protocol)} is for a server you name (connect or createPool)`);
   }
-  if (loose.path !== undefined) throw inputError('deliver connects to MX hosts over TCP: `path` (a Unix socket) is for connect or createPool');
+  if (loose.path !== undefined) throw inputError('ERR_SMTP_INPUT', 'deliver connects to MX hosts over TCP: `path` (a Unix socket) is for connect or createPool');
   if (options.from !== '') parseMailbox(options.from);
   const groups = groupByDomain(options.to);
   const maxAttempts = options.maxAttempts ?? 10;
   const concurrency = options.concurrency ?? 4;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw inputError('maxAttempts must be a positive integer');
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw inputError('concurrency must be a positive integer');
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw inputError('ERR_SMTP_INPUT', 'maxAttempts must be a positive integer');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw inputError('ERR_SMTP_INPUT', 'concurrency must be a positive integer');
 
   const connectOptions: Record<string, unknown> = { ...options };
   for (const key of [...DELIVER_KEYS, ...SEND_KEYS]) delete connectOptions[key];

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { SevenBitDowngrade, toChunks, type Capabilities } from '@smtpkit/wire';
-import { bodyError } from './data.js';
+import { bodyError } from './errors.js';
 import { analyseBody, type BodyInfo } from './envelope.js';
 import type { SendOptions } from './types.js';
 

@@ -244,6 +244,8 @@ export function prepareEnvelope(
   const envelope: Envelope = { from: o.from, to: o.to.slice() };
   if (hasAnyParam(mailParams)) envelope.mailParams = mailParams;
   if (rcptParams) envelope.rcptParams = rcptParams;
+  // RFC 3461 §4.2: each recipient's ORCPT is its own address, when asked and DSN is offered.
+  if (o.dsn?.orcpt && caps.dsn) envelope.orcpt = o.to.slice();
   return { envelope, useBdat, smtputf8, binary, downgradeStream: downgrade && body.bytes === undefined, notes };
 }
 
@@ -276,9 +278,4 @@ function decideSmtputf8(caps: Capabilities, o: SendOptions, body: BodyInfo): boo
 function hasAnyParam(p: MailParams): boolean {
   for (const _ in p) return true;
   return false;
-}
-
-/** Per-recipient ORCPT (RFC 3461 §4.2) when asked and DSN is offered. */
-export function orcptFor(caps: Capabilities, o: SendOptions, address: string): string | undefined {
-  return o.dsn?.orcpt && caps.dsn ? address : undefined;
 }

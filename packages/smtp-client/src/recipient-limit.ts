@@ -1,9 +1,26 @@
 import { isSmtpError, isTooManyRecipients, SmtpError, type BodySource, type Reply } from '@smtpkit/wire';
+import { RecipientsRejectedError, toSmtpError } from './errors.js';
+import type { SendRun } from './plan.js';
 import { outcomeUnknown } from './pool/retry.js';
 import type { BodyProgress } from './progress.js';
-import { hasDeferred, RecipientsRejectedError, sendTransaction, type PlannedSend } from './send.js';
-import type { SmtpSession } from './session.js';
+import type { Transcript } from './transcript.js';
 import type { RecipientRejection, SendOptions, SendResult, TransactionResult } from './types.js';
+
+/** What sends transactions for {@link sendWithinLimits}: the session. */
+export interface TransactionSender {
+  readonly usable: boolean;
+  /** The next queued send is on the wire already (written ahead): nothing may come before it. */
+  readonly nextWritten: boolean;
+  readonly transcript: Transcript;
+  /** One transaction; `ahead` when its first group went out ahead of its turn. */
+  transaction(o: SendOptions, progress: BodyProgress, ahead?: SendRun): Promise<SendResult>;
+}
+
+/** Some recipients were over the server's limit (RFC 5321 §4.5.3.1.10): they go in a further transaction. */
+function hasDeferred(result: SendResult): boolean {
+  for (let i = 0; i < result.rejected.length; i++) if (isTooManyRecipients((result.rejected[i] as RecipientRejection).reply)) return true;
+  return false;
+}
 
 /**
  * A send, in as many transactions as the server's recipient limit asks for (RFC 5321 §4.5.3.1.10: "a client
@@ -17,12 +34,12 @@ import type { RecipientRejection, SendOptions, SendResult, TransactionResult } f
  * answer or no transaction gets any further. Every recipient appears once in the result: in `accepted`, or in
  * `rejected` with the last reply the server gave about it (see {@link SendResult.transactions}).
  */
-export async function sendWithinLimits(s: SmtpSession, o: SendOptions, progress: BodyProgress, early: PlannedSend | undefined): Promise<SendResult> {
-  const first = await sendTransaction(s, o, progress, early);
+export async function sendWithinLimits(s: TransactionSender, o: SendOptions, progress: BodyProgress, ahead: SendRun | undefined): Promise<SendResult> {
+  const first = await s.transaction(o, progress, ahead);
   return hasDeferred(first) && o.overLimit !== 'report' ? furtherTransactions(s, o, first) : first;
 }
 
-async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendResult): Promise<SendResult> {
+async function furtherTransactions(s: TransactionSender, o: SendOptions, first: SendResult): Promise<SendResult> {
   const transactions: TransactionResult[] = [{ accepted: first.accepted, reply: first.reply }];
   const accepted = first.accepted.slice();
   const rejected: RecipientRejection[] = [];
@@ -54,7 +71,7 @@ async function furtherTransactions(s: SmtpSession, o: SendOptions, first: SendRe
     const progress: BodyProgress = { started: false, endWritten: false };
     let result: SendResult;
     try {
-      result = await sendTransaction(s, { ...o, to: batch.map((r) => r.address), data }, progress);
+      result = await s.transaction({ ...o, to: batch.map((r) => r.address), data }, progress);
     } catch (err) {
       if (!s.usable && !progress.started && isSmtpError(err) && err.retryable) {
         // The session ended before this transaction's body: nothing of it was delivered; another session may take them.
@@ -114,11 +131,11 @@ const ENDED = 'the session ended';
 export const ON_ANOTHER_SESSION = 'ERR_SMTP_RECIPIENTS_DEFERRED';
 
 /** Why no further transaction can go on this session now, or undefined. */
-function cannotContinue(s: SmtpSession, source: (() => BodySource) | undefined): string | undefined {
+function cannotContinue(s: TransactionSender, source: (() => BodySource) | undefined): string | undefined {
   if (!source) return ONCE;
   if (!s.usable) return ENDED;
   // Written ahead behind this send (RFC 2920 §3.1): another transaction cannot come before them.
-  if (s.nextWrittenEarly) return 'the next queued send is already on the wire';
+  if (s.nextWritten) return 'the next queued send is already on the wire';
   return undefined;
 }
 
@@ -139,9 +156,7 @@ function notContinued(r: RecipientRejection, why: string, code = r.error.code): 
 /** Every recipient of a further transaction that failed as a whole, with that failure. */
 function transactionFailed(batch: readonly RecipientRejection[], err: unknown, progress: BodyProgress): RecipientRejection[] {
   if (err instanceof RecipientsRejectedError) return err.rejected;
-  let error: SmtpError;
-  if (!isSmtpError(err)) error = new SmtpError(err instanceof Error ? err.message : String(err), { kind: 'connection', code: 'ERR_SMTP_CONNECTION', cause: err });
-  else error = err;
+  let error = toSmtpError(err);
   // The end of data went out and no reply came: the message may have reached them (RFC 5321 §4.1.1.4).
   if (progress.endWritten && error.replyCode === undefined) error = outcomeUnknown(error);
   // A failure without a reply keeps the last reply the server gave about the recipient.

@@ -1,4 +1,5 @@
 import { SmtpError } from '@smtpkit/wire';
+import { abortedError } from './errors.js';
 
 /** Per-step deadlines in milliseconds. */
 export interface Timeouts {
@@ -85,11 +86,11 @@ export function startDeadline(step: Step, ms: number, signals: Array<AbortSignal
     );
   }, ms);
   timer.unref?.();
-  const onAbort = (s: AbortSignal) => () => controller.abort(abortedError(s.reason, step));
+  const onAbort = (s: AbortSignal) => () => controller.abort(abortedError(s.reason, `during ${step}`));
   for (const s of signals) {
     if (!s) continue;
     if (s.aborted) {
-      controller.abort(abortedError(s.reason, step));
+      controller.abort(abortedError(s.reason, `during ${step}`));
       break;
     }
     const listener = onAbort(s);
@@ -103,17 +104,6 @@ export function startDeadline(step: Step, ms: number, signals: Array<AbortSignal
       for (const c of cleanups) c();
     },
   };
-}
-
-/** The typed error for a caller's abort. */
-export function abortedError(reason: unknown, step?: Step): SmtpError {
-  if (reason instanceof SmtpError) return reason;
-  return new SmtpError(step ? `aborted during ${step}` : 'aborted', {
-    kind: 'aborted',
-    code: 'ERR_SMTP_ABORTED',
-    retryable: false,
-    cause: reason,
-  });
 }
 
 /**
@@ -190,7 +180,7 @@ export class StepClock {
 
   /** Abort the current step (and so the session) for the caller's `reason`. */
   abort(reason: unknown): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(abortedError(reason, this.#due ? this.#step : undefined));
+    if (!this.#controller.signal.aborted) this.#controller.abort(abortedError(reason, this.#due ? `during ${this.#step}` : undefined));
   }
 
   /** Stop the timer and stop listening to the session's signal, for good. */

@@ -1,4 +1,5 @@
-import type { BodySource, Capabilities, RcptParams, Reply, SmtpError } from '@smtpkit/wire';
+import type { BodySource, Capabilities, RcptParams, Reply } from '@smtpkit/wire';
+import type { RecipientRejection } from './errors.js';
 import type { Timeouts } from './timeouts.js';
 import type { TranscriptEvent } from './transcript.js';
 
@@ -177,12 +178,7 @@ export interface EnvelopeCheck {
   rejected: RecipientRejection[];
 }
 
-/** A recipient the server refused, with its reply. */
-export interface RecipientRejection {
-  address: string;
-  reply: Reply;
-  error: SmtpError;
-}
+export type { RecipientRejection };
 
 /** The outcome of a message the server took responsibility for (final 2xx). */
 export interface SendResult {

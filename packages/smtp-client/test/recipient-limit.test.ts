@@ -73,7 +73,8 @@ describe('recipients over the server limit go in further transactions (RFC 5321 
     expect(r.transactions?.[1]?.accepted).toEqual(to.slice(100));
     expect(r.reply.text).toContain('T0');
     expect(r.messageId).toBe('<many@example.com>');
-    expect(rcptsPerTransaction(s)).toEqual([150, 50]);
+    // Without PIPELINING one RCPT per round trip: none is asked after the first the server defers.
+    expect(rcptsPerTransaction(s)).toEqual(pipelining ? [150, 50] : [101, 50]);
     expect(s.connections[0]?.messages.map((m) => m.toString())).toEqual([DATA.slice(0, -2), DATA.slice(0, -2)]);
     expect(s.connections).toHaveLength(1);
   });

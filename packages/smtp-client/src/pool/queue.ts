@@ -1,3 +1,6 @@
+import type { SendOptions, SendResult } from '../types.js';
+import type { PoolJob } from './types.js';
+
 /**
  * The pool's queue of waiting sends: first in, first out, with the few other moves the pool needs
  * (back to the head, back to a position, out when aborted).
@@ -59,4 +62,26 @@ export class SendQueue<T> {
     this.#head = 0;
     return all;
   }
+}
+
+const noop = (): void => {};
+
+/** A send queued on the pool, and the promise the caller gets. */
+export function newJob(options: SendOptions): { job: PoolJob; promise: Promise<SendResult> } {
+  const job: PoolJob = {
+    options,
+    resolve: noop,
+    reject: noop,
+    failures: 0,
+    check: false,
+    bounces: 0,
+    detach: noop,
+    slot: undefined,
+    continuing: undefined,
+  };
+  const promise = new Promise<SendResult>((resolve, reject) => {
+    job.resolve = resolve;
+    job.reject = reject;
+  });
+  return { job, promise };
 }

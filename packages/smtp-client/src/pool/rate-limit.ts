@@ -36,3 +36,37 @@ export class SlidingWindow {
     if (this.#count < this.limit) this.#count++;
   }
 }
+
+/** Holds events back while a {@link SlidingWindow} allows none, and calls `ready` when it does again. */
+export class RateGate {
+  readonly #ready: () => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #due = 0;
+
+  constructor(ready: () => void) {
+    this.#ready = ready;
+  }
+
+  /**
+   * True when `rate` allows nothing more now: `ready` runs when it does. Otherwise the event is counted and
+   * false returned.
+   */
+  limited(rate: SlidingWindow): boolean {
+    const now = Date.now();
+    const wait = rate.wait(now);
+    if (wait === 0) {
+      rate.take(now);
+      return false;
+    }
+    const due = now + wait;
+    if (this.#timer === undefined || due < this.#due) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#due = due;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#ready();
+      }, wait);
+    }
+    return true;
+  }
+}

@@ -1,6 +1,7 @@
 import { isSmtpError, SmtpError } from '@smtpkit/wire';
 import type { BodyProgress } from '../progress.js';
-import type { SendOptions } from '../types.js';
+import { unusableError } from '../errors.js';
+import type { SendOptions, Session } from '../types.js';
 
 /** What is known about a failed attempt. */
 export interface AttemptFacts {
@@ -92,4 +93,23 @@ export function retryDecision(error: unknown, facts: AttemptFacts): 'retry' | 'f
   if (!isSmtpError(error) || !error.retryable) return 'fail';
   const connectionLevel = error.kind === 'connection' || error.kind === 'timeout' || error.replyCode === 421;
   return connectionLevel ? 'retry' : 'fail';
+}
+
+/** The liveness check before reuse (RSET or NOOP): why the session cannot be reused, or undefined. */
+export async function checkSession(session: Session, command: 'RSET' | 'NOOP'): Promise<SmtpError | undefined> {
+  try {
+    await (command === 'NOOP' ? session.noop() : session.reset());
+    return session.usable ? undefined : unusableError();
+  } catch (error) {
+    return isSmtpError(error) ? error : unusableError(error);
+  }
+}
+
+/**
+ * A send queued behind the one that killed its session: nothing of its own went out, or only its envelope,
+ * written ahead after the previous end of data (RFC 2920 §3.1), which the server drops with the connection.
+ * Not its fault: it goes back to the queue uncharged.
+ */
+export function queuedBehindFailure(error: unknown, progress: BodyProgress, session: Session): boolean {
+  return !progress.started && !session.usable && isSmtpError(error) && error.code === 'ERR_SMTP_SESSION_UNUSABLE';
 }

@@ -1,5 +1,5 @@
-import { SmtpError, isSmtpError } from '@smtpkit/wire';
-import type { PoolOptions } from '../pool.js';
+import { SmtpError } from '@smtpkit/wire';
+import type { PoolOptions } from './types.js';
 import { SlidingWindow } from './rate-limit.js';
 import type { ConnectOptions } from '../types.js';
 
@@ -47,37 +47,6 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   return value;
 }
 
-/** A send's signal fired while it waited (kind 'aborted'); an SmtpError reason is kept as is. */
-export function abortError(reason: unknown): SmtpError {
-  if (isSmtpError(reason)) return reason;
-  return new SmtpError('send aborted while queued in the pool', {
-    kind: 'aborted',
-    code: 'ERR_SMTP_ABORTED',
-    retryable: false,
-    cause: reason,
-  });
-}
-
-/** A pooled session that cannot carry another transaction (it failed its check or arrived dead). */
-export function unusableError(cause?: unknown): SmtpError {
-  return new SmtpError('the pooled session is no longer usable', {
-    kind: 'connection',
-    code: 'ERR_SMTP_SESSION_UNUSABLE',
-    retryable: true,
-    ...(cause !== undefined ? { cause } : {}),
-  });
-}
-
-/** `send()` after `close()`: a usage error, not retryable on this pool. */
-export function closedError(): SmtpError {
-  return new SmtpError('the pool is closed', {
-    kind: 'input',
-    code: 'ERR_SMTP_POOL_CLOSED',
-    retryable: false,
-    hint: 'create a new pool, or send before calling close()',
-  });
-}
-
 function optionError(message: string): SmtpError {
   return new SmtpError(message, { kind: 'input', code: 'ERR_SMTP_INPUT', retryable: false });
 }
@@ -119,12 +88,3 @@ function messageRate(rate: PoolOptions['rateLimit']): SlidingWindow | undefined 
   return new SlidingWindow(messages, perMs);
 }
 
-/** `send()` beyond `maxQueue`: nothing was sent and the same send succeeds once the queue drains. */
-export function queueFullError(maxQueue: number): SmtpError {
-  return new SmtpError(`the pool queue is full (${maxQueue} sends waiting)`, {
-    kind: 'connection',
-    code: 'ERR_SMTP_POOL_QUEUE_FULL',
-    retryable: true,
-    hint: 'wait for some sends to finish, or raise maxQueue / maxConnections',
-  });
-}

@@ -257,9 +257,8 @@ async function deliverDomain(job: DomainJob, shared: Shared): Promise<DomainDeli
 export async function deliver(options: DeliverOptions): Promise<DeliverResult> {
   if (!Array.isArray(options.to) || options.to.length === 0) throw inputError('ERR_SMTP_INPUT', 'deliver needs at least one recipient');
   const loose = options as DeliverOptions & Pick<ConnectOptions, 'path' | 'protocol'>;
-  if (loose.protocol !== undefined && loose.protocol !== 'smtp') {
-    throw inputError('ERR_SMTP_INPUT', `deliver speaks SMTP to MX hosts: protocol ${JSON.stringify(loose.protocol)} is for a server you name (connect or createPool)`);
-  }
+  const lmtp = loose.protocol !== undefined && loose.protocol !== 'smtp';
+  if (lmtp) throw inputError('ERR_SMTP_INPUT', `deliver speaks SMTP to MX hosts: protocol ${JSON.stringify(loose.protocol)} is for a server you name (connect or createPool)`);
   if (loose.path !== undefined) throw inputError('ERR_SMTP_INPUT', 'deliver connects to MX hosts over TCP: `path` (a Unix socket) is for connect or createPool');
   if (options.from !== '') parseMailbox(options.from);
   const groups = groupByDomain(options.to);

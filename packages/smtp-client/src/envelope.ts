@@ -31,8 +31,13 @@ export interface BodyInfo {
 export function analyseBody(data: BodySource): BodyInfo {
   let bytes: Buffer;
   if (typeof data === 'string') bytes = Buffer.from(data); // UTF-8
-  else if (data instanceof Uint8Array) bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  else return { eightBit: false, headerEightBit: false, binary: false, longLine: false };
+  else if (data instanceof Uint8Array) bytes = asBuffer(data);
+  else {
+    // A stream that also holds its whole octets (a built message in memory offers them as `bytes`) is read whole.
+    const whole = (data as { bytes?: unknown }).bytes;
+    if (!(whole instanceof Uint8Array)) return { eightBit: false, headerEightBit: false, binary: false, longLine: false };
+    bytes = asBuffer(whole);
+  }
   const eightBit = !isAscii(bytes);
   const binary = bytes.indexOf(0) !== -1;
   const longLine = bytes.length > MAX_TEXT_LINE && hasLongLine(bytes);
@@ -41,6 +46,10 @@ export function analyseBody(data: BodySource): BodyInfo {
   const messageId = findMessageId(bytes);
   if (messageId) info.messageId = messageId;
   return info;
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Where the header section ends: the first empty line (RFC 5322 §2.1), or the end of the body. */

@@ -126,6 +126,10 @@ export interface SendOptions {
   /** Reverse-path; '' is the null path `<>`. */
   from: string;
   to: readonly string[];
+  /**
+   * The message: text, octets, or a stream of octets. A stream that also offers its whole octets as `bytes`
+   * (a `BuiltMessage` of @smtpkit/mime held in memory) is sent from `bytes`, like octets given directly.
+   */
   data: BodySource;
   /** Message size in octets (SIZE=, RFC 1870); computed for string/Uint8Array bodies. */
   size?: number;

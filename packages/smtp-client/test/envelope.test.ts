@@ -9,6 +9,14 @@ function caps(...keywords: string[]): Capabilities {
 const plain = { secure: false, chunking: 'auto' as const };
 
 describe('analyseBody', () => {
+  it('reads a stream that offers its whole octets as `bytes` (a built message in memory) from them', () => {
+    const bytes = Buffer.from('Subject: x\r\nMessage-ID: <w@example.com>\r\n\r\nb\xe9\r\n', 'latin1');
+    const built = { bytes, async *[Symbol.asyncIterator]() { yield bytes; } };
+    expect(analyseBody(built)).toMatchObject({ size: bytes.length, bytes, eightBit: true, headerEightBit: false, messageId: '<w@example.com>' });
+    const stream = { bytes: 'not octets', async *[Symbol.asyncIterator]() { yield bytes; } };
+    expect(analyseBody(stream as never).size).toBeUndefined();
+  });
+
   it.each([
     ['ascii string', 'Subject: a\r\n\r\nb\r\n', { eightBit: false, binary: false, longLine: false, size: 17 }],
     ['8-bit string', 'Subject: caf\u00e9\r\n\r\n', { eightBit: true, binary: false, size: 18 }],

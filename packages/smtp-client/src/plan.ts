@@ -46,6 +46,8 @@ export interface SendRun {
  * it goes on the wire behind a transaction whose outcome is not known yet, so it starts with RSET.
  */
 export function planSend(ctx: PlanContext, o: SendOptions, progress: BodyProgress, resetFirst = false): SendRun {
+  // The send's time starts before its checks and plan: they are part of it.
+  const now = Date.now();
   let info = analyseBody(o.data);
   const caps = ctx.sendCapabilities;
   const downgrade = needsDowngrade(caps, o, info);
@@ -63,7 +65,6 @@ export function planSend(ctx: PlanContext, o: SendOptions, progress: BodyProgres
     lmtp: ctx.protocol === 'lmtp',
     ...(wholeBody ? { wholeBody } : {}),
   });
-  const now = Date.now();
   return {
     o,
     progress,

@@ -72,7 +72,8 @@ describe('smtpkit send against RFC-conforming servers that used to lose mail', (
     const r = await runCli(['send', ...at(s), '-f', 'j\u00f6rg@example.com', '-t', GREEK, '--subject', 'utf8', '--body', 'hi']);
     expect(r.code, r.stderr).toBe(0);
     const commands = s.connections[0]?.commands ?? [];
-    expect(commands).toContain('MAIL FROM:<j\u00f6rg@example.com> SMTPUTF8');
+    // The built message is known to be 8-bit (UTF-8 in its header): BODY=8BITMIME says so (RFC 6152 §3).
+    expect(commands).toContain('MAIL FROM:<j\u00f6rg@example.com> BODY=8BITMIME SMTPUTF8');
     expect(commands).toContain(`RCPT TO:<${GREEK}>`);
   });
 

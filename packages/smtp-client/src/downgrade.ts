@@ -6,10 +6,13 @@ import type { SendOptions } from './types.js';
 
 /**
  * The message has 8-bit octets (known from a body given whole, or said by `eightBit`) and the server does not
- * offer 8BITMIME: it goes converted to 7-bit MIME (RFC 6152 §3). Binary bodies are for BINARYMIME only.
+ * offer 8BITMIME: it goes converted to 7-bit MIME (RFC 6152 §3). Binary bodies are for BINARYMIME only. A header
+ * with UTF-8 in it goes as it is through SMTPUTF8 when the server offers that (RFC 6532 §3), and a server that
+ * offers SMTPUTF8 takes 8-bit data (RFC 6531 §3.1 requires it to support 8BITMIME).
  */
 export function needsDowngrade(caps: Capabilities, o: SendOptions, info: BodyInfo): boolean {
-  return !caps.eightBitMime && !(o.binary ?? info.binary) && (o.eightBit ?? info.eightBit);
+  if (caps.eightBitMime || (o.binary ?? info.binary) || !(o.eightBit ?? info.eightBit)) return false;
+  return !(info.headerEightBit && caps.smtputf8 && o.smtputf8 !== false);
 }
 
 /** A body given whole, converted at once: refusals come before anything is sent. */

@@ -216,8 +216,9 @@ export function prepareEnvelope(
       'the body is binary but the server does not offer BINARYMIME with CHUNKING (RFC 3030)',
     );
   }
-  // Without 8BITMIME an 8-bit message goes converted to 7-bit MIME (RFC 6152 §3; see downgrade.ts).
-  const eightBit = !binary && !downgrade && (o.eightBit ?? body.eightBit);
+  // Without 8BITMIME an 8-bit message goes converted to 7-bit MIME (RFC 6152 §3; see downgrade.ts), or as it
+  // is under SMTPUTF8, which a server offers only with 8-bit support (RFC 6531 §3.1), without BODY=8BITMIME.
+  const eightBit = caps.eightBitMime && !binary && !downgrade && (o.eightBit ?? body.eightBit);
   if (downgrade) notes.push('8-bit message converted to 7-bit MIME (quoted-printable / base64): the server does not offer 8BITMIME (RFC 6152 §3)');
   const useBdat = chunkingOn;
   // RFC 5322 §2.1.1 / RFC 5321 §4.5.3.1.6 hold for BDAT too; only BINARYMIME lifts the limit (RFC 3030 §3).

@@ -5,7 +5,9 @@
 /**
  * Compare-and-set of recipient states. KEYS[1] = the message hash. ARGV = n, then n triples
  * (field, expected claim token or '', new JSON). Writes all or nothing: 0 when any recipient's current claim
- * differs from the expected one (another worker took it), 1 after writing.
+ * differs from the expected one (another worker took it), 1 after writing. A recipient already holding exactly the
+ * new value counts as matching, so the same write replayed after a reconnect (ioredis resends commands whose
+ * reply was lost) is a success, not a conflict; claim tokens are unique, so no other write can produce that value.
  */
 export const CAS_RECIPIENTS = `
 local n = tonumber(ARGV[1])
@@ -16,7 +18,7 @@ for i = 0, n - 1 do
   if not current then return 0 end
   local claim = cjson.decode(current)['claim']
   if claim == nil or claim == cjson.null then claim = '' end
-  if claim ~= expected then return 0 end
+  if claim ~= expected and current ~= ARGV[4 + i * 3] then return 0 end
 end
 for i = 0, n - 1 do
   redis.call('HSET', KEYS[1], ARGV[2 + i * 3], ARGV[4 + i * 3])

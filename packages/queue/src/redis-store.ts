@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { once } from 'node:events';
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SmtpError } from '@smtpkit/client';
@@ -35,6 +36,8 @@ export interface RedisStoreOptions {
   lockDuration?: number;
   /** Limiter slot lifetime: a killed worker's session slot frees after this long, ms; default 30000. */
   slotTtl?: number;
+  /** How long opening the store waits for Redis to answer (it may be restarting), ms; default 30000. */
+  connectTimeout?: number;
 }
 
 /** Queues: one per big provider (BullMQ's own limiter and global concurrency apply there) and one for the rest. */
@@ -43,6 +46,19 @@ export const REDIS_QUEUES = ['default', 'gmail', 'outlook', 'yahoo'] as const;
 const JOB_RECIPIENTS = 50;
 /** Finished messages stay visible to `status()` this long. */
 const KEEP_FINISHED_SECONDS = 24 * 3600;
+/** Reconnect delays after a lost connection: doubling from 100 ms, at most 2 s, for as long as it takes. */
+const RECONNECT_FIRST = 100;
+const RECONNECT_MAX = 2000;
+
+/** ioredis's `retryStrategy`: every connection of the store (and BullMQ's duplicates of them) reconnects by it. */
+export function reconnectDelay(times: number): number {
+  return Math.min(RECONNECT_FIRST * 2 ** Math.min(Math.max(times - 1, 0), 10), RECONNECT_MAX);
+}
+
+/** The URL without its password, for error messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
 
 /** One job: a message's recipients at one domain. */
 export interface RedisJobData {
@@ -98,10 +114,11 @@ export function redisStore(options: RedisStoreOptions): QueueStoreFactory {
     kind: 'redis',
     async open(ctx) {
       const { Redis, Queue } = await loadModules();
-      const redis = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true });
+      // No request limit: a command waits through a reconnect rather than failing half-way through a state change.
+      const redis = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: reconnectDelay });
       redis.on('error', () => {}); // ioredis reconnects; failures surface on the commands
       try {
-        await redis.connect();
+        await untilReady(redis, options);
         await checkDurability(redis, options);
       } catch (error) {
         redis.disconnect();
@@ -113,6 +130,19 @@ export function redisStore(options: RedisStoreOptions): QueueStoreFactory {
       return new RedisQueueStore(redis, options, ctx, Queue);
     },
   };
+}
+
+/** Waits for the first connection (Redis may be starting or restarting), within `connectTimeout`. */
+async function untilReady(redis: Redis, options: RedisStoreOptions): Promise<void> {
+  const ms = options.connectTimeout ?? 30_000;
+  const ready = once(redis, 'ready', { signal: AbortSignal.timeout(ms) });
+  // A refused or cut first connection rejects connect(); ioredis goes on reconnecting by its retryStrategy.
+  redis.connect().catch(() => {});
+  try {
+    await ready;
+  } catch (error) {
+    throw new SmtpError(`cannot reach Redis at ${redactUrl(options.url)} within ${ms} ms`, { kind: 'connection', code: 'ERR_QUEUE_REDIS_UNREACHABLE', cause: error });
+  }
 }
 
 async function checkDurability(redis: Redis, options: RedisStoreOptions): Promise<void> {

@@ -1,10 +1,11 @@
 // pnpm --filter @smtpkit/queue bench    (SMTPKIT_BENCH_QUICK=1: a smoke run with tiny sizes;
-// SMTPKIT_BENCH_ONLY=deliveries,enqueue,redis,mixed: a subset)
+// SMTPKIT_BENCH_ONLY=deliveries,enqueue,redis,mixed,resume,redis-deliveries: a subset)
 //
 // The queue's measured goals, side by side with the peer where there is one:
 //   1. deliveries per second through the file spool to a loopback sink, against Postfix 3.7 relaying to the same sink
 //   2. durable fileStore enqueues per second (each one fsynced before it resolves)
 //   3. Redis memory per queued job, bodies outside Redis (blobDir)
+//   4. how long a SIGKILLed worker's job waits before another worker process delivers it, both stores
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { startPostfix } from '@smtpkit/testkit';
 import { createQueue, fileStore, redisStore } from '../src/index.js';
 import { startLedgerSink } from '../test/support/ledger-sink.js';
 import { startRedis } from '../test/support/redis.js';
+import { resumeAfterKill } from './resume.js';
 
 const QUICK = process.env.SMTPKIT_BENCH_QUICK === '1';
 const N = QUICK ? 200 : 3000;
@@ -187,7 +189,7 @@ async function mixedRuns(): Promise<{ ours: { resent: number; lost: number }; re
   }
 }
 
-const ONLY = new Set((process.env.SMTPKIT_BENCH_ONLY ?? 'deliveries,enqueue,redis,mixed').split(','));
+const ONLY = new Set((process.env.SMTPKIT_BENCH_ONLY ?? 'deliveries,enqueue,redis,mixed,resume').split(','));
 const rows: string[] = [];
 if (ONLY.has('deliveries')) {
   const postfix = await postfixDeliveries();
@@ -207,6 +209,13 @@ if (ONLY.has('redis')) {
 if (ONLY.has('mixed')) {
   const mixed = await mixedRuns();
   rows.push(`| re-sends after a 250 / lost recipients, mixed 250+4xx (${QUICK ? 20 : 200} messages) | ${mixed.ours.resent} / ${mixed.ours.lost} | nodemailer + BullMQ recipe: ${mixed.recipe.resent} / ${mixed.recipe.lost} | — | 0 / 0 |`);
+}
+if (ONLY.has('resume')) {
+  const trials = QUICK ? 3 : 10;
+  for (const store of ['file', 'redis'] as const) {
+    const { median, max } = await resumeAfterKill(store, trials);
+    rows.push(`| a SIGKILLed worker's job delivered by another worker, ${store} store (${trials} kills) | median ${median} ms, worst ${max} ms | — | — | ≤ 5000 ms |`);
+  }
 }
 const table = [
   '| measure | @smtpkit/queue | peer | ratio | goal |',

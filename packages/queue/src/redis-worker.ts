@@ -56,7 +56,8 @@ export class RedisWorker implements Worker {
         prefix: this.#store.prefix,
         concurrency: this.#options.concurrency ?? 4,
         lockDuration,
-        stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+        // A dead worker's job is found at most lockDuration + stalledInterval after its last lock renewal.
+        stalledInterval: Math.max(500, Math.floor(lockDuration / 3)),
         maxStalledCount: 1_000_000,
         ...(name !== 'default' && limits?.messagesPerSecond !== undefined ? { limiter: { max: limits.messagesPerSecond, duration: 1000 } } : {}),
       });

@@ -38,6 +38,13 @@ export interface RedisStoreOptions {
   slotTtl?: number;
   /** How long opening the store waits for Redis to answer (it may be restarting), ms; default 30000. */
   connectTimeout?: number;
+  /**
+   * How often a worker looks for messages stored without their jobs (their enqueuing process died in between) and
+   * adds the jobs, ms; also once at the worker's start. Default 30000.
+   */
+  repairInterval?: number;
+  /** Called between storing a message and adding its jobs: for fault injection (the chaos runner, tests). */
+  onEnqueueStep?: (step: 'stored', id: string) => void | Promise<void>;
 }
 
 /** Queues: one per big provider (BullMQ's own limiter and global concurrency apply there) and one for the rest. */
@@ -82,7 +89,19 @@ export interface RedisStoreInternals {
   finish(id: string): Promise<void>;
   acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number>;
   releaseSlot(destination: string, token: string): Promise<void>;
+  repairJobs(grace: number): Promise<number>;
   queue(name: string): BullQueue;
+}
+
+/** A message's jobs: its recipients grouped by domain, at most {@link JOB_RECIPIENTS} a job, in a fixed order. */
+function jobPlan(message: StoredMessage): Array<{ queue: string; rcpts: string[] }> {
+  const byDomain = new Map<string, string[]>();
+  for (const r of message.recipients) byDomain.set(domainOf(r.recipient), [...(byDomain.get(domainOf(r.recipient)) ?? []), r.recipient]);
+  const jobs: Array<{ queue: string; rcpts: string[] }> = [];
+  for (const [domain, rcpts] of byDomain) {
+    for (let i = 0; i < rcpts.length; i += JOB_RECIPIENTS) jobs.push({ queue: queueOfDomain(domain), rcpts: rcpts.slice(i, i + JOB_RECIPIENTS) });
+  }
+  return jobs;
 }
 
 /** Which BullMQ queue a domain's jobs go to. */
@@ -200,51 +219,72 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
 
   async enqueue(message: StoredMessage, body: Uint8Array): Promise<{ id: string; duplicate: boolean }> {
     const key = this.#key('m', message.id);
+    if (message.idempotencyKey !== undefined) {
+      // HSETNX on the meta field is the idempotency check: a repeated key finds it set.
+      if ((await this.redis.hsetnx(key, 'meta', '{}')) === 0) {
+        const [jobs, stored] = await this.redis.multi().hget(key, 'jobs').zscore(this.#key('ids'), message.id).exec() ?? [];
+        if (jobs?.[1] !== null) return { id: message.id, duplicate: true };
+        // The first enqueue died before its jobs were added (they are added now) or before the message was stored.
+        if (stored?.[1] !== null) {
+          await this.#addJobs(message.id);
+          return { id: message.id, duplicate: true };
+        }
+      }
+    }
     const blob = this.options.blobDir !== undefined && body.byteLength > (this.options.inlineBodyMax ?? 64 * 1024);
     const meta = JSON.stringify({ id: message.id, from: message.from, enqueuedAt: message.enqueuedAt, idempotencyKey: message.idempotencyKey, blob });
-    // HSETNX on the meta field is the idempotency check: a repeated key finds it set.
-    if ((await this.redis.hsetnx(key, 'meta', meta)) === 0) {
-      const existing = JSON.parse((await this.redis.hget(key, 'jobs')) ?? 'null') as number | null;
-      if (existing === null) await this.#addJobs(message); // the first enqueue died before its jobs were added
-      return { id: message.id, duplicate: true };
-    }
     if (blob) {
       const dir = this.options.blobDir as string;
       await publish(await writeTemp(join(dir, 'tmp'), [body]), join(dir, message.id), dir, false);
     }
-    const fields: string[] = [];
+    const fields: string[] = ['meta', meta, 'plan', JSON.stringify(jobPlan(message))];
     for (const r of message.recipients) fields.push(`r:${r.recipient}`, JSON.stringify(r));
+    // One MULTI stores the message; until its jobs are added it is listed in `unjobbed`, which workers sweep.
     const multi = this.redis.multi().hset(key, ...fields);
     if (!blob) multi.set(this.#key('b', message.id), Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    multi.zadd(this.#key('ids'), message.enqueuedAt, message.id);
+    multi.zadd(this.#key('ids'), message.enqueuedAt, message.id).zadd(this.#key('unjobbed'), this.ctx.now(), message.id);
     await multi.exec();
-    await this.#addJobs(message);
+    await this.options.onEnqueueStep?.('stored', message.id);
+    await this.#addJobs(message.id);
     return { id: message.id, duplicate: false };
   }
 
-  async #addJobs(message: StoredMessage): Promise<void> {
-    const byDomain = new Map<string, string[]>();
-    for (const r of message.recipients) byDomain.set(domainOf(r.recipient), [...(byDomain.get(domainOf(r.recipient)) ?? []), r.recipient]);
-    const jobs: Array<{ queue: string; rcpts: string[] }> = [];
-    for (const [domain, rcpts] of byDomain) {
-      for (let i = 0; i < rcpts.length; i += JOB_RECIPIENTS) jobs.push({ queue: queueOfDomain(domain), rcpts: rcpts.slice(i, i + JOB_RECIPIENTS) });
-    }
+  /**
+   * Adds a stored message's jobs from its plan. Job ids are fixed (`<id>-<n>`), so adding them twice (a repair
+   * racing the enqueue that is finishing) queues each once; a repeated job of a finished message does nothing.
+   */
+  async #addJobs(id: string): Promise<void> {
+    const key = this.#key('m', id);
+    const plan = await this.redis.hget(key, 'plan');
+    if (plan === null) return;
+    const jobs = JSON.parse(plan) as Array<{ queue: string; rcpts: string[] }>;
     await Promise.all(
       jobs.map((j, n) =>
-        this.queue(j.queue).add('deliver', { id: message.id, rcpts: j.rcpts } satisfies RedisJobData, {
-          jobId: `${message.id}-${n}`, removeOnComplete: true, removeOnFail: 1000,
+        this.queue(j.queue).add('deliver', { id, rcpts: j.rcpts } satisfies RedisJobData, {
+          jobId: `${id}-${n}`, removeOnComplete: true, removeOnFail: 1000,
           // A failed run is a Redis or disk problem, not an SMTP one (those are state, not errors): try again.
           attempts: 1_000_000, backoff: { type: 'fixed', delay: 1000 },
         }),
       ),
     );
-    await this.redis.hset(this.#key('m', message.id), 'jobs', String(jobs.length));
+    await this.redis.multi().hset(key, 'jobs', String(jobs.length)).hdel(key, 'plan').zrem(this.#key('unjobbed'), id).exec();
+  }
+
+  /**
+   * Re-creates the jobs of messages stored without them (the enqueuing process died in between) once they have
+   * waited `grace` ms; returns how many messages were repaired.
+   */
+  async repairJobs(grace: number): Promise<number> {
+    const ids = await this.redis.zrangebyscore(this.#key('unjobbed'), '-inf', this.ctx.now() - grace);
+    for (const id of ids) await this.#addJobs(id);
+    return ids.length;
   }
 
   async load(id: string): Promise<{ message: StoredMessage; claims: Map<string, string> } | undefined> {
     const h = await this.redis.hgetall(this.#key('m', id));
     if (h.meta === undefined) return undefined;
     const meta = JSON.parse(h.meta) as StoredMessage;
+    if (meta.id === undefined) return undefined; // an idempotency key taken by an enqueue that has not stored yet
     const claims = new Map<string, string>();
     const recipients: RecipientStatus[] = [];
     for (const [field, value] of Object.entries(h)) {

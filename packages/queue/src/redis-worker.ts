@@ -16,6 +16,8 @@ import type { WorkerContext } from './worker.js';
 
 /** How long a job waits when another worker holds its recipients (a stalled job being recovered), ms. */
 const CONTENDED_DELAY = 500;
+/** The periodic repair leaves messages stored less than this long to the enqueue still adding their jobs, ms. */
+const REPAIR_GRACE = 1000;
 
 /**
  * A BullMQ worker over the Redis store: one BullMQ `Worker` per provider queue. Each job is a message's recipients at
@@ -31,6 +33,7 @@ export class RedisWorker implements Worker {
   #workers: BullWorker[] = [];
   readonly #mx: MxDestinations | undefined;
   readonly #sessions = new Map<string, SessionCache>();
+  #repairTimer: NodeJS.Timeout | undefined;
 
   constructor(store: RedisStoreInternals, ctx: WorkerContext, options: WorkerOptions) {
     this.#store = store;
@@ -65,6 +68,18 @@ export class RedisWorker implements Worker {
       this.#workers.push(worker);
     }
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+    await this.#repair(0);
+    this.#repairTimer = setInterval(() => void this.#repair(REPAIR_GRACE), this.#store.options.repairInterval ?? 30_000);
+    this.#repairTimer.unref();
+  }
+
+  /** Adds the jobs of messages whose enqueuing process died between storing them and adding their jobs. */
+  async #repair(grace: number): Promise<void> {
+    try {
+      await this.#store.repairJobs(grace);
+    } catch {
+      // Redis unreachable: the next sweep tries again.
+    }
   }
 
   async #destinationOf(recipient: string): Promise<string> {
@@ -180,6 +195,7 @@ export class RedisWorker implements Worker {
 
   async close(): Promise<void> {
     await this.ready.catch(() => {});
+    clearInterval(this.#repairTimer);
     await Promise.all(this.#workers.map((w) => w.close()));
     await Promise.all([...this.#sessions.values()].map((s) => s.close()));
   }

@@ -107,3 +107,79 @@ describe('a Redis worker survives cut connections and a Redis restart', () => {
     );
   }, 30_000);
 });
+
+describe('a keyless enqueue cut between storing the message and adding its jobs', () => {
+  let redis: PrivateRedis;
+  let sink: LedgerSink;
+  beforeAll(async () => {
+    redis = await startRedis();
+    sink = await startLedgerSink();
+  });
+  afterAll(async () => {
+    await sink?.close();
+    await redis?.stop();
+  });
+
+  async function cutEnqueue(prefix: string, n: number): Promise<string> {
+    let stored: string | undefined;
+    const producer = await createQueue({
+      store: redisStore({
+        url: redis.url, prefix,
+        onEnqueueStep: (_step, id) => {
+          stored = id;
+          throw new Error('cut: the producer dies here');
+        },
+      }),
+    });
+    try {
+      await expect(producer.enqueue({ from: 's@example.org', to: [`ok-${prefix}-${n}@r.test`, `ok-${prefix}-${n}@other.test`], raw: rawMessage(`${prefix}-${n}`) })).rejects.toThrow(/cut/);
+    } finally {
+      await producer.close();
+    }
+    return stored!;
+  }
+
+  it('is found by the sweep at worker start and by the periodic one, and delivered once', async () => {
+    const early = await cutEnqueue('repair', 1);
+    const queue = await createQueue({ store: redisStore({ url: redis.url, prefix: 'repair', repairInterval: 300 }), retry: fast });
+    const seen = collect(queue, 2, 30_000);
+    const w = queue.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    try {
+      await w.ready;
+      const late = await cutEnqueue('repair', 2);
+      await seen.done;
+      for (const id of [early, late]) {
+        expect((await queue.status(id))?.recipients.map((r) => r.state)).toEqual(['delivered', 'delivered']);
+      }
+    } finally {
+      await w.close();
+      await queue.close();
+    }
+    const copies = sink.entries.filter((e) => e.rcpt.includes('-repair-')).map((e) => e.rcpt).sort();
+    expect(copies).toEqual(['ok-repair-1@other.test', 'ok-repair-1@r.test', 'ok-repair-2@other.test', 'ok-repair-2@r.test']);
+  }, 60_000);
+
+  it('a repeated idempotency key after the cut adds the jobs and queues nothing twice', async () => {
+    let cut = true;
+    const producer = await createQueue({
+      store: redisStore({ url: redis.url, prefix: 'keyed', onEnqueueStep: () => {
+        if (cut) throw new Error('cut');
+      } }),
+      retry: fast,
+    });
+    const input = { from: 's@example.org', to: ['ok-keyed@r.test'], raw: rawMessage('keyed'), idempotencyKey: 'keyed-1' };
+    await expect(producer.enqueue(input)).rejects.toThrow(/cut/);
+    cut = false;
+    const again = await producer.enqueue(input);
+    expect(again.duplicate).toBe(true);
+    const seen = collect(producer, 1, 30_000);
+    const w = producer.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    try {
+      await seen.done;
+    } finally {
+      await w.close();
+      await producer.close();
+    }
+    expect(sink.entries.filter((e) => e.rcpt === 'ok-keyed@r.test')).toHaveLength(1);
+  }, 60_000);
+});

@@ -62,3 +62,26 @@ redis.call('PEXPIRE', KEYS[2], 120000)
 redis.call('PEXPIRE', KEYS[3], 120000)
 return 0
 `;
+
+/**
+ * Another message over a session that holds a slot. KEYS = slots, started; ARGV = now, token, slot ttl ms, max
+ * messages per second (0 = none), a unique member for the started window. Returns -1 when the slot is gone (it
+ * expired: the session no longer counts and must close), 0 after renewing it and counting the message, else how
+ * many ms to wait.
+ */
+export const REUSE_SLOT = `
+local now = tonumber(ARGV[1])
+local perSecond = tonumber(ARGV[4])
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not expires or tonumber(expires) <= now then return -1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1000)
+if perSecond > 0 and redis.call('ZCARD', KEYS[2]) >= perSecond then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(first[2]) + 1000 - now)
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
+redis.call('PEXPIRE', KEYS[2], 120000)
+return 0
+`;

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type * as IoRedis from 'ioredis';
 import { publish, writeTemp } from './durable-file.js';
 import { domainOf, providerOfDomain } from './destination.js';
-import { ACQUIRE_SLOT, CAS_RECIPIENTS } from './redis-scripts.js';
+import { ACQUIRE_SLOT, CAS_RECIPIENTS, REUSE_SLOT } from './redis-scripts.js';
 import { isFinal, toStatus } from './spool-state.js';
 import { RedisWorker } from './redis-worker.js';
 import type {
@@ -88,6 +89,8 @@ export interface RedisStoreInternals {
   startFinish(id: string): Promise<boolean>;
   finish(id: string): Promise<void>;
   acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number>;
+  /** Renews a session's slot for one more message: 0 go, > 0 ms to wait, -1 the slot expired. */
+  reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number>;
   releaseSlot(destination: string, token: string): Promise<void>;
   repairJobs(grace: number): Promise<number>;
   queue(name: string): BullQueue;
@@ -193,6 +196,7 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     this.connection = { url: options.url };
     redis.defineCommand('smtpkitCas', { numberOfKeys: 1, lua: CAS_RECIPIENTS });
     redis.defineCommand('smtpkitAcquire', { numberOfKeys: 3, lua: ACQUIRE_SLOT });
+    redis.defineCommand('smtpkitReuse', { numberOfKeys: 2, lua: REUSE_SLOT });
   }
 
   #key(...parts: string[]): string {
@@ -319,7 +323,12 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
   }
 
   async startFinish(id: string): Promise<boolean> {
-    return (await this.redis.hsetnx(this.#key('m', id), 'finishing', '1')) === 1;
+    // The winner is whoever's token is stored, read back in the same MULTI: a MULTI replayed after a reconnect
+    // (its reply lost) still finds its own token, so the report is neither lost nor made twice.
+    const key = this.#key('m', id);
+    const token = randomBytes(9).toString('hex');
+    const result = await this.redis.multi().hsetnx(key, 'finishing', token).hget(key, 'finishing').exec();
+    return result?.[1]?.[1] === token;
   }
 
   async finish(id: string): Promise<void> {
@@ -334,6 +343,14 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
       this.redis,
       this.#key('slots', destination), this.#key('opened', destination), this.#key('started', destination),
       this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.sessions ?? 0, limits.newSessionsPerMinute ?? 0, limits.messagesPerSecond ?? 0,
+    );
+  }
+
+  async reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number> {
+    const reuse = (this.redis as unknown as { smtpkitReuse(...args: Array<string | number>): Promise<number> }).smtpkitReuse;
+    return reuse.call(
+      this.redis, this.#key('slots', destination), this.#key('started', destination),
+      this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.messagesPerSecond ?? 0, `${token}:${randomBytes(4).toString('hex')}`,
     );
   }
 

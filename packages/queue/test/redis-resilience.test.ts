@@ -59,7 +59,10 @@ describe('a Redis worker survives cut connections and a Redis restart', () => {
       await redis.restart();
       proxy.cut();
       await enqueue(2);
-      await seen.done;
+      await seen.done.catch(async (error: unknown) => {
+        const open = (await Promise.all(ids.map((id) => producer.status(id)))).filter((s) => s?.final !== true);
+        throw new Error(`${String(error)}: ${JSON.stringify(open)}`);
+      });
     } finally {
       await w.close();
       await worker.close();

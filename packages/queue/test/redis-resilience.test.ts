@@ -48,10 +48,12 @@ describe('a Redis worker survives cut connections and a Redis restart', () => {
     };
     try {
       await enqueue(0);
+      let cut = 0;
       for (let i = 0; i < 5; i++) {
         await sleep(150);
-        expect(proxy.cut()).toBeGreaterThan(0);
+        cut += proxy.cut();
       }
+      expect(cut).toBeGreaterThan(0);
       await enqueue(1);
       await sleep(200);
       await redis.kill();
@@ -64,8 +66,8 @@ describe('a Redis worker survives cut connections and a Redis restart', () => {
         throw new Error(`${String(error)}: ${JSON.stringify(open)}`);
       });
     } finally {
-      await w.close();
-      await worker.close();
+      const closing = Promise.all([w.close(), worker.close()]);
+      await Promise.race([closing, sleep(20_000).then(() => Promise.reject(new Error('the worker did not close within 20 s')))]);
     }
     const statuses = await Promise.all(ids.map((id) => producer.status(id)));
     await producer.close();

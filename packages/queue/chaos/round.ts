@@ -32,6 +32,8 @@ export interface RoundReport {
   /** Redis SIGKILLed and restarted from its AOF; worker↔Redis connections cut. */
   redisKills: number;
   cuts: number;
+  /** Redis enqueues cut between storing the message and adding its jobs. */
+  enqueueCuts: number;
   ambiguous: number;
   duplicates: number;
   /** Longest time from the delivering worker's death to the next worker's start, ms (file spool). */
@@ -133,8 +135,21 @@ export async function runRound(seed: number, store: ChaosStore = 'file'): Promis
       }
     });
   };
+  // On Redis some enqueues are cut between storing the message and adding its jobs, as if the producer died there:
+  // the workers' repair sweep must find them.
+  let cutEnqueue: string | undefined;
+  let enqueueCuts = 0;
   const producer = await createQueue({
-    store: store === 'redis' ? redisStore({ url: (redis as PrivateRedis).url, prefix }) : fileStore({ dir: spool }),
+    store: store === 'redis'
+      ? redisStore({
+        url: (redis as PrivateRedis).url, prefix,
+        onEnqueueStep: (_step, id) => {
+          if (random() >= 0.1) return;
+          cutEnqueue = id;
+          throw new Error('chaos: enqueue cut before its jobs were added');
+        },
+      })
+      : fileStore({ dir: spool }),
   });
   const queued: Array<{ id: string; key: string; from: string }> = [];
   let n = 0;
@@ -144,8 +159,15 @@ export async function runRound(seed: number, store: ChaosStore = 'file'): Promis
       const rcpts = Array.from({ length: 1 + Math.floor(random() * 5) }, (_, j) => `${KINDS[Math.floor(random() * KINDS.length)]}-${n}-${j}@dest.test`);
       const from = random() < 0.1 ? '' : `sender-${n}@chaos.test`;
       const raw = `From: sender@chaos.test\r\nTo: list@dest.test\r\nSubject: chaos ${seed}/${n}\r\nMessage-ID: ${key}\r\n\r\nround ${seed} message ${n}\r\n`;
-      const { id } = await producer.enqueue({ from, to: rcpts, raw });
-      queued.push({ id, key, from });
+      cutEnqueue = undefined;
+      try {
+        const { id } = await producer.enqueue({ from, to: rcpts, raw });
+        queued.push({ id, key, from });
+      } catch (error) {
+        if (cutEnqueue === undefined) throw error;
+        enqueueCuts++;
+        queued.push({ id: cutEnqueue, key, from });
+      }
     }
   };
   let report: RoundReport | undefined;
@@ -191,7 +213,7 @@ export async function runRound(seed: number, store: ChaosStore = 'file'): Promis
     }
     report = {
       seed, store, messages: queued.length, recipients: statuses.reduce((a, s) => a + s.recipients.length, 0), delivered: result.delivered,
-      kills, redisKills, cuts, ambiguous: result.ambiguous, duplicates: result.duplicates, maxResumeMs, violations: result.violations,
+      kills, redisKills, cuts, enqueueCuts, ambiguous: result.ambiguous, duplicates: result.duplicates, maxResumeMs, violations: result.violations,
       ms: Date.now() - started,
     };
     return report;

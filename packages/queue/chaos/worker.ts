@@ -11,7 +11,7 @@ const args = JSON.parse(process.argv[2] ?? '{}') as {
 };
 const random = seededRandom(args.seed);
 const queue = await createQueue({
-  store: args.store === 'redis' ? redisStore({ url: args.redis, prefix: args.prefix, lockDuration: args.lockDuration ?? 2000, slotTtl: 5000 }) : fileStore({ dir: args.spool }),
+  store: args.store === 'redis' ? redisStore({ url: args.redis, prefix: args.prefix, lockDuration: args.lockDuration ?? 2000, slotTtl: 5000, repairInterval: 500 }) : fileStore({ dir: args.spool }),
   ...(args.realRetry === true ? {} : { retry: { schedule: [100, 200, 400], giveUpAfter: 2500, jitter: 0.1 } }),
   limits: { default: { sessions: args.sessions, messagesPerSession: 5 } },
   dsn: { reportingMta: 'chaos.test', from: 'MAILER-DAEMON@chaos.test' },

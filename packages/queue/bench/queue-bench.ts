@@ -42,7 +42,7 @@ async function queueDeliveries(kind: 'file' | 'redis'): Promise<number> {
   const redis = kind === 'redis' ? await startRedis() : undefined;
   const queue = await createQueue({
     store: redis !== undefined ? redisStore({ url: redis.url, prefix: 'deliveries' }) : fileStore({ dir }),
-    limits: { default: { sessions: 8, messagesPerSession: 100 } },
+    ...(redis !== undefined ? { limits: { default: { sessions: 8, messagesPerSession: 100 } } } : {}),
   });
   try {
     const worker = queue.worker({ concurrency: 8, deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });

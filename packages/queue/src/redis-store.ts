@@ -213,9 +213,13 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     return q;
   }
 
-  /** A new connection for BullMQ, closed with the store. */
+  /**
+   * A new connection for BullMQ, closed with the store. It connects at once rather than lazily: BullMQ makes a lazy
+   * connection's first connect itself, and a failure of that one attempt would leave the queue or worker unusable;
+   * a connecting one it waits for, through ioredis's reconnects.
+   */
   connectionFor(): Redis {
-    const connection = this.redis.duplicate();
+    const connection = this.redis.duplicate({ lazyConnect: false });
     connection.on('error', () => {});
     this.#connections.push(connection);
     return connection;

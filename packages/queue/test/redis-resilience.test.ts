@@ -104,6 +104,28 @@ describe('a Redis worker survives cut connections and a Redis restart', () => {
     expect(unhandled).toEqual([]);
   }, 60_000);
 
+  it('a worker created while Redis is down (its store already open) waits for it, then delivers', async () => {
+    const queue = await createQueue({ store: redisStore({ url: `redis://127.0.0.1:${proxy.port}`, prefix: 'down', lockDuration: 2000 }), retry: fast });
+    const errors: unknown[] = [];
+    queue.on('error', (e) => errors.push(e));
+    const seen = collect(queue, 1, 30_000);
+    await redis.kill();
+    const w = queue.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    try {
+      await sleep(700);
+      await redis.restart();
+      await w.ready;
+      const { id } = await queue.enqueue({ from: 's@example.org', to: ['ok-down@r.test'], raw: rawMessage('down') });
+      await seen.done;
+      expect((await queue.status(id))?.recipients[0]?.state).toBe('delivered');
+    } finally {
+      await w.close();
+      await queue.close();
+    }
+    expect(errors).toEqual([]);
+    expect(unhandled).toEqual([]);
+  }, 60_000);
+
   it('gives up on a Redis that never answers, naming it', async () => {
     const dead = await startProxy(1);
     await dead.close();

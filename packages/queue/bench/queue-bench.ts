@@ -1,10 +1,11 @@
 // pnpm --filter @smtpkit/queue bench    (SMTPKIT_BENCH_QUICK=1: a smoke run with tiny sizes;
-// SMTPKIT_BENCH_ONLY=deliveries,enqueue,redis,mixed: a subset)
+// SMTPKIT_BENCH_ONLY=deliveries,enqueue,redis,mixed,resume,redis-deliveries: a subset)
 //
 // The queue's measured goals, side by side with the peer where there is one:
 //   1. deliveries per second through the file spool to a loopback sink, against Postfix 3.7 relaying to the same sink
 //   2. durable fileStore enqueues per second (each one fsynced before it resolves)
 //   3. Redis memory per queued job, bodies outside Redis (blobDir)
+//   4. how long a SIGKILLed worker's job waits before another worker process delivers it, both stores
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { startPostfix } from '@smtpkit/testkit';
 import { createQueue, fileStore, redisStore } from '../src/index.js';
 import { startLedgerSink } from '../test/support/ledger-sink.js';
 import { startRedis } from '../test/support/redis.js';
+import { resumeAfterKill } from './resume.js';
 
 const QUICK = process.env.SMTPKIT_BENCH_QUICK === '1';
 const N = QUICK ? 200 : 3000;
@@ -30,11 +32,18 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Messages accepted durably and relayed to the sink per second: enqueue while the worker delivers. */
-async function queueDeliveries(): Promise<number> {
+/**
+ * Messages accepted durably and relayed to the sink per second: enqueue while the worker delivers (file spool, or
+ * Redis with one worker process of concurrency 8 carrying up to `messagesPerSession` messages per session).
+ */
+async function queueDeliveries(kind: 'file' | 'redis'): Promise<number> {
   const sink = await startLedgerSink();
   const dir = await mkdtemp(join(tmpdir(), 'smtpkit-bench-spool-'));
-  const queue = await createQueue({ store: fileStore({ dir }) });
+  const redis = kind === 'redis' ? await startRedis() : undefined;
+  const queue = await createQueue({
+    store: redis !== undefined ? redisStore({ url: redis.url, prefix: 'deliveries' }) : fileStore({ dir }),
+    ...(redis !== undefined ? { limits: { default: { sessions: 8, messagesPerSession: 100 } } } : {}),
+  });
   try {
     const worker = queue.worker({ concurrency: 8, deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
     await worker.ready;
@@ -52,6 +61,7 @@ async function queueDeliveries(): Promise<number> {
   } finally {
     await queue.close();
     await sink.close();
+    await redis?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -187,12 +197,16 @@ async function mixedRuns(): Promise<{ ours: { resent: number; lost: number }; re
   }
 }
 
-const ONLY = new Set((process.env.SMTPKIT_BENCH_ONLY ?? 'deliveries,enqueue,redis,mixed').split(','));
+const ONLY = new Set((process.env.SMTPKIT_BENCH_ONLY ?? 'deliveries,redis-deliveries,enqueue,redis,mixed,resume').split(','));
 const rows: string[] = [];
 if (ONLY.has('deliveries')) {
   const postfix = await postfixDeliveries();
-  const ours = await queueDeliveries();
+  const ours = await queueDeliveries('file');
   rows.push(`| deliveries/s, spool → loopback sink (${N} × ~2 KB, 8 sessions) | ${ours.toFixed(0)} | Postfix 3.7 relaying to the same sink: ${postfix.toFixed(0)} | ${(ours / postfix).toFixed(2)}× | ≥ 1.00× |`);
+}
+if (ONLY.has('redis-deliveries')) {
+  const redis = await queueDeliveries('redis');
+  rows.push(`| deliveries/s, Redis → loopback sink (${N} × ~2 KB, 1 worker, concurrency 8, 8 sessions) | ${redis.toFixed(0)} | — | — | — |`);
 }
 if (ONLY.has('enqueue')) {
   const one = await enqueueRate(1);
@@ -207,6 +221,13 @@ if (ONLY.has('redis')) {
 if (ONLY.has('mixed')) {
   const mixed = await mixedRuns();
   rows.push(`| re-sends after a 250 / lost recipients, mixed 250+4xx (${QUICK ? 20 : 200} messages) | ${mixed.ours.resent} / ${mixed.ours.lost} | nodemailer + BullMQ recipe: ${mixed.recipe.resent} / ${mixed.recipe.lost} | — | 0 / 0 |`);
+}
+if (ONLY.has('resume')) {
+  const trials = QUICK ? 3 : 10;
+  for (const store of ['file', 'redis'] as const) {
+    const { median, max } = await resumeAfterKill(store, trials);
+    rows.push(`| a SIGKILLed worker's job delivered by another worker, ${store} store (${trials} kills) | median ${median} ms, worst ${max} ms | — | — | ≤ 5000 ms |`);
+  }
 }
 const table = [
   '| measure | @smtpkit/queue | peer | ratio | goal |',

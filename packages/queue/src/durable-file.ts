@@ -41,13 +41,17 @@ export function syncDir(dir: string): Promise<void> {
   return state.next;
 }
 
-/** Writes `bytes` to a new file in `tmpDir` and fsyncs it; returns its path. */
+/**
+ * Writes `bytes` to a new file in `tmpDir` and syncs it; returns its path. fdatasync(2) writes the data and the
+ * metadata needed to read it back (the size, the blocks), which is all a new file needs; its name is made durable
+ * by the directory sync after the rename or link.
+ */
 export async function writeTemp(tmpDir: string, parts: Array<string | Uint8Array>): Promise<string> {
   const path = join(tmpDir, `${process.pid}.${randomBytes(8).toString('hex')}`);
   const handle = await open(path, 'wx', 0o600);
   try {
     await handle.writev(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
-    await handle.sync();
+    await handle.datasync();
   } finally {
     await handle.close();
   }

@@ -117,7 +117,8 @@ class FileStore implements QueueStore, DeliveryStore {
       return { id, duplicate: true };
     }
     const temp = await writeTemp(this.#path('tmp'), encodeMessageFile(message, body));
-    const fresh = await publish(temp, this.#path('incoming', id), this.#path('incoming'), true);
+    // Only a key can repeat an id: a keyed message is linked (EEXIST finds the repeat), any other renamed.
+    const fresh = await publish(temp, this.#path('incoming', id), this.#path('incoming'), message.idempotencyKey !== undefined);
     if (!fresh) return { id, duplicate: true };
     if (this.#writer !== undefined) await this.#ingest(id);
     return { id, duplicate: false };

@@ -72,6 +72,9 @@ export class DestinationGate {
       this.#backoff = 0;
       return;
     }
+    // Transactions already under way when the pause began report their failures during it: one pause, not a
+    // doubling for each of them.
+    if (now < this.#pausedUntil) return;
     this.#backoff = Math.min(this.#backoff === 0 ? BACKOFF_START : this.#backoff * 2, BACKOFF_MAX);
     this.#pausedUntil = now + this.#backoff;
   }

@@ -1,4 +1,6 @@
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SmtpError } from '@smtpkit/client';
@@ -8,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type * as IoRedis from 'ioredis';
 import { publish, writeTemp } from './durable-file.js';
 import { domainOf, providerOfDomain } from './destination.js';
-import { ACQUIRE_SLOT, CAS_RECIPIENTS } from './redis-scripts.js';
+import { ACQUIRE_SLOT, CAS_RECIPIENTS, REUSE_SLOT } from './redis-scripts.js';
 import { isFinal, toStatus } from './spool-state.js';
 import { RedisWorker } from './redis-worker.js';
 import type {
@@ -35,6 +37,15 @@ export interface RedisStoreOptions {
   lockDuration?: number;
   /** Limiter slot lifetime: a killed worker's session slot frees after this long, ms; default 30000. */
   slotTtl?: number;
+  /** How long opening the store waits for Redis to answer (it may be restarting), ms; default 30000. */
+  connectTimeout?: number;
+  /**
+   * How often a worker looks for messages stored without their jobs (their enqueuing process died in between) and
+   * adds the jobs, ms; also once at the worker's start. Default 30000.
+   */
+  repairInterval?: number;
+  /** Called between storing a message and adding its jobs: for fault injection (the chaos runner, tests). */
+  onEnqueueStep?: (step: 'stored', id: string) => void | Promise<void>;
 }
 
 /** Queues: one per big provider (BullMQ's own limiter and global concurrency apply there) and one for the rest. */
@@ -43,6 +54,19 @@ export const REDIS_QUEUES = ['default', 'gmail', 'outlook', 'yahoo'] as const;
 const JOB_RECIPIENTS = 50;
 /** Finished messages stay visible to `status()` this long. */
 const KEEP_FINISHED_SECONDS = 24 * 3600;
+/** Reconnect delays after a lost connection: doubling from 100 ms, at most 2 s, for as long as it takes. */
+const RECONNECT_FIRST = 100;
+const RECONNECT_MAX = 2000;
+
+/** ioredis's `retryStrategy`: every connection of the store (and BullMQ's duplicates of them) reconnects by it. */
+export function reconnectDelay(times: number): number {
+  return Math.min(RECONNECT_FIRST * 2 ** Math.min(Math.max(times - 1, 0), 10), RECONNECT_MAX);
+}
+
+/** The URL without its password, for error messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
 
 /** One job: a message's recipients at one domain. */
 export interface RedisJobData {
@@ -65,8 +89,22 @@ export interface RedisStoreInternals {
   startFinish(id: string): Promise<boolean>;
   finish(id: string): Promise<void>;
   acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number>;
+  /** Renews a session's slot for one more message: 0 go, > 0 ms to wait, -1 the slot expired. */
+  reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number>;
   releaseSlot(destination: string, token: string): Promise<void>;
+  repairJobs(grace: number): Promise<number>;
   queue(name: string): BullQueue;
+}
+
+/** A message's jobs: its recipients grouped by domain, at most {@link JOB_RECIPIENTS} a job, in a fixed order. */
+function jobPlan(message: StoredMessage): Array<{ queue: string; rcpts: string[] }> {
+  const byDomain = new Map<string, string[]>();
+  for (const r of message.recipients) byDomain.set(domainOf(r.recipient), [...(byDomain.get(domainOf(r.recipient)) ?? []), r.recipient]);
+  const jobs: Array<{ queue: string; rcpts: string[] }> = [];
+  for (const [domain, rcpts] of byDomain) {
+    for (let i = 0; i < rcpts.length; i += JOB_RECIPIENTS) jobs.push({ queue: queueOfDomain(domain), rcpts: rcpts.slice(i, i + JOB_RECIPIENTS) });
+  }
+  return jobs;
 }
 
 /** Which BullMQ queue a domain's jobs go to. */
@@ -98,10 +136,11 @@ export function redisStore(options: RedisStoreOptions): QueueStoreFactory {
     kind: 'redis',
     async open(ctx) {
       const { Redis, Queue } = await loadModules();
-      const redis = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true });
+      // No request limit: a command waits through a reconnect rather than failing half-way through a state change.
+      const redis = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: reconnectDelay });
       redis.on('error', () => {}); // ioredis reconnects; failures surface on the commands
       try {
-        await redis.connect();
+        await untilReady(redis, options);
         await checkDurability(redis, options);
       } catch (error) {
         redis.disconnect();
@@ -113,6 +152,19 @@ export function redisStore(options: RedisStoreOptions): QueueStoreFactory {
       return new RedisQueueStore(redis, options, ctx, Queue);
     },
   };
+}
+
+/** Waits for the first connection (Redis may be starting or restarting), within `connectTimeout`. */
+async function untilReady(redis: Redis, options: RedisStoreOptions): Promise<void> {
+  const ms = options.connectTimeout ?? 30_000;
+  const ready = once(redis, 'ready', { signal: AbortSignal.timeout(ms) });
+  // A refused or cut first connection rejects connect(); ioredis goes on reconnecting by its retryStrategy.
+  redis.connect().catch(() => {});
+  try {
+    await ready;
+  } catch (error) {
+    throw new SmtpError(`cannot reach Redis at ${redactUrl(options.url)} within ${ms} ms`, { kind: 'connection', code: 'ERR_QUEUE_REDIS_UNREACHABLE', cause: error });
+  }
 }
 
 async function checkDurability(redis: Redis, options: RedisStoreOptions): Promise<void> {
@@ -144,6 +196,7 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     this.connection = { url: options.url };
     redis.defineCommand('smtpkitCas', { numberOfKeys: 1, lua: CAS_RECIPIENTS });
     redis.defineCommand('smtpkitAcquire', { numberOfKeys: 3, lua: ACQUIRE_SLOT });
+    redis.defineCommand('smtpkitReuse', { numberOfKeys: 2, lua: REUSE_SLOT });
   }
 
   #key(...parts: string[]): string {
@@ -160,9 +213,13 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     return q;
   }
 
-  /** A new connection for BullMQ, closed with the store. */
+  /**
+   * A new connection for BullMQ, closed with the store. It connects at once rather than lazily: BullMQ makes a lazy
+   * connection's first connect itself, and a failure of that one attempt would leave the queue or worker unusable;
+   * a connecting one it waits for, through ioredis's reconnects.
+   */
   connectionFor(): Redis {
-    const connection = this.redis.duplicate();
+    const connection = this.redis.duplicate({ lazyConnect: false });
     connection.on('error', () => {});
     this.#connections.push(connection);
     return connection;
@@ -170,51 +227,72 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
 
   async enqueue(message: StoredMessage, body: Uint8Array): Promise<{ id: string; duplicate: boolean }> {
     const key = this.#key('m', message.id);
+    if (message.idempotencyKey !== undefined) {
+      // HSETNX on the meta field is the idempotency check: a repeated key finds it set.
+      if ((await this.redis.hsetnx(key, 'meta', '{}')) === 0) {
+        const [jobs, stored] = await this.redis.multi().hget(key, 'jobs').zscore(this.#key('ids'), message.id).exec() ?? [];
+        if (jobs?.[1] !== null) return { id: message.id, duplicate: true };
+        // The first enqueue died before its jobs were added (they are added now) or before the message was stored.
+        if (stored?.[1] !== null) {
+          await this.#addJobs(message.id);
+          return { id: message.id, duplicate: true };
+        }
+      }
+    }
     const blob = this.options.blobDir !== undefined && body.byteLength > (this.options.inlineBodyMax ?? 64 * 1024);
     const meta = JSON.stringify({ id: message.id, from: message.from, enqueuedAt: message.enqueuedAt, idempotencyKey: message.idempotencyKey, blob });
-    // HSETNX on the meta field is the idempotency check: a repeated key finds it set.
-    if ((await this.redis.hsetnx(key, 'meta', meta)) === 0) {
-      const existing = JSON.parse((await this.redis.hget(key, 'jobs')) ?? 'null') as number | null;
-      if (existing === null) await this.#addJobs(message); // the first enqueue died before its jobs were added
-      return { id: message.id, duplicate: true };
-    }
     if (blob) {
       const dir = this.options.blobDir as string;
       await publish(await writeTemp(join(dir, 'tmp'), [body]), join(dir, message.id), dir, false);
     }
-    const fields: string[] = [];
+    const fields: string[] = ['meta', meta, 'plan', JSON.stringify(jobPlan(message))];
     for (const r of message.recipients) fields.push(`r:${r.recipient}`, JSON.stringify(r));
+    // One MULTI stores the message; until its jobs are added it is listed in `unjobbed`, which workers sweep.
     const multi = this.redis.multi().hset(key, ...fields);
     if (!blob) multi.set(this.#key('b', message.id), Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    multi.zadd(this.#key('ids'), message.enqueuedAt, message.id);
+    multi.zadd(this.#key('ids'), message.enqueuedAt, message.id).zadd(this.#key('unjobbed'), this.ctx.now(), message.id);
     await multi.exec();
-    await this.#addJobs(message);
+    await this.options.onEnqueueStep?.('stored', message.id);
+    await this.#addJobs(message.id);
     return { id: message.id, duplicate: false };
   }
 
-  async #addJobs(message: StoredMessage): Promise<void> {
-    const byDomain = new Map<string, string[]>();
-    for (const r of message.recipients) byDomain.set(domainOf(r.recipient), [...(byDomain.get(domainOf(r.recipient)) ?? []), r.recipient]);
-    const jobs: Array<{ queue: string; rcpts: string[] }> = [];
-    for (const [domain, rcpts] of byDomain) {
-      for (let i = 0; i < rcpts.length; i += JOB_RECIPIENTS) jobs.push({ queue: queueOfDomain(domain), rcpts: rcpts.slice(i, i + JOB_RECIPIENTS) });
-    }
+  /**
+   * Adds a stored message's jobs from its plan. Job ids are fixed (`<id>-<n>`), so adding them twice (a repair
+   * racing the enqueue that is finishing) queues each once; a repeated job of a finished message does nothing.
+   */
+  async #addJobs(id: string): Promise<void> {
+    const key = this.#key('m', id);
+    const plan = await this.redis.hget(key, 'plan');
+    if (plan === null) return;
+    const jobs = JSON.parse(plan) as Array<{ queue: string; rcpts: string[] }>;
     await Promise.all(
       jobs.map((j, n) =>
-        this.queue(j.queue).add('deliver', { id: message.id, rcpts: j.rcpts } satisfies RedisJobData, {
-          jobId: `${message.id}-${n}`, removeOnComplete: true, removeOnFail: 1000,
+        this.queue(j.queue).add('deliver', { id, rcpts: j.rcpts } satisfies RedisJobData, {
+          jobId: `${id}-${n}`, removeOnComplete: true, removeOnFail: 1000,
           // A failed run is a Redis or disk problem, not an SMTP one (those are state, not errors): try again.
           attempts: 1_000_000, backoff: { type: 'fixed', delay: 1000 },
         }),
       ),
     );
-    await this.redis.hset(this.#key('m', message.id), 'jobs', String(jobs.length));
+    await this.redis.multi().hset(key, 'jobs', String(jobs.length)).hdel(key, 'plan').zrem(this.#key('unjobbed'), id).exec();
+  }
+
+  /**
+   * Re-creates the jobs of messages stored without them (the enqueuing process died in between) once they have
+   * waited `grace` ms; returns how many messages were repaired.
+   */
+  async repairJobs(grace: number): Promise<number> {
+    const ids = await this.redis.zrangebyscore(this.#key('unjobbed'), '-inf', this.ctx.now() - grace);
+    for (const id of ids) await this.#addJobs(id);
+    return ids.length;
   }
 
   async load(id: string): Promise<{ message: StoredMessage; claims: Map<string, string> } | undefined> {
     const h = await this.redis.hgetall(this.#key('m', id));
     if (h.meta === undefined) return undefined;
     const meta = JSON.parse(h.meta) as StoredMessage;
+    if (meta.id === undefined) return undefined; // an idempotency key taken by an enqueue that has not stored yet
     const claims = new Map<string, string>();
     const recipients: RecipientStatus[] = [];
     for (const [field, value] of Object.entries(h)) {
@@ -249,7 +327,12 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
   }
 
   async startFinish(id: string): Promise<boolean> {
-    return (await this.redis.hsetnx(this.#key('m', id), 'finishing', '1')) === 1;
+    // The winner is whoever's token is stored, read back in the same MULTI: a MULTI replayed after a reconnect
+    // (its reply lost) still finds its own token, so the report is neither lost nor made twice.
+    const key = this.#key('m', id);
+    const token = randomBytes(9).toString('hex');
+    const result = await this.redis.multi().hsetnx(key, 'finishing', token).hget(key, 'finishing').exec();
+    return result?.[1]?.[1] === token;
   }
 
   async finish(id: string): Promise<void> {
@@ -264,6 +347,14 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
       this.redis,
       this.#key('slots', destination), this.#key('opened', destination), this.#key('started', destination),
       this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.sessions ?? 0, limits.newSessionsPerMinute ?? 0, limits.messagesPerSecond ?? 0,
+    );
+  }
+
+  async reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number> {
+    const reuse = (this.redis as unknown as { smtpkitReuse(...args: Array<string | number>): Promise<number> }).smtpkitReuse;
+    return reuse.call(
+      this.redis, this.#key('slots', destination), this.#key('started', destination),
+      this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.messagesPerSecond ?? 0, `${token}:${randomBytes(4).toString('hex')}`,
     );
   }
 

@@ -8,14 +8,29 @@ import { buildDsn } from './dsn.js';
 import { DestinationGate, limitsFor } from './limits.js';
 import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
 import { REDIS_QUEUES, type RedisJobData, type RedisStoreInternals } from './redis-store.js';
-import { SessionCache } from './session-cache.js';
+import { SessionCache, type SessionLease } from './session-cache.js';
 import { isFinal } from './spool-state.js';
 import { relayConnectOptions, transact } from './transaction.js';
-import type { RecipientStatus, RecipientUpdate, StoredMessage, Worker, WorkerOptions } from './types.js';
+import type { DestinationLimits, RecipientStatus, RecipientUpdate, RelayTarget, StoredMessage, Worker, WorkerOptions } from './types.js';
 import type { WorkerContext } from './worker.js';
 
 /** How long a job waits when another worker holds its recipients (a stalled job being recovered), ms. */
 const CONTENDED_DELAY = 500;
+/** The periodic repair leaves messages stored less than this long to the enqueue still adding their jobs, ms. */
+const REPAIR_GRACE = 1000;
+/**
+ * An idle relay session is closed after this long, ms: it holds a limiter slot other workers may be waiting for, so
+ * it is kept only for the jobs that follow at once.
+ */
+const IDLE_SESSION = 500;
+
+/** A session lent to one transaction, and the cache it goes back to. */
+interface RelaySession {
+  cache: SessionCache;
+  reserved: SessionLease | 'new';
+  /** The limiter slot a new session takes. */
+  tag?: string;
+}
 
 /**
  * A BullMQ worker over the Redis store: one BullMQ `Worker` per provider queue. Each job is a message's recipients at
@@ -31,6 +46,7 @@ export class RedisWorker implements Worker {
   #workers: BullWorker[] = [];
   readonly #mx: MxDestinations | undefined;
   readonly #sessions = new Map<string, SessionCache>();
+  #repairTimer: NodeJS.Timeout | undefined;
 
   constructor(store: RedisStoreInternals, ctx: WorkerContext, options: WorkerOptions) {
     this.#store = store;
@@ -56,7 +72,8 @@ export class RedisWorker implements Worker {
         prefix: this.#store.prefix,
         concurrency: this.#options.concurrency ?? 4,
         lockDuration,
-        stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+        // A dead worker's job is found at most lockDuration + stalledInterval after its last lock renewal.
+        stalledInterval: Math.max(500, Math.floor(lockDuration / 3)),
         maxStalledCount: 1_000_000,
         ...(name !== 'default' && limits?.messagesPerSecond !== undefined ? { limiter: { max: limits.messagesPerSecond, duration: 1000 } } : {}),
       });
@@ -64,6 +81,18 @@ export class RedisWorker implements Worker {
       this.#workers.push(worker);
     }
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+    await this.#repair(0);
+    this.#repairTimer = setInterval(() => void this.#repair(REPAIR_GRACE), this.#store.options.repairInterval ?? 30_000);
+    this.#repairTimer.unref();
+  }
+
+  /** Adds the jobs of messages whose enqueuing process died between storing them and adding their jobs. */
+  async #repair(grace: number): Promise<void> {
+    try {
+      await this.#store.repairJobs(grace);
+    } catch {
+      // Redis unreachable: the next sweep tries again.
+    }
   }
 
   async #destinationOf(recipient: string): Promise<string> {
@@ -102,13 +131,22 @@ export class RedisWorker implements Worker {
     const due = waiting.filter((r) => (dueAt(r) ?? Infinity) <= now);
     if (due.length === 0) return this.#delay(job, token, Math.min(...waiting.map((r) => dueAt(r) ?? now + CONTENDED_DELAY)), DelayedError);
     const destination = await this.#destinationOf(due[0]!.recipient);
-    const slot = `${job.id}:${randomBytes(6).toString('hex')}`;
-    const wait = await store.acquireSlot(destination, slot, limitsFor(ctx.limits, destination));
-    if (wait > 0) return this.#delay(job, token, now + wait, DelayedError);
-    try {
-      await this.#transact(message, due, destination, slot);
-    } finally {
-      await store.releaseSlot(destination, slot).catch(() => {});
+    const limits = limitsFor(ctx.limits, destination);
+    const claimToken = `${job.id}:${randomBytes(6).toString('hex')}`;
+    const target = this.#options.deliver;
+    if (target === 'mx') {
+      // MX mode: one session per transaction, holding a limiter slot for its length.
+      const wait = await store.acquireSlot(destination, claimToken, limits);
+      if (wait > 0) return this.#delay(job, token, now + wait, DelayedError);
+      try {
+        await this.#transact(message, due, destination, claimToken, undefined);
+      } finally {
+        await store.releaseSlot(destination, claimToken).catch(() => {});
+      }
+    } else {
+      const session = await this.#takeSession(destination, target, limits);
+      if (typeof session === 'number') return this.#delay(job, token, now + session, DelayedError);
+      await this.#transact(message, due, destination, claimToken, session);
     }
     const after = await store.load(id);
     const left = after?.message.recipients.filter((r) => mine(r) && !isFinal(r)) ?? [];
@@ -116,19 +154,69 @@ export class RedisWorker implements Worker {
     return this.#finishIfDone(id);
   }
 
-  async #transact(message: StoredMessage, due: RecipientStatus[], destination: string, claimToken: string): Promise<void> {
+  /**
+   * A relay session for one transaction: an idle one of this worker whose limiter slot is renewed, or a new one
+   * once the Redis limiter gives it a slot (held until the session closes, so idle sessions count against
+   * `sessions` across every worker). A number is how long to wait, ms.
+   */
+  async #takeSession(destination: string, target: RelayTarget, limits: DestinationLimits): Promise<RelaySession | number> {
+    const store = this.#store;
+    const cache = this.#cache(destination, target, limits);
+    for (let tries = 0; tries < 4; tries++) {
+      const reserved = cache.reserve();
+      if (reserved === undefined) return CONTENDED_DELAY;
+      if (reserved === 'new') {
+        const tag = randomBytes(9).toString('hex');
+        let wait: number;
+        try {
+          wait = await store.acquireSlot(destination, tag, limits);
+        } catch (error) {
+          cache.unreserve();
+          throw error;
+        }
+        if (wait > 0) {
+          cache.unreserve();
+          return wait;
+        }
+        return { cache, reserved, tag };
+      }
+      let wait: number;
+      try {
+        wait = await store.reuseSlot(destination, reserved.tag ?? '', limits);
+      } catch (error) {
+        await cache.release(reserved, false);
+        throw error;
+      }
+      if (wait === 0) return { cache, reserved };
+      if (wait > 0) {
+        await cache.release(reserved, false);
+        return wait;
+      }
+      await cache.discard(reserved); // its slot expired: the session no longer counts, so it may not be used
+    }
+    return CONTENDED_DELAY;
+  }
+
+  async #transact(message: StoredMessage, due: RecipientStatus[], destination: string, claimToken: string, session: RelaySession | undefined): Promise<void> {
     const ctx = this.#ctx;
     const store = this.#store;
     const claimed = due.map((r) => ({ expected: '', claim: claimToken, update: claim(r) }));
-    if (!(await store.cas(message.id, claimed))) return; // another worker moved them meanwhile
-    for (const { update } of claimed) this.#emit(message.id, update);
     const recipients = due.map((r) => r.recipient);
     const info = { id: message.id, recipients };
-    await this.#options.onStep?.('claimed', info);
-    const target = this.#options.deliver;
+    let body: Uint8Array | undefined;
+    try {
+      if (await store.cas(message.id, claimed)) {
+        for (const { update } of claimed) this.#emit(message.id, update);
+        await this.#options.onStep?.('claimed', info);
+        body = await store.body(message.id);
+      }
+    } finally {
+      if (body === undefined && session !== undefined) await this.#giveBack(destination, session);
+    }
+    if (body === undefined) return; // another worker moved them meanwhile
     const outcome = await transact({
-      id: message.id, from: message.from, recipients, body: await store.body(message.id), destination, options: this.#options,
-      ...(target === 'mx' ? {} : { cache: this.#cache(destination, target), reserved: 'new' as const }),
+      id: message.id, from: message.from, recipients, body, destination, options: this.#options,
+      ...(session !== undefined ? { cache: session.cache, reserved: session.reserved, ...(session.tag !== undefined ? { tag: session.tag } : {}) } : {}),
     });
     await this.#options.onStep?.('replied', info);
     const now = ctx.now();
@@ -141,11 +229,32 @@ export class RedisWorker implements Worker {
     for (const { update } of settled) this.#emit(message.id, update);
   }
 
-  /** Relay sessions: one per transaction here (the Redis limiter counts sessions across every worker). */
-  #cache(destination: string, target: Exclude<WorkerOptions['deliver'], 'mx'>): SessionCache {
+  /** A session taken for a transaction that never started: back to the cache, or its slot freed. */
+  async #giveBack(destination: string, session: RelaySession): Promise<void> {
+    if (session.reserved !== 'new') {
+      await session.cache.release(session.reserved, false);
+      return;
+    }
+    session.cache.unreserve();
+    if (session.tag !== undefined) await this.#store.releaseSlot(destination, session.tag).catch(() => {});
+  }
+
+  /** Relay sessions kept by this worker, each holding its Redis limiter slot (its tag) until it closes. */
+  #cache(destination: string, target: RelayTarget, limits: DestinationLimits): SessionCache {
     let cache = this.#sessions.get(destination);
     if (cache === undefined) {
-      cache = new SessionCache(relayConnectOptions(target, this.#options), new DestinationGate({ messagesPerSession: 1 }), this.#ctx.now);
+      const store = this.#store;
+      cache = new SessionCache(
+        relayConnectOptions(target, this.#options),
+        new DestinationGate(limits.messagesPerSession !== undefined ? { messagesPerSession: limits.messagesPerSession } : {}),
+        this.#ctx.now,
+        {
+          idleTimeout: IDLE_SESSION,
+          onClosed: async (tag) => {
+            if (tag !== undefined) await store.releaseSlot(destination, tag).catch(() => {});
+          },
+        },
+      );
       this.#sessions.set(destination, cache);
     }
     return cache;
@@ -179,6 +288,7 @@ export class RedisWorker implements Worker {
 
   async close(): Promise<void> {
     await this.ready.catch(() => {});
+    clearInterval(this.#repairTimer);
     await Promise.all(this.#workers.map((w) => w.close()));
     await Promise.all([...this.#sessions.values()].map((s) => s.close()));
   }

@@ -1,13 +1,26 @@
 import { connect, type ConnectOptions, type Session } from '@smtpkit/client';
 import type { DestinationGate } from './limits.js';
 
-/** Idle sessions are closed after this long (RFC 5321 §4.5.3.2 lets a server drop an idle client after 5 min). */
+/** Idle sessions are closed after this long by default (RFC 5321 §4.5.3.2 lets a server drop an idle client after 5 min). */
 const IDLE_TIMEOUT = 5_000;
+
+/** Options of a {@link SessionCache}. */
+export interface SessionCacheOptions {
+  /** How long an unused session stays open, ms; default 5000. */
+  idleTimeout?: number;
+  /**
+   * Called with the session's tag once its connection is gone (after QUIT, a failure, or a connect that failed): a
+   * slot held for it may be given up.
+   */
+  onClosed?: (tag: string | undefined) => void | Promise<void>;
+}
 
 /** A session lent to one transaction. */
 export interface SessionLease {
   session: Session;
   sent: number;
+  /** The caller's name for what the session holds (the Redis worker: its limiter slot). */
+  tag?: string;
 }
 
 /**
@@ -21,6 +34,7 @@ export class SessionCache {
     private readonly options: ConnectOptions,
     private readonly gate: DestinationGate,
     private readonly now: () => number,
+    private readonly cacheOptions: SessionCacheOptions = {},
   ) {}
 
   /**
@@ -38,28 +52,40 @@ export class SessionCache {
     return 'new';
   }
 
-  /** The reserved session: opened now for `'new'`. Throws the connect error (the slot is freed). */
-  async acquire(reserved: SessionLease | 'new'): Promise<SessionLease> {
+  /** The reserved session: opened now for `'new'`, tagged `tag`. Throws the connect error (the slot is freed). */
+  async acquire(reserved: SessionLease | 'new', tag?: string): Promise<SessionLease> {
     if (reserved !== 'new') return reserved;
     try {
-      return { session: await connect(this.options), sent: 0 };
+      return { session: await connect(this.options), sent: 0, ...(tag !== undefined ? { tag } : {}) };
     } catch (error) {
       this.gate.closed();
+      await this.cacheOptions.onClosed?.(tag);
       throw error;
     }
   }
 
+  /** Gives back a reserved `'new'` slot that was not used (the caller could not open a session after all). */
+  unreserve(): void {
+    this.gate.closed();
+  }
+
   /** Closes a session; its slot is freed once the connection is gone, as the server counts it. */
-  #closeLease(lease: SessionLease): Promise<void> {
-    return lease.session.quit().finally(() => this.gate.closed());
+  async #closeLease(lease: SessionLease): Promise<void> {
+    try {
+      await lease.session.quit();
+    } finally {
+      this.gate.closed();
+      await this.cacheOptions.onClosed?.(lease.tag);
+    }
   }
 
   /**
    * Back to the idle list when still usable and under `messagesPerSession`; closed otherwise. Resolves once the
-   * session is parked or its connection is gone (a limiter slot may be given up only then).
+   * session is parked or its connection is gone (a limiter slot may be given up only then). `sent` false: the
+   * lease carried no message (taken, then not used).
    */
-  async release(lease: SessionLease): Promise<void> {
-    lease.sent++;
+  async release(lease: SessionLease, sent = true): Promise<void> {
+    if (sent) lease.sent++;
     const max = this.gate.limits.messagesPerSession;
     if (!lease.session.usable || (max !== undefined && lease.sent >= max)) {
       await this.#closeLease(lease);
@@ -70,10 +96,15 @@ export class SessionCache {
       timer: setTimeout(() => {
         this.#idle = this.#idle.filter((e) => e !== entry);
         void this.#closeLease(lease);
-      }, IDLE_TIMEOUT),
+      }, this.cacheOptions.idleTimeout ?? IDLE_TIMEOUT),
     };
     entry.timer.unref();
     this.#idle.push(entry);
+  }
+
+  /** Closes a lease taken from the cache and not to be used (its limiter slot was lost). */
+  discard(lease: SessionLease): Promise<void> {
+    return this.#closeLease(lease);
   }
 
   async close(): Promise<void> {
@@ -82,8 +113,7 @@ export class SessionCache {
     await Promise.all(
       idle.map(async (e) => {
         clearTimeout(e.timer);
-        await e.lease.session.quit();
-        this.gate.closed();
+        await this.#closeLease(e.lease);
       }),
     );
   }

@@ -14,6 +14,8 @@ export interface TransactionInput {
   /** Relay mode: where sessions come from, and the one reserved for this transaction. */
   cache?: SessionCache;
   reserved?: SessionLease | 'new';
+  /** Tag of a new session (see {@link SessionLease.tag}). */
+  tag?: string;
 }
 
 /** The client options for a relay. */
@@ -70,7 +72,7 @@ export async function transact(input: TransactionInput): Promise<TransactionOutc
   const host = input.destination;
   let lease: SessionLease;
   try {
-    lease = await input.cache.acquire(input.reserved ?? 'new');
+    lease = await input.cache.acquire(input.reserved ?? 'new', input.tag);
   } catch (error) {
     const outcome = outcomeOfError(recipients, error, host, false);
     return outcome.destination === 'ok' ? { ...outcome, destination: 'down' } : outcome;

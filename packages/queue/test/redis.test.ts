@@ -48,6 +48,21 @@ describe('redisStore on BullMQ against a private redis-server and the ledger sin
     expect(sink.entries.filter((e) => e.key === `dsn:${id}`).map((e) => e.rcpt)).toEqual(['sender@example.org']);
   });
 
+  it('carries several jobs over one relay session, up to messagesPerSession', async () => {
+    const queue = await open({ limits: { default: { sessions: 1, messagesPerSession: 5 } } });
+    const seen = collect(queue, 10);
+    for (let i = 0; i < 10; i++) await queue.enqueue({ from: 's@example.org', to: [`ok-reuse-${i}@r.test`], raw: rawMessage(`reuse-${i}`) });
+    const before = sink.connections.length;
+    const w = queue.worker({ concurrency: 1, deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    await seen.done;
+    await w.close();
+    const sessions = sink.connections.length - before;
+    expect(sink.entries.filter((e) => e.rcpt.startsWith('ok-reuse-'))).toHaveLength(10);
+    // 10 messages, at most 5 a session: 2 sessions when every job follows the last within the idle time.
+    expect(sessions).toBeGreaterThanOrEqual(2);
+    expect(sessions).toBeLessThanOrEqual(4);
+  });
+
   it('a repeated idempotency key queues nothing', async () => {
     const queue = await open();
     const a = await queue.enqueue({ from: 'a@example.org', to: ['ok@r.test'], raw: rawMessage('r2'), idempotencyKey: 'k-1' });

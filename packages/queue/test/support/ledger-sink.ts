@@ -102,13 +102,16 @@ export async function startLedgerSink(options: LedgerSinkOptions = {}): Promise<
     open++;
     sink.maxSessions = Math.max(sink.maxSessions, open);
     sink.connections.push(Date.now());
-    // A session ends at QUIT (RFC 5321 §4.1.1.10: 221, then the close) or when the connection goes, whichever first.
+    // A session ends at QUIT (RFC 5321 §4.1.1.10: 221, then the close) or when the client's side of the connection
+    // goes (its FIN: a killed client's kernel sends it at once; 'close' follows only a loop turn later, after a new
+    // client's connection may already have been accepted in the same turn), whichever first.
     let ended = false;
     const end = (): void => {
       if (ended) return;
       ended = true;
       open--;
     };
+    socket.on('end', end);
     socket.on('close', () => {
       sockets.delete(socket);
       end();

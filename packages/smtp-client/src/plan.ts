@@ -61,7 +61,7 @@ export function planSend(ctx: PlanContext, o: SendOptions, progress: BodyProgres
     allOrNothing,
     resetFirst,
     lmtp: ctx.protocol === 'lmtp',
-    ...(wholeBody ? { wholeBody } : {}),
+    wholeBody,
   });
   const now = Date.now();
   return {

@@ -68,9 +68,8 @@ export class ClientTransaction {
   /** Replies awaited, in the order the commands went out; `#at` is the next one's. */
   readonly #queue: Expected[] = [];
   #at = 0;
-  /** The envelope's commands; those from `#envelopeAt` on are still to write (without PIPELINING, one per round trip). */
-  readonly #envelope: Expected[];
-  #envelopeAt = 0;
+  /** Without PIPELINING: the envelope's commands still to write, one per round trip. */
+  #unwritten: Expected[];
   #phase: 'new' | 'envelope' | 'data' | 'body' | 'reset' | 'done' = 'new';
   #mail: Reply | undefined;
   #data: Reply | undefined;
@@ -117,7 +116,7 @@ export class ClientTransaction {
       if (tail) envelopeQueue.push(tail);
       this.#inGroup = bdat ? tail : undefined;
     }
-    this.#envelope = envelopeQueue;
+    this.#unwritten = envelopeQueue;
   }
 
   /** Replies awaited for what was written (the window of BDAT chunks, for one). */
@@ -138,8 +137,7 @@ export class ClientTransaction {
   start(): TransactionAction {
     if (this.#phase !== 'new') throw stateError('start() was called already');
     this.#phase = 'envelope';
-    this.#envelopeAt = this.#pipelining ? this.#envelope.length : 1;
-    return this.#write(this.#envelope, 0, this.#envelopeAt);
+    return this.#pipelining ? this.#write(this.#unwritten.splice(0)) : this.#write(this.#unwritten.splice(0, 1));
   }
 
   /**
@@ -209,13 +207,12 @@ export class ClientTransaction {
     return undefined;
   }
 
-  /** Write `group[from…to)`: its replies are awaited in that order. */
-  #write(group: readonly Expected[], from: number, to: number): TransactionAction {
-    const commands: EncodedCommand[] = new Array<EncodedCommand>(to - from);
-    for (let i = from; i < to; i++) {
+  #write(group: Expected[]): TransactionAction {
+    const commands: EncodedCommand[] = [];
+    for (let i = 0; i < group.length; i++) {
       const e = group[i] as Expected;
       this.#queue.push(e);
-      commands[i - from] = e.command;
+      commands.push(e.command);
     }
     return { type: 'write', commands };
   }
@@ -256,19 +253,10 @@ export class ClientTransaction {
   /** Every reply to what was written is in: the next step of the envelope, or its end. */
   #decide(): TransactionAction {
     const mail = this.#mail;
-    const envelope = this.#envelope;
-    const at = this.#envelopeAt;
-    if (at < envelope.length && (mail === undefined || isPositiveCompletion(mail))) {
+    if (this.#unwritten.length > 0 && (mail === undefined || isPositiveCompletion(mail))) {
       // One command per round trip; past the server's recipient limit, the rest wait for a further transaction.
-      if (!this.#overLimit || (envelope[at] as Expected).kind !== 'RCPT') {
-        this.#envelopeAt = at + 1;
-        return this.#write(envelope, at, at + 1);
-      }
-      for (let i = at; i < envelope.length; i++) {
-        const e = envelope[i] as Expected;
-        if (e.kind === 'RCPT') (this.#recipients[e.index] as RecipientOutcome).status = 'deferred';
-      }
-      this.#envelopeAt = envelope.length;
+      if (!this.#overLimit || this.#unwritten[0]?.kind !== 'RCPT') return this.#write(this.#unwritten.splice(0, 1));
+      for (const e of this.#unwritten.splice(0)) if (e.kind === 'RCPT') (this.#recipients[e.index] as RecipientOutcome).status = 'deferred';
     }
     if (this.#phase === 'data') return this.#afterData();
     const mailCommand = this.#mailCommand;
@@ -289,7 +277,7 @@ export class ClientTransaction {
     if (this.#options.body !== 'BDAT') {
       if (this.#data !== undefined) return this.#afterData();
       this.#phase = 'data';
-      return this.#write([{ kind: 'DATA', command: DATA, index: -1 }], 0, 1);
+      return this.#write([{ kind: 'DATA', command: DATA, index: -1 }]);
     }
     this.#phase = 'body';
     if (this.#final) return this.#messageEnd();
@@ -297,7 +285,7 @@ export class ClientTransaction {
     const whole = this.#options.wholeBody;
     if (!whole) return BODY_BDAT;
     this.#lastWritten = true;
-    return this.#write([{ kind: 'FINAL', command: encodeBdatChunk(whole, true), index: -1 }], 0, 1);
+    return this.#write([{ kind: 'FINAL', command: encodeBdatChunk(whole, true), index: -1 }]);
   }
 
   #afterData(): TransactionAction {

@@ -2,6 +2,7 @@ import { CrlfCanonicalizer, DataEncoder, frameBdat, MAX_DATA_LINE, toChunks, typ
 import type { Conversation } from './conversation.js';
 import { bodyError } from './errors.js';
 import type { SendRun } from './plan.js';
+import type { WriteAhead } from './write-ahead.js';
 import { bodyEnded, bodyProgress } from './progress.js';
 
 /** BDAT chunks written ahead of their 250 when PIPELINING is on (bounded, RFC 3030 §4.2 + RFC 2920). */
@@ -37,10 +38,10 @@ async function writeBlock(conv: Conversation, bytes: Uint8Array): Promise<void> 
 /**
  * The body after 354 (RFC 5321 §4.1.1.4) through wire's {@link DataEncoder}: CRLF line ends, dot-stuffing
  * (§4.5.2) and the terminator. Every encoded piece but the last is written as it comes; the last one, the
- * terminator and, with PIPELINING, the next queued send's envelope (`follow`, see write-ahead.ts) share one write: one wake-up of
+ * terminator and, with PIPELINING, the next queued send's envelope (`ahead`, see write-ahead.ts) share one write: one wake-up of
  * the server per message. Returns the octets of the message as given.
  */
-export async function writeDataBody(conv: Conversation, run: SendRun, follow: () => readonly EncodedCommand[] | undefined): Promise<number> {
+export async function writeDataBody(conv: Conversation, run: SendRun, ahead: WriteAhead | undefined): Promise<number> {
   const encoder = new DataEncoder();
   const { o, progress } = run;
   let held: Uint8Array | undefined;
@@ -65,7 +66,7 @@ export async function writeDataBody(conv: Conversation, run: SendRun, follow: ()
     await writeBlock(conv, held);
     held = undefined;
   }
-  const next = follow();
+  const next = ahead?.nextEnvelope(run);
   const pending = conv.write(endOfData(encoder, held, next), 1 + (next ? next.length : 0), 'dataBlock');
   if (pending) await pending;
   bodyEnded(o, progress);

@@ -63,7 +63,7 @@ export function planSend(ctx: PlanContext, o: SendOptions, progress: BodyProgres
     allOrNothing,
     resetFirst,
     lmtp: ctx.protocol === 'lmtp',
-    ...(wholeBody ? { wholeBody } : {}),
+    wholeBody,
   });
   return {
     o,

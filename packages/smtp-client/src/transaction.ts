@@ -62,7 +62,7 @@ export async function runTransaction(conv: Conversation, run: TransactionRun, ah
         const send = run as SendRun;
         send.envelopeDone = Date.now();
         if (action.via === 'DATA') {
-          send.bytes = await writeDataBody(conv, send, () => ahead?.nextEnvelope(send));
+          send.bytes = await writeDataBody(conv, send, ahead);
           break;
         }
         const bdat = await writeBdatBody(conv, send);

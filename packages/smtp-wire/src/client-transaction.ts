@@ -63,6 +63,8 @@ export class ClientTransaction {
   readonly #pipelining: boolean;
   readonly #options: TransactionOptions;
   readonly #recipients: RecipientOutcome[];
+  /** MAIL FROM as logged, for the outcome of a refused MAIL. */
+  readonly #mailCommand: string;
   /** Replies awaited, in the order the commands went out; `#at` is the next one's. */
   readonly #queue: Expected[] = [];
   #at = 0;
@@ -94,10 +96,17 @@ export class ClientTransaction {
     const commands = encodeEnvelope(caps, envelope, { useBdat: bdat, smtputf8: options.smtputf8 === true });
     this.#pipelining = caps.pipelining;
     this.#options = options;
-    this.#recipients = envelope.to.map((address, i): RecipientOutcome => ({ address, status: 'unsent', command: (commands[i + 1] as EncodedCommand).logText }));
+    const to = envelope.to;
+    const recipients: RecipientOutcome[] = new Array<RecipientOutcome>(to.length);
+    for (let i = 0; i < to.length; i++) {
+      recipients[i] = { address: to[i] as string, status: 'unsent', reply: undefined, command: (commands[i + 1] as EncodedCommand).logText };
+    }
+    this.#recipients = recipients;
+    const mail = commands[0] as EncodedCommand;
+    this.#mailCommand = mail.logText;
     const envelopeQueue: Expected[] = [];
     if (options.resetFirst) envelopeQueue.push({ kind: 'RSET', command: RSET, index: -1 });
-    envelopeQueue.push({ kind: 'MAIL', command: commands[0] as EncodedCommand, index: -1 });
+    envelopeQueue.push({ kind: 'MAIL', command: mail, index: -1 });
     if (options.stopAfter !== 'mail') {
       for (let i = 1; i < commands.length; i++) envelopeQueue.push({ kind: 'RCPT', command: commands[i] as EncodedCommand, index: i - 1 });
     }
@@ -225,7 +234,11 @@ export class ClientTransaction {
   /** LMTP: a reply after the end of data for one accepted recipient; true while more are owed. */
   #lmtpFinal(reply: Reply, e: Expected): boolean {
     if (!this.#options.lmtp || this.#accepted === 0) return false;
-    this.#lmtpOwed ??= this.#recipients.flatMap((r, i) => (r.status === 'accepted' ? [i] : []));
+    if (!this.#lmtpOwed) {
+      const owed: number[] = [];
+      for (let i = 0; i < this.#recipients.length; i++) if ((this.#recipients[i] as RecipientOutcome).status === 'accepted') owed.push(i);
+      this.#lmtpOwed = owed;
+    }
     const r = this.#recipients[this.#lmtpOwed.shift() as number] as RecipientOutcome;
     r.reply = reply;
     r.command = e.command.logText;
@@ -246,7 +259,7 @@ export class ClientTransaction {
       for (const e of this.#unwritten.splice(0)) if (e.kind === 'RCPT') (this.#recipients[e.index] as RecipientOutcome).status = 'deferred';
     }
     if (this.#phase === 'data') return this.#afterData();
-    const mailCommand = (this.#queue.find((e) => e.kind === 'MAIL') as Expected).command.logText;
+    const mailCommand = this.#mailCommand;
     if (mail === undefined || !isPositiveCompletion(mail) || this.#accepted === 0) {
       // RFC 2920 §3.1: no 354 without a valid recipient; RFC 3030 §2: nor a BDAT chunk taken.
       if (this.#data?.code === 354) return this.#violation('server answered DATA with 354 although no recipient was accepted', this.#data, 'DATA');
@@ -313,10 +326,7 @@ export class ClientTransaction {
 
   #finish(end: TransactionEnd, reply: Reply | undefined, command: string | undefined, sessionUsable: boolean): TransactionAction {
     this.#phase = 'done';
-    const outcome: TransactionOutcome = { end, recipients: this.#recipients, sessionUsable };
-    if (reply) outcome.reply = reply;
-    if (command !== undefined) outcome.command = command;
-    if (this.#mail) outcome.mail = this.#mail;
+    const outcome: TransactionOutcome = { end, reply, command, mail: this.#mail, recipients: this.#recipients, sessionUsable };
     return { type: 'done', outcome };
   }
 

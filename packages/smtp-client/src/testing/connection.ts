@@ -2,10 +2,9 @@ import type { Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { splitBytes } from './split-bytes.js';
 import { tcpStream } from './tcp-stream.js';
+import { ClientInput } from './client-input.js';
 import { ConnectionClosedError, FaultScriptError } from './errors.js';
 import type { ConnectionRecord, ReadOptions, ReceivedChunk, UpgradeTlsOptions, WriteOptions } from './types.js';
-
-const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
 
 /**
  * One client connection as the fault server's scripts see it: reads of command lines and
@@ -26,8 +25,7 @@ export class FaultConnection implements ConnectionRecord {
 
   private socket: Socket | TLSSocket;
   private readonly tcp: Socket;
-  private buffer: Buffer = Buffer.alloc(0);
-  private waiters = new Set<() => void>();
+  private readonly input = new ClientInput(() => this.closed || this.clientClosed);
   private closed = false;
   private readonly closing = new AbortController();
   private readonly defaults: { readTimeoutMs: number; maxBytes: number };
@@ -70,16 +68,15 @@ export class FaultConnection implements ConnectionRecord {
   private listen(socket: Socket | TLSSocket, tls: boolean): void {
     const onData = (data: Buffer): void => {
       this.chunks.push({ tls, data });
-      this.buffer = this.buffer.length === 0 ? data : Buffer.concat([this.buffer, data]);
-      this.wake();
+      this.input.push(data);
     };
     const onEnd = (): void => {
       this.clientClosed = true;
-      this.wake();
+      this.input.wake();
     };
     const onError = (error: Error & { code?: string }): void => {
       if (error.code === 'ECONNRESET' || error.code === 'EPIPE') this.clientClosed = true;
-      this.wake();
+      this.input.wake();
     };
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -95,32 +92,12 @@ export class FaultConnection implements ConnectionRecord {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
-    this.wake();
+    this.input.wake();
   }
 
   /** @internal Called by the server once the script and the socket are both finished. */
   finish(): void {
     this.resolveDone();
-  }
-
-  private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
-  /** Waits for more input, the end of input, or the deadline. */
-  private async waitForInput(deadline: number, what: string): Promise<void> {
-    if (this.closed || this.clientClosed) throw new ConnectionClosedError(`connection closed while waiting for ${what}`);
-    const left = deadline - Date.now();
-    if (left <= 0) throw new FaultScriptError(`no ${what} from the client within the read timeout`);
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, left);
-      this.waiters.add(done);
-    });
   }
 
   /**
@@ -129,20 +106,9 @@ export class FaultConnection implements ConnectionRecord {
    * exact bytes.
    */
   async readLine(options: ReadOptions = {}): Promise<string> {
-    const deadline = Date.now() + (options.timeoutMs ?? this.defaults.readTimeoutMs);
-    const maxBytes = options.maxBytes ?? 65_536;
-    for (;;) {
-      const lf = this.buffer.indexOf(0x0a);
-      if (lf !== -1) {
-        const end = lf > 0 && this.buffer[lf - 1] === 0x0d ? lf - 1 : lf;
-        const line = this.buffer.subarray(0, end).toString('utf8');
-        this.buffer = this.buffer.subarray(lf + 1);
-        this.commands.push(line);
-        return line;
-      }
-      if (this.buffer.length > maxBytes) throw new FaultScriptError(`command line longer than ${maxBytes} bytes`);
-      await this.waitForInput(deadline, 'command line');
-    }
+    const line = await this.input.line(Date.now() + (options.timeoutMs ?? this.defaults.readTimeoutMs), options.maxBytes ?? 65_536);
+    this.commands.push(line);
+    return line;
   }
 
   /**
@@ -150,36 +116,15 @@ export class FaultConnection implements ConnectionRecord {
    * without the terminator, still dot-stuffed. An empty message ('.\r\n' at once) gives ''.
    */
   async readData(options: ReadOptions = {}): Promise<Buffer> {
-    const deadline = Date.now() + (options.timeoutMs ?? this.defaults.readTimeoutMs);
-    const maxBytes = options.maxBytes ?? this.defaults.maxBytes;
-    let searchFrom = 0;
-    for (;;) {
-      if (this.buffer.length >= 3 && this.buffer[0] === 0x2e && this.buffer[1] === 0x0d && this.buffer[2] === 0x0a) {
-        this.buffer = this.buffer.subarray(3);
-        this.messages.push(Buffer.alloc(0));
-        return Buffer.alloc(0);
-      }
-      const end = this.buffer.indexOf(CRLF_DOT_CRLF, searchFrom);
-      if (end !== -1) {
-        const body = Buffer.from(this.buffer.subarray(0, end));
-        this.buffer = this.buffer.subarray(end + CRLF_DOT_CRLF.length);
-        this.messages.push(body);
-        return body;
-      }
-      searchFrom = Math.max(0, this.buffer.length - (CRLF_DOT_CRLF.length - 1));
-      if (this.buffer.length > maxBytes) throw new FaultScriptError(`DATA payload longer than ${maxBytes} bytes`);
-      await this.waitForInput(deadline, 'DATA payload');
-    }
+    const body = await this.input.data(Date.now() + (options.timeoutMs ?? this.defaults.readTimeoutMs), options.maxBytes ?? this.defaults.maxBytes);
+    this.messages.push(body);
+    return body;
   }
 
   /** Reads exactly `n` bytes (a BDAT chunk, RFC 3030 §2). */
   async readBytes(n: number, options: ReadOptions = {}): Promise<Buffer> {
-    const deadline = Date.now() + (options.timeoutMs ?? this.defaults.readTimeoutMs);
     if (n > (options.maxBytes ?? this.defaults.maxBytes)) throw new FaultScriptError(`refusing to read ${n} bytes`);
-    while (this.buffer.length < n) await this.waitForInput(deadline, `${n} bytes`);
-    const out = Buffer.from(this.buffer.subarray(0, n));
-    this.buffer = this.buffer.subarray(n);
-    return out;
+    return this.input.bytes(n, Date.now() + (options.timeoutMs ?? this.defaults.readTimeoutMs));
   }
 
   /**
@@ -225,7 +170,7 @@ export class FaultConnection implements ConnectionRecord {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed && !this.clientClosed) {
       try {
-        await this.waitForInput(deadline, 'the client to close');
+        await this.input.wait(deadline, 'the client to close');
       } catch {
         break;
       }
@@ -286,8 +231,7 @@ export class FaultConnection implements ConnectionRecord {
     const plain = this.socket;
     plain.pause();
     this.detach();
-    this.discardedBeforeTls = Buffer.concat([this.discardedBeforeTls, this.buffer]);
-    this.buffer = Buffer.alloc(0);
+    this.discardedBeforeTls = Buffer.concat([this.discardedBeforeTls, this.input.takeAll()]);
     const reply = options.reply ?? '220 2.0.0 Ready to start TLS\r\n';
     const head = typeof reply === 'string' ? Buffer.from(reply, 'utf8') : Buffer.from(reply);
     const injected = options.injectPlaintext === undefined ? Buffer.alloc(0)

@@ -85,3 +85,16 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
 redis.call('PEXPIRE', KEYS[2], 120000)
 return 0
 `;
+
+/**
+ * Keeps a session's slot alive without counting a message. KEYS = slots; ARGV = now, token, slot ttl ms. Returns -1
+ * when the slot is gone (it expired: the session no longer counts and must close), 0 after renewing it.
+ */
+export const RENEW_SLOT = `
+local now = tonumber(ARGV[1])
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not expires or tonumber(expires) <= now then return -1 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
+return 0
+`;

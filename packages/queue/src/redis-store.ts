@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type * as IoRedis from 'ioredis';
 import { publish, writeTemp } from './durable-file.js';
 import { domainOf, providerOfDomain } from './destination.js';
-import { ACQUIRE_SLOT, CAS_RECIPIENTS, REUSE_SLOT } from './redis-scripts.js';
+import { ACQUIRE_SLOT, CAS_RECIPIENTS, RENEW_SLOT, REUSE_SLOT } from './redis-scripts.js';
 import { isFinal, toStatus } from './spool-state.js';
 import { RedisWorker } from './redis-worker.js';
 import type {
@@ -91,6 +91,8 @@ export interface RedisStoreInternals {
   acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number>;
   /** Renews a session's slot for one more message: 0 go, > 0 ms to wait, -1 the slot expired. */
   reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number>;
+  /** Keeps a session's slot alive without counting a message: 0 renewed, -1 the slot expired. */
+  renewSlot(destination: string, token: string): Promise<number>;
   releaseSlot(destination: string, token: string): Promise<void>;
   repairJobs(grace: number): Promise<number>;
   queue(name: string): BullQueue;
@@ -197,6 +199,7 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     redis.defineCommand('smtpkitCas', { numberOfKeys: 1, lua: CAS_RECIPIENTS });
     redis.defineCommand('smtpkitAcquire', { numberOfKeys: 3, lua: ACQUIRE_SLOT });
     redis.defineCommand('smtpkitReuse', { numberOfKeys: 2, lua: REUSE_SLOT });
+    redis.defineCommand('smtpkitRenew', { numberOfKeys: 1, lua: RENEW_SLOT });
   }
 
   #key(...parts: string[]): string {
@@ -356,6 +359,11 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
       this.redis, this.#key('slots', destination), this.#key('started', destination),
       this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.messagesPerSecond ?? 0, `${token}:${randomBytes(4).toString('hex')}`,
     );
+  }
+
+  async renewSlot(destination: string, token: string): Promise<number> {
+    const renew = (this.redis as unknown as { smtpkitRenew(...args: Array<string | number>): Promise<number> }).smtpkitRenew;
+    return renew.call(this.redis, this.#key('slots', destination), this.ctx.now(), token, this.options.slotTtl ?? 30_000);
   }
 
   async releaseSlot(destination: string, token: string): Promise<void> {

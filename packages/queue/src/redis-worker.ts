@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import { Buffer } from 'node:buffer';
-import type { MxResolver } from '@smtpkit/client';
+import { SmtpError, type MxResolver } from '@smtpkit/client';
 import type { Job, Worker as BullWorker } from 'bullmq';
 import { domainOf, MxDestinations } from './destination.js';
 import { buildDsn } from './dsn.js';
@@ -9,6 +9,7 @@ import { DestinationGate, limitsFor } from './limits.js';
 import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
 import { REDIS_QUEUES, type RedisJobData, type RedisStoreInternals } from './redis-store.js';
 import { SessionCache, type SessionLease } from './session-cache.js';
+import { SlotKeeper } from './slot-keeper.js';
 import { isFinal } from './spool-state.js';
 import { relayConnectOptions, transact } from './transaction.js';
 import type { DestinationLimits, RecipientStatus, RecipientUpdate, RelayTarget, StoredMessage, Worker, WorkerOptions } from './types.js';
@@ -47,11 +48,13 @@ export class RedisWorker implements Worker {
   readonly #mx: MxDestinations | undefined;
   readonly #sessions = new Map<string, SessionCache>();
   #repairTimer: NodeJS.Timeout | undefined;
+  readonly #keeper: SlotKeeper;
 
   constructor(store: RedisStoreInternals, ctx: WorkerContext, options: WorkerOptions) {
     this.#store = store;
     this.#ctx = ctx;
     this.#options = options;
+    this.#keeper = new SlotKeeper(store, store.options.slotTtl ?? 30_000, ctx.now);
     this.#mx = options.deliver === 'mx' ? new MxDestinations(options.resolver ?? (dns as unknown as MxResolver), ctx.now) : undefined;
     this.ready = this.#start();
     this.ready.catch((error: unknown) => ctx.emitError(error));
@@ -138,9 +141,11 @@ export class RedisWorker implements Worker {
       // MX mode: one session per transaction, holding a limiter slot for its length.
       const wait = await store.acquireSlot(destination, claimToken, limits);
       if (wait > 0) return this.#delay(job, token, now + wait, DelayedError);
+      this.#keeper.renewed(destination, claimToken);
       try {
         await this.#transact(message, due, destination, claimToken, undefined);
       } finally {
+        this.#keeper.drop(claimToken);
         await store.releaseSlot(destination, claimToken).catch(() => {});
       }
     } else {
@@ -178,6 +183,7 @@ export class RedisWorker implements Worker {
           cache.unreserve();
           return wait;
         }
+        this.#keeper.renewed(destination, tag);
         return { cache, reserved, tag };
       }
       let wait: number;
@@ -187,7 +193,10 @@ export class RedisWorker implements Worker {
         await cache.release(reserved, false);
         throw error;
       }
-      if (wait === 0) return { cache, reserved };
+      if (wait === 0) {
+        this.#keeper.renewed(destination, reserved.tag ?? '');
+        return { cache, reserved };
+      }
       if (wait > 0) {
         await cache.release(reserved, false);
         return wait;
@@ -236,7 +245,9 @@ export class RedisWorker implements Worker {
       return;
     }
     session.cache.unreserve();
-    if (session.tag !== undefined) await this.#store.releaseSlot(destination, session.tag).catch(() => {});
+    if (session.tag === undefined) return;
+    this.#keeper.drop(session.tag);
+    await this.#store.releaseSlot(destination, session.tag).catch(() => {});
   }
 
   /** Relay sessions kept by this worker, each holding its Redis limiter slot (its tag) until it closes. */
@@ -251,7 +262,17 @@ export class RedisWorker implements Worker {
         {
           idleTimeout: IDLE_SESSION,
           onClosed: async (tag) => {
-            if (tag !== undefined) await store.releaseSlot(destination, tag).catch(() => {});
+            if (tag === undefined) return;
+            this.#keeper.drop(tag);
+            await store.releaseSlot(destination, tag).catch(() => {});
+          },
+          mayOpen: (tag) => tag === undefined || !this.#keeper.lapsed(tag),
+          onOpened: (lease) => {
+            if (lease.tag === undefined) return;
+            const lapsed = new SmtpError('the destination\'s session slot could not be renewed in Redis: the session ends before the slot lapses', {
+              kind: 'connection', code: 'ERR_QUEUE_SLOT_LAPSED', retryable: true,
+            });
+            this.#keeper.bind(lease.tag, () => lease.session.destroy(lapsed));
           },
         },
       );
@@ -289,6 +310,7 @@ export class RedisWorker implements Worker {
   async close(): Promise<void> {
     await this.ready.catch(() => {});
     clearInterval(this.#repairTimer);
+    this.#keeper.stop();
     await Promise.all(this.#workers.map((w) => w.close()));
     await Promise.all([...this.#sessions.values()].map((s) => s.close()));
   }

@@ -1,4 +1,4 @@
-import { connect, type ConnectOptions, type Session } from '@smtpkit/client';
+import { connect, SmtpError, type ConnectOptions, type Session } from '@smtpkit/client';
 import type { DestinationGate } from './limits.js';
 
 /** Idle sessions are closed after this long by default (RFC 5321 §4.5.3.2 lets a server drop an idle client after 5 min). */
@@ -13,6 +13,10 @@ export interface SessionCacheOptions {
    * slot held for it may be given up.
    */
   onClosed?: (tag: string | undefined) => void | Promise<void>;
+  /** Whether a session tagged `tag` may still be opened (the Redis worker: its limiter slot is still held). */
+  mayOpen?: (tag: string | undefined) => boolean;
+  /** Called with each session opened. */
+  onOpened?: (lease: SessionLease) => void;
 }
 
 /** A session lent to one transaction. */
@@ -56,7 +60,12 @@ export class SessionCache {
   async acquire(reserved: SessionLease | 'new', tag?: string): Promise<SessionLease> {
     if (reserved !== 'new') return reserved;
     try {
-      return { session: await connect(this.options), sent: 0, ...(tag !== undefined ? { tag } : {}) };
+      if (this.cacheOptions.mayOpen?.(tag) === false) {
+        throw new SmtpError('the destination\'s session slot lapsed before the session opened', { kind: 'connection', code: 'ERR_QUEUE_SLOT_LAPSED', retryable: true });
+      }
+      const lease: SessionLease = { session: await connect(this.options), sent: 0, ...(tag !== undefined ? { tag } : {}) };
+      this.cacheOptions.onOpened?.(lease);
+      return lease;
     } catch (error) {
       this.gate.closed();
       await this.cacheOptions.onClosed?.(tag);

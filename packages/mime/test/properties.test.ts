@@ -59,8 +59,9 @@ describe('property: random messages round-trip through independent parsers', () 
           expect(lineProblems(bytes)).toEqual([]);
           expect(msg.size).toBe(bytes.length);
           const parsed = await parseWithPostal(bytes);
-          expect(parsed.subject ?? '').toBe(subject);
-          expect(parsed.from?.name ?? '').toBe(name);
+          // postal-mime reads a tab in a header as a space (both are WSP, RFC 5322 §3.2.2).
+          expect((parsed.subject ?? '').replace(/\t/g, ' ')).toBe(subject.replace(/\t/g, ' '));
+          expect((parsed.from?.name ?? '').replace(/\t/g, ' ')).toBe(name.replace(/\t/g, ' '));
           expect(canonText(parsed.text)).toBe(canonText(wellFormed(text)));
           expect(canonText(parsed.html)).toBe(canonText(html));
           expect(parsed.attachments.map((a) => [a.filename, sha256(new Uint8Array(a.content as ArrayBuffer))])).toEqual(

@@ -1,6 +1,5 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SmtpError } from '@smtpkit/client';
@@ -156,16 +155,34 @@ export function redisStore(options: RedisStoreOptions): QueueStoreFactory {
   };
 }
 
-/** Waits for the first connection (Redis may be starting or restarting), within `connectTimeout`. */
+/**
+ * Waits for the first connection (Redis may be starting or restarting, the network may reset a connection), within
+ * `connectTimeout`. A failed attempt is not the end: ioredis goes on reconnecting by its retryStrategy, and the last
+ * attempt's error is kept as the cause should time run out. (`events.once` would give up at the first 'error'.)
+ */
 async function untilReady(redis: Redis, options: RedisStoreOptions): Promise<void> {
   const ms = options.connectTimeout ?? 30_000;
-  const ready = once(redis, 'ready', { signal: AbortSignal.timeout(ms) });
-  // A refused or cut first connection rejects connect(); ioredis goes on reconnecting by its retryStrategy.
-  redis.connect().catch(() => {});
+  let lastError: unknown;
+  const noteError = (error: unknown): void => {
+    lastError = error;
+  };
+  let onReady!: () => void;
+  let timer: NodeJS.Timeout | undefined;
+  const ready = new Promise<boolean>((resolve) => {
+    onReady = () => resolve(true);
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  redis.on('error', noteError);
+  redis.once('ready', onReady);
+  redis.connect().catch(noteError);
   try {
-    await ready;
-  } catch (error) {
-    throw new SmtpError(`cannot reach Redis at ${redactUrl(options.url)} within ${ms} ms`, { kind: 'connection', code: 'ERR_QUEUE_REDIS_UNREACHABLE', cause: error });
+    if (!(await ready)) {
+      throw new SmtpError(`cannot reach Redis at ${redactUrl(options.url)} within ${ms} ms`, { kind: 'connection', code: 'ERR_QUEUE_REDIS_UNREACHABLE', cause: lastError });
+    }
+  } finally {
+    clearTimeout(timer);
+    redis.off('error', noteError);
+    redis.off('ready', onReady);
   }
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { startProxy, type CuttableProxy } from '../chaos/proxy.js';
 import { createQueue, redisStore, type Queue } from '../src/index.js';
 import { startLedgerSink, type LedgerSink } from './support/ledger-sink.js';
@@ -125,6 +126,29 @@ describe('a Redis worker survives cut connections and a Redis restart', () => {
     expect(errors).toEqual([]);
     expect(unhandled).toEqual([]);
   }, 60_000);
+
+  it('opens when the network resets its first connections (it does not give up at the first error)', async () => {
+    let attempts = 0;
+    const flaky = createServer((client) => {
+      if (attempts++ < 2) {
+        client.resetAndDestroy();
+        return;
+      }
+      const upstream = createConnection({ host: '127.0.0.1', port: redis.port });
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (flaky.address() as AddressInfo).port;
+      const queue = await createQueue({ store: redisStore({ url: `redis://127.0.0.1:${port}`, prefix: 'reset', connectTimeout: 10_000 }) });
+      await queue.close();
+      expect(attempts).toBeGreaterThanOrEqual(3);
+    } finally {
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
+  }, 30_000);
 
   it('gives up on a Redis that never answers, naming it', async () => {
     const dead = await startProxy(1);

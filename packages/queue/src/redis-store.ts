@@ -6,10 +6,12 @@ import { SmtpError } from '@smtpkit/client';
 import type { Queue as BullQueue } from 'bullmq';
 import type * as Bull from 'bullmq';
 import type { Redis } from 'ioredis';
-import type * as IoRedis from 'ioredis';
 import { publish, writeTemp } from './durable-file.js';
-import { domainOf, providerOfDomain } from './destination.js';
-import { ACQUIRE_SLOT, CAS_RECIPIENTS, RENEW_SLOT, REUSE_SLOT } from './redis-scripts.js';
+import { domainOf } from './destination.js';
+import { CAS_RECIPIENTS } from './redis-scripts.js';
+import { checkDurability, loadModules, reconnectDelay, untilReady } from './redis-connection.js';
+import { RedisLimiter } from './redis-limiter.js';
+import { jobPlan, REDIS_QUEUES, type RedisJobData, type RedisStoreInternals, type RedisStoreOptions } from './redis-options.js';
 import { isFinal, toStatus } from './spool-state.js';
 import { RedisWorker } from './redis-worker.js';
 import type {
@@ -17,112 +19,8 @@ import type {
 } from './types.js';
 import type { WorkerContext } from './worker.js';
 
-/** Options of {@link redisStore}. */
-export interface RedisStoreOptions {
-  /** `redis://host:port/db`. */
-  url: string;
-  /** Prefix of every key and of the BullMQ queues; default `smtpkit`. */
-  prefix?: string;
-  /** Bodies larger than `inlineBodyMax` go to files here (shared by every worker, e.g. NFS); default: all in Redis. */
-  blobDir?: string;
-  /** Largest body kept in Redis, bytes; default 64 KiB (only with `blobDir`). */
-  inlineBodyMax?: number;
-  /**
-   * Start even when Redis may lose data: `maxmemory-policy` other than `noeviction`, or AOF off. Default false:
-   * the store refuses to start, because an evicted or unsaved job is a lost message.
-   */
-  dangerouslyAllowVolatileRedis?: boolean;
-  /** BullMQ job lock: a killed worker's jobs are taken up after about this long, ms; default 3000. */
-  lockDuration?: number;
-  /** Limiter slot lifetime: a killed worker's session slot frees after this long, ms; default 30000. */
-  slotTtl?: number;
-  /** How long opening the store waits for Redis to answer (it may be restarting), ms; default 30000. */
-  connectTimeout?: number;
-  /**
-   * How often a worker looks for messages stored without their jobs (their enqueuing process died in between) and
-   * adds the jobs, ms; also once at the worker's start. Default 30000.
-   */
-  repairInterval?: number;
-  /** Called between storing a message and adding its jobs: for fault injection (the chaos runner, tests). */
-  onEnqueueStep?: (step: 'stored', id: string) => void | Promise<void>;
-}
-
-/** Queues: one per big provider (BullMQ's own limiter and global concurrency apply there) and one for the rest. */
-export const REDIS_QUEUES = ['default', 'gmail', 'outlook', 'yahoo'] as const;
-/** Jobs carry at most this many recipients (one transaction). */
-const JOB_RECIPIENTS = 50;
 /** Finished messages stay visible to `status()` this long. */
 const KEEP_FINISHED_SECONDS = 24 * 3600;
-/** Reconnect delays after a lost connection: doubling from 100 ms, at most 2 s, for as long as it takes. */
-const RECONNECT_FIRST = 100;
-const RECONNECT_MAX = 2000;
-
-/** ioredis's `retryStrategy`: every connection of the store (and BullMQ's duplicates of them) reconnects by it. */
-export function reconnectDelay(times: number): number {
-  return Math.min(RECONNECT_FIRST * 2 ** Math.min(Math.max(times - 1, 0), 10), RECONNECT_MAX);
-}
-
-/** The URL without its password, for error messages. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
-/** One job: a message's recipients at one domain. */
-export interface RedisJobData {
-  id: string;
-  rcpts: string[];
-}
-
-/** Everything the Redis worker needs from the store. */
-export interface RedisStoreInternals {
-  readonly redis: Redis;
-  readonly prefix: string;
-  readonly options: RedisStoreOptions;
-  readonly connection: { url: string };
-  connectionFor(): Redis;
-  load(id: string): Promise<{ message: StoredMessage; claims: Map<string, string> } | undefined>;
-  /** Compare-and-set: writes all updates only if each recipient's claim is still the expected one. */
-  cas(id: string, updates: Array<{ update: RecipientUpdate; expected: string; claim?: string }>): Promise<boolean>;
-  body(id: string): Promise<Uint8Array>;
-  /** Exactly one caller wins for a message (the one that reports it finished). */
-  startFinish(id: string): Promise<boolean>;
-  finish(id: string): Promise<void>;
-  acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number>;
-  /** Renews a session's slot for one more message: 0 go, > 0 ms to wait, -1 the slot expired. */
-  reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number>;
-  /** Keeps a session's slot alive without counting a message: 0 renewed, -1 the slot expired. */
-  renewSlot(destination: string, token: string): Promise<number>;
-  releaseSlot(destination: string, token: string): Promise<void>;
-  repairJobs(grace: number): Promise<number>;
-  queue(name: string): BullQueue;
-}
-
-/** A message's jobs: its recipients grouped by domain, at most {@link JOB_RECIPIENTS} a job, in a fixed order. */
-function jobPlan(message: StoredMessage): Array<{ queue: string; rcpts: string[] }> {
-  const byDomain = new Map<string, string[]>();
-  for (const r of message.recipients) byDomain.set(domainOf(r.recipient), [...(byDomain.get(domainOf(r.recipient)) ?? []), r.recipient]);
-  const jobs: Array<{ queue: string; rcpts: string[] }> = [];
-  for (const [domain, rcpts] of byDomain) {
-    for (let i = 0; i < rcpts.length; i += JOB_RECIPIENTS) jobs.push({ queue: queueOfDomain(domain), rcpts: rcpts.slice(i, i + JOB_RECIPIENTS) });
-  }
-  return jobs;
-}
-
-/** Which BullMQ queue a domain's jobs go to. */
-export function queueOfDomain(domain: string): (typeof REDIS_QUEUES)[number] {
-  return providerOfDomain(domain) ?? 'default';
-}
-
-async function loadModules(): Promise<{ Redis: typeof IoRedis.Redis; Queue: typeof Bull.Queue }> {
-  try {
-    const [ioredis, bullmq] = await Promise.all([import('ioredis'), import('bullmq')]);
-    return { Redis: ioredis.Redis, Queue: bullmq.Queue };
-  } catch (error) {
-    throw new SmtpError('redisStore needs the optional peer dependencies bullmq and ioredis: npm install bullmq ioredis', {
-      kind: 'input', code: 'ERR_QUEUE_REDIS_MISSING', cause: error,
-    });
-  }
-}
 
 /**
  * The distributed store: BullMQ on Redis. Many worker processes on many machines share the work; per-recipient state
@@ -155,55 +53,13 @@ export function redisStore(options: RedisStoreOptions): QueueStoreFactory {
   };
 }
 
-/**
- * Waits for the first connection (Redis may be starting or restarting, the network may reset a connection), within
- * `connectTimeout`. A failed attempt is not the end: ioredis goes on reconnecting by its retryStrategy, and the last
- * attempt's error is kept as the cause should time run out. (`events.once` would give up at the first 'error'.)
- */
-async function untilReady(redis: Redis, options: RedisStoreOptions): Promise<void> {
-  const ms = options.connectTimeout ?? 30_000;
-  let lastError: unknown;
-  const noteError = (error: unknown): void => {
-    lastError = error;
-  };
-  let onReady!: () => void;
-  let timer: NodeJS.Timeout | undefined;
-  const ready = new Promise<boolean>((resolve) => {
-    onReady = () => resolve(true);
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  redis.on('error', noteError);
-  redis.once('ready', onReady);
-  redis.connect().catch(noteError);
-  try {
-    if (!(await ready)) {
-      throw new SmtpError(`cannot reach Redis at ${redactUrl(options.url)} within ${ms} ms`, { kind: 'connection', code: 'ERR_QUEUE_REDIS_UNREACHABLE', cause: lastError });
-    }
-  } finally {
-    clearTimeout(timer);
-    redis.off('error', noteError);
-    redis.off('ready', onReady);
-  }
-}
-
-async function checkDurability(redis: Redis, options: RedisStoreOptions): Promise<void> {
-  if (options.dangerouslyAllowVolatileRedis === true) return;
-  const policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1];
-  const aof = ((await redis.config('GET', 'appendonly')) as string[])[1];
-  if (policy !== 'noeviction' || aof !== 'yes') {
-    throw new SmtpError(
-      `Redis may lose queued mail (maxmemory-policy ${policy}, appendonly ${aof}): set maxmemory-policy noeviction and appendonly yes, or pass dangerouslyAllowVolatileRedis`,
-      { kind: 'input', code: 'ERR_QUEUE_REDIS_NOT_DURABLE' },
-    );
-  }
-}
-
 class RedisQueueStore implements QueueStore, RedisStoreInternals {
   readonly prefix: string;
   readonly connection: { url: string };
   readonly #queues = new Map<string, BullQueue>();
   /** Connections handed to BullMQ: it does not close connections it was given. */
   readonly #connections: Redis[] = [];
+  readonly #limiter: RedisLimiter;
 
   constructor(
     readonly redis: Redis,
@@ -214,9 +70,7 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     this.prefix = options.prefix ?? 'smtpkit';
     this.connection = { url: options.url };
     redis.defineCommand('smtpkitCas', { numberOfKeys: 1, lua: CAS_RECIPIENTS });
-    redis.defineCommand('smtpkitAcquire', { numberOfKeys: 3, lua: ACQUIRE_SLOT });
-    redis.defineCommand('smtpkitReuse', { numberOfKeys: 2, lua: REUSE_SLOT });
-    redis.defineCommand('smtpkitRenew', { numberOfKeys: 1, lua: RENEW_SLOT });
+    this.#limiter = new RedisLimiter(redis, (...parts) => this.#key(...parts), ctx.now, options.slotTtl ?? 30_000);
   }
 
   #key(...parts: string[]): string {
@@ -361,30 +215,20 @@ class RedisQueueStore implements QueueStore, RedisStoreInternals {
     if (this.options.blobDir !== undefined) await unlink(join(this.options.blobDir, id)).catch(() => {});
   }
 
-  async acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number> {
-    const acquire = (this.redis as unknown as { smtpkitAcquire(...args: Array<string | number>): Promise<number> }).smtpkitAcquire;
-    return acquire.call(
-      this.redis,
-      this.#key('slots', destination), this.#key('opened', destination), this.#key('started', destination),
-      this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.sessions ?? 0, limits.newSessionsPerMinute ?? 0, limits.messagesPerSecond ?? 0,
-    );
+  acquireSlot(destination: string, token: string, limits: { sessions?: number; newSessionsPerMinute?: number; messagesPerSecond?: number }): Promise<number> {
+    return this.#limiter.acquire(destination, token, limits);
   }
 
-  async reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number> {
-    const reuse = (this.redis as unknown as { smtpkitReuse(...args: Array<string | number>): Promise<number> }).smtpkitReuse;
-    return reuse.call(
-      this.redis, this.#key('slots', destination), this.#key('started', destination),
-      this.ctx.now(), token, this.options.slotTtl ?? 30_000, limits.messagesPerSecond ?? 0, `${token}:${randomBytes(4).toString('hex')}`,
-    );
+  reuseSlot(destination: string, token: string, limits: { messagesPerSecond?: number }): Promise<number> {
+    return this.#limiter.reuse(destination, token, limits);
   }
 
-  async renewSlot(destination: string, token: string): Promise<number> {
-    const renew = (this.redis as unknown as { smtpkitRenew(...args: Array<string | number>): Promise<number> }).smtpkitRenew;
-    return renew.call(this.redis, this.#key('slots', destination), this.ctx.now(), token, this.options.slotTtl ?? 30_000);
+  renewSlot(destination: string, token: string): Promise<number> {
+    return this.#limiter.renew(destination, token);
   }
 
-  async releaseSlot(destination: string, token: string): Promise<void> {
-    await this.redis.zrem(this.#key('slots', destination), token);
+  releaseSlot(destination: string, token: string): Promise<void> {
+    return this.#limiter.release(destination, token);
   }
 
   async status(id: string): Promise<MessageStatus | undefined> {

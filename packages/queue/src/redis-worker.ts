@@ -7,7 +7,7 @@ import { domainOf, MxDestinations } from './destination.js';
 import { buildDsn } from './dsn.js';
 import { DestinationGate, limitsFor } from './limits.js';
 import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
-import { REDIS_QUEUES, type RedisJobData, type RedisStoreInternals } from './redis-store.js';
+import { REDIS_QUEUES, type RedisJobData, type RedisStoreInternals } from './redis-options.js';
 import { SessionCache, type SessionLease } from './session-cache.js';
 import { SlotKeeper } from './slot-keeper.js';
 import { isFinal } from './spool-state.js';

@@ -1,13 +1,14 @@
 import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SmtpError } from '@smtpkit/client';
 import { decodeLog, encodeRecord, LogWriter } from './file-log.js';
-import { publish, replaceFile, syncDir, writeTemp } from './durable-file.js';
+import { publish, replaceFile, writeTemp } from './durable-file.js';
 import { tryLock, type SpoolLock } from './file-lock.js';
 import { applyRecord, applyUpdates, isFinal, toStatus, type SpoolRecord } from './spool-state.js';
+import { decodeMessageFile, encodeMessageFile, exists, isMissing, SpoolIngest } from './spool-incoming.js';
 import type {
   DeliveryStore, MessageStatus, QueueStore, QueueStoreFactory, RecipientUpdate, StartDeliveryOptions, StoreContext,
   StoredMessage,
@@ -23,7 +24,6 @@ export interface FileStoreOptions {
   compactAfterBytes?: number;
 }
 
-const MAGIC = 'SMTPKITQ1';
 const LOG = 'state.log';
 
 interface ControlRequest {
@@ -35,30 +35,6 @@ interface ControlRequest {
 export function messageId(idempotencyKey?: string): string {
   if (idempotencyKey !== undefined) return `k${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 26)}`;
   return `${Date.now().toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
-}
-
-function encodeMessageFile(message: StoredMessage, body: Uint8Array): Array<string | Uint8Array> {
-  return [`${MAGIC} ${JSON.stringify(message)}\n`, body];
-}
-
-function decodeMessageFile(bytes: Buffer, path: string): { message: StoredMessage; body: Buffer } {
-  const end = bytes.indexOf(0x0a);
-  if (end < 0 || bytes.toString('latin1', 0, MAGIC.length + 1) !== `${MAGIC} `) {
-    throw new SmtpError(`not a spool message file: ${path}`, { kind: 'input', code: 'ERR_QUEUE_CORRUPT' });
-  }
-  return { message: JSON.parse(bytes.toString('utf8', MAGIC.length + 1, end)) as StoredMessage, body: bytes.subarray(end + 1) };
-}
-
-const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'ENOENT';
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if (isMissing(error)) return false;
-    throw error;
-  }
 }
 
 /**
@@ -91,7 +67,7 @@ class FileStore implements QueueStore, DeliveryStore {
   #messages = new Map<string, StoredMessage>();
   #changed = new Set<string>();
   #compacting: Promise<void> | undefined;
-  #ingesting: Promise<void> = Promise.resolve();
+  readonly #incoming: SpoolIngest;
   readonly recovered: Array<{ id: string; update: RecipientUpdate }> = [];
 
   constructor(options: FileStoreOptions, ctx: StoreContext) {
@@ -99,6 +75,14 @@ class FileStore implements QueueStore, DeliveryStore {
     this.#keepFinishedFor = options.keepFinishedFor ?? 24 * 3600_000;
     this.#compactAfter = options.compactAfterBytes ?? 8 * 1024 * 1024;
     this.#now = ctx.now;
+    this.#incoming = new SpoolIngest(this.#dir, {
+      known: (id) => this.#messages.get(id),
+      append: (records) => this.#append(records),
+      admit: (m) => {
+        this.#messages.set(m.id, m);
+        this.#changed.add(m.id);
+      },
+    });
   }
 
   #path(...parts: string[]): string {
@@ -120,7 +104,7 @@ class FileStore implements QueueStore, DeliveryStore {
     // Only a key can repeat an id: a keyed message is linked (EEXIST finds the repeat), any other renamed.
     const fresh = await publish(temp, this.#path('incoming', id), this.#path('incoming'), message.idempotencyKey !== undefined);
     if (!fresh) return { id, duplicate: true };
-    if (this.#writer !== undefined) await this.#ingest(id);
+    if (this.#writer !== undefined) await this.#incoming.ingest([id]);
     return { id, duplicate: false };
   }
 
@@ -270,7 +254,7 @@ class FileStore implements QueueStore, DeliveryStore {
   }
 
   async #poll(): Promise<void> {
-    for (const name of (await readdir(this.#path('incoming'))).sort()) await this.#ingest(name);
+    await this.#incoming.ingest((await readdir(this.#path('incoming'))).sort());
     for (const name of (await readdir(this.#path('control'))).sort()) {
       const path = this.#path('control', name);
       let request: ControlRequest;
@@ -283,46 +267,6 @@ class FileStore implements QueueStore, DeliveryStore {
       await this.#apply(request);
       await unlink(path);
     }
-  }
-
-  /** Moves one message from `incoming/` into the spool, one at a time (the poll and an own enqueue may race). */
-  #ingest(id: string): Promise<void> {
-    const run = this.#ingesting.then(() => this.#ingestOne(id));
-    this.#ingesting = run.catch(() => {});
-    return run;
-  }
-
-  /** Log record first, then the rename (both durable): a crash in between finishes the move on the next start. */
-  async #ingestOne(id: string): Promise<void> {
-    const source = this.#path('incoming', id);
-    const target = this.#path('msg', id);
-    const known = this.#messages.get(id);
-    if (known !== undefined) {
-      // Logged before a crash and not yet moved: finish the move; otherwise a repeated idempotency key.
-      if (known.done !== true && !(await exists(target))) await rename(source, target).catch(() => {});
-      else await unlink(source).catch(() => {});
-      return;
-    }
-    let message: StoredMessage;
-    try {
-      message = decodeMessageFile(await readFile(source), source).message;
-    } catch (error) {
-      if (isMissing(error)) return;
-      throw error;
-    }
-    if (message.idempotencyKey !== undefined && (await exists(this.#path('keys', id)))) {
-      await unlink(source);
-      return;
-    }
-    await this.#append([{ t: 'm', m: message }]);
-    this.#messages.set(id, message);
-    this.#changed.add(id);
-    if (message.idempotencyKey !== undefined) {
-      await writeFile(this.#path('keys', id), '');
-      await syncDir(this.#path('keys'));
-    }
-    await rename(source, target);
-    await syncDir(this.#path('msg'));
   }
 
   async body(id: string): Promise<Uint8Array> {

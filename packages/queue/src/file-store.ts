@@ -273,11 +273,20 @@ class FileStore implements QueueStore, DeliveryStore {
     return decodeMessageFile(await readFile(this.#path('msg', id)), id).body;
   }
 
-  async record(id: string, updates: RecipientUpdate[]): Promise<void> {
+  /**
+   * The outcome and the finish share one append (one write, one fdatasync). Readers stop at the first torn record,
+   * so a crash leaves both, or the outcome alone (every recipient final: the next start finishes the message
+   * again), or neither (the recipients stay in flight and are recovered as ambiguous). The body is unlinked only
+   * once the finish is durable.
+   */
+  async record(id: string, updates: RecipientUpdate[], options?: { finish?: boolean }): Promise<void> {
     const m = this.#messages.get(id);
     if (m === undefined) throw new SmtpError(`unknown message ${id}`, { kind: 'input', code: 'ERR_QUEUE_UNKNOWN_MESSAGE' });
-    await this.#append([{ t: 'u', id, u: updates }]);
+    const at = this.#now();
+    const finish = options?.finish === true && m.done !== true;
+    await this.#append(finish ? [{ t: 'u', id, u: updates }, { t: 'd', id, at }] : [{ t: 'u', id, u: updates }]);
     applyUpdates(m, updates);
+    if (finish) await this.#finished(m, at);
   }
 
   async finish(id: string): Promise<void> {
@@ -285,9 +294,13 @@ class FileStore implements QueueStore, DeliveryStore {
     if (m === undefined || m.done === true) return;
     const at = this.#now();
     await this.#append([{ t: 'd', id, at }]);
+    await this.#finished(m, at);
+  }
+
+  async #finished(m: StoredMessage, at: number): Promise<void> {
     m.done = true;
     m.finishedAt = at;
-    await unlink(this.#path('msg', id)).catch((error: unknown) => {
+    await unlink(this.#path('msg', m.id)).catch((error: unknown) => {
       if (!isMissing(error)) throw error;
     });
   }

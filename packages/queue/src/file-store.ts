@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SmtpError } from '@smtpkit/client';
 import { decodeLog, encodeRecord, LogWriter } from './file-log.js';
-import { publish, replaceFile, writeTemp } from './durable-file.js';
+import { publish, replaceFile, syncDir, writeTemp } from './durable-file.js';
 import { tryLock, type SpoolLock } from './file-lock.js';
 import { applyRecord, applyUpdates, isFinal, toStatus, type SpoolRecord } from './spool-state.js';
 import { decodeMessageFile, encodeMessageFile, exists, isMissing, SpoolIngest } from './spool-incoming.js';
@@ -101,6 +101,10 @@ class FileStore implements QueueStore, DeliveryStore {
       return { id, duplicate: true };
     }
     const temp = await writeTemp(this.#path('tmp'), encodeMessageFile(message, body));
+    if (this.#writer !== undefined && message.idempotencyKey === undefined) {
+      await this.#incoming.place(message, temp);
+      return { id, duplicate: false };
+    }
     // Only a key can repeat an id: a keyed message is linked (EEXIST finds the repeat), any other renamed.
     const fresh = await publish(temp, this.#path('incoming', id), this.#path('incoming'), message.idempotencyKey !== undefined);
     if (!fresh) return { id, duplicate: true };
@@ -212,6 +216,7 @@ class FileStore implements QueueStore, DeliveryStore {
     }
     this.#lock = lock;
     await this.#load();
+    await this.#incoming.adopt();
     for (const m of this.#messages.values()) {
       const lost = m.recipients.filter((r) => r.state === 'in-flight').map((r) => options.onRecovered(m, r));
       if (lost.length === 0) continue;
@@ -326,6 +331,9 @@ class FileStore implements QueueStore, DeliveryStore {
     const text = [...this.#messages.values()]
       .map((m) => encodeRecord({ t: 'm', m }) + (m.done === true ? encodeRecord({ t: 'd', id: m.id, at: m.finishedAt ?? now }) : ''))
       .join('');
+    // The unlinks of the bodies of dropped messages become durable first: a body that came back after a crash
+    // with no record naming it would be adopted as a new message.
+    await syncDir(this.#path('msg'));
     await replaceFile(this.#path('tmp'), this.#path(LOG), this.#dir, text);
     this.#writer = await LogWriter.open(this.#path(LOG), Buffer.byteLength(text));
   }

@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SmtpError } from '@smtpkit/client';
 import { syncDir } from './durable-file.js';
@@ -54,8 +54,11 @@ type Arrival =
   | { kind: 'gone' };
 
 /**
- * Moves messages from `incoming/` into the spool (`msg/` plus a log record), in batches: ids that arrive while a
- * batch is moving form the next batch, which shares one log write, one fsync of `keys/` and one of `msg/`.
+ * Brings messages into the spool (a file in `msg/` plus a log record). Other processes' messages come through
+ * `incoming/`, moved in batches: ids that arrive while a batch is moving form the next batch, which shares one log
+ * write, one fsync of `keys/` and one of `msg/`. The owner's own messages without an idempotency key are placed
+ * in `msg/` directly ({@link place}); keyed ones take `incoming/`, whose exclusive link finds a repeat from any
+ * process.
  *
  * Crash rules, per batch: the log records are durable before any rename. A crash before the log write leaves the
  * files unlogged in `incoming/`: the next start takes them in as new. A crash after it leaves every message of the
@@ -89,6 +92,36 @@ export class SpoolIngest {
       this.#running = next.catch(() => {});
     }
     return this.#next;
+  }
+
+  /**
+   * Publishes the owner's fsynced temp file as `msg/<id>`, then logs it. The file and its directory entry are
+   * durable before the record: a crash in between leaves a file in `msg/` that no record names, which
+   * {@link adopt} takes in on the next start. Only an enqueue puts a file there, so adopting invents nothing.
+   * A random id is never repeated, so no other arrival can race this one for the name.
+   */
+  async place(message: StoredMessage, temp: string): Promise<void> {
+    await rename(temp, this.#path('msg', message.id));
+    await syncDir(this.#path('msg'));
+    await this.#target.append([{ t: 'm', m: message }]);
+    this.#target.admit(message);
+  }
+
+  /**
+   * On start, before the log is compacted: logs the files in `msg/` that no record names (placed, then a crash)
+   * and removes the files of finished messages (finished, then a crash before the unlink).
+   */
+  async adopt(): Promise<void> {
+    const orphans: StoredMessage[] = [];
+    for (const id of (await readdir(this.#path('msg'))).sort()) {
+      const known = this.#target.known(id);
+      const path = this.#path('msg', id);
+      if (known?.done === true) await unlink(path).catch(ignoreMissing);
+      else if (known === undefined) orphans.push(decodeMessageFile(await readFile(path), path).message);
+    }
+    if (orphans.length === 0) return;
+    await this.#target.append(orphans.map((m) => ({ t: 'm', m })));
+    for (const m of orphans) this.#target.admit(m);
   }
 
   #path(...parts: string[]): string {

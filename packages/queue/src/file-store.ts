@@ -1,14 +1,13 @@
-import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SmtpError } from '@smtpkit/client';
-import { decodeLog, encodeRecord, LogWriter } from './file-log.js';
-import { publish, replaceFile, syncDir, writeTemp } from './durable-file.js';
+import { publish, writeTemp } from './durable-file.js';
 import { tryLock, type SpoolLock } from './file-lock.js';
 import { applyRecord, applyUpdates, isFinal, toStatus, type SpoolRecord } from './spool-state.js';
 import { decodeMessageFile, encodeMessageFile, exists, isMissing, SpoolIngest } from './spool-incoming.js';
+import { SpoolLog } from './spool-log.js';
 import type {
   DeliveryStore, MessageStatus, QueueStore, QueueStoreFactory, RecipientUpdate, StartDeliveryOptions, StoreContext,
   StoredMessage,
@@ -24,7 +23,6 @@ export interface FileStoreOptions {
   compactAfterBytes?: number;
 }
 
-const LOG = 'state.log';
 
 interface ControlRequest {
   op: 'cancel' | 'retry';
@@ -59,25 +57,25 @@ export function fileStore(options: FileStoreOptions): QueueStoreFactory {
 
 class FileStore implements QueueStore, DeliveryStore {
   readonly #dir: string;
-  readonly #keepFinishedFor: number;
-  readonly #compactAfter: number;
   readonly #now: () => number;
+  readonly #log: SpoolLog;
   #lock: SpoolLock | undefined;
-  #writer: LogWriter | undefined;
   #messages = new Map<string, StoredMessage>();
   #changed = new Set<string>();
-  #compacting: Promise<void> | undefined;
   readonly #incoming: SpoolIngest;
   readonly recovered: Array<{ id: string; update: RecipientUpdate }> = [];
 
   constructor(options: FileStoreOptions, ctx: StoreContext) {
     this.#dir = options.dir;
-    this.#keepFinishedFor = options.keepFinishedFor ?? 24 * 3600_000;
-    this.#compactAfter = options.compactAfterBytes ?? 8 * 1024 * 1024;
     this.#now = ctx.now;
+    this.#log = new SpoolLog(this.#dir, {
+      keepFinishedFor: options.keepFinishedFor ?? 24 * 3600_000,
+      compactAfter: options.compactAfterBytes ?? 8 * 1024 * 1024,
+      now: ctx.now,
+    });
     this.#incoming = new SpoolIngest(this.#dir, {
       known: (id) => this.#messages.get(id),
-      append: (records) => this.#append(records),
+      append: (records) => this.#log.append(records),
       admit: (m) => {
         this.#messages.set(m.id, m);
         this.#changed.add(m.id);
@@ -101,21 +99,21 @@ class FileStore implements QueueStore, DeliveryStore {
       return { id, duplicate: true };
     }
     const temp = await writeTemp(this.#path('tmp'), encodeMessageFile(message, body));
-    if (this.#writer !== undefined && message.idempotencyKey === undefined) {
+    if (this.#log.isOpen && message.idempotencyKey === undefined) {
       await this.#incoming.place(message, temp);
       return { id, duplicate: false };
     }
     // Only a key can repeat an id: a keyed message is linked (EEXIST finds the repeat), any other renamed.
     const fresh = await publish(temp, this.#path('incoming', id), this.#path('incoming'), message.idempotencyKey !== undefined);
     if (!fresh) return { id, duplicate: true };
-    if (this.#writer !== undefined) await this.#incoming.ingest([id]);
+    if (this.#log.isOpen) await this.#incoming.ingest([id]);
     return { id, duplicate: false };
   }
 
   // ---- reading: any process ----
 
   async #readState(): Promise<Map<string, StoredMessage>> {
-    if (this.#writer !== undefined) return this.#messages;
+    if (this.#log.isOpen) return this.#messages;
     // incoming/ first, then the log: a message moved in between was logged before its move, so it is in the log.
     const incoming = new Map<string, StoredMessage>();
     for (const name of await readdir(this.#path('incoming'))) {
@@ -126,7 +124,7 @@ class FileStore implements QueueStore, DeliveryStore {
       }
     }
     const map = new Map<string, StoredMessage>();
-    for (const record of (await this.#readLog()).records) applyRecord(map, record as SpoolRecord);
+    for (const record of (await SpoolLog.read(this.#dir)).records) applyRecord(map, record as SpoolRecord);
     for (const [id, message] of incoming) if (!map.has(id)) map.set(id, message);
     return map;
   }
@@ -167,7 +165,7 @@ class FileStore implements QueueStore, DeliveryStore {
   }
 
   async #request(request: ControlRequest): Promise<void> {
-    if (this.#writer !== undefined) {
+    if (this.#log.isOpen) {
       await this.#apply(request);
       return;
     }
@@ -177,11 +175,10 @@ class FileStore implements QueueStore, DeliveryStore {
     const lock = await tryLock(this.#path('lock'));
     if (lock === undefined) return;
     try {
-      await this.#load();
+      this.#messages = await this.#log.open();
       await this.#poll();
     } finally {
-      await (this.#writer as LogWriter | undefined)?.close();
-      this.#writer = undefined;
+      await this.#log.close();
       this.#messages = new Map();
       await lock.release();
     }
@@ -200,7 +197,7 @@ class FileStore implements QueueStore, DeliveryStore {
     const updates: RecipientUpdate[] = m.recipients
       .filter((r) => !isFinal(r))
       .map((r) => ({ recipient: r.recipient, state: 'bounced', attempts: r.attempts, reply: { text: 'cancelled' }, ambiguous: r.ambiguous }));
-    await this.#append([{ t: 'c', id: m.id }, { t: 'u', id: m.id, u: updates }]);
+    await this.#log.append([{ t: 'c', id: m.id }, { t: 'u', id: m.id, u: updates }]);
     m.cancelled = true;
     applyUpdates(m, updates);
     this.#changed.add(m.id);
@@ -215,7 +212,7 @@ class FileStore implements QueueStore, DeliveryStore {
       lock = await tryLock(this.#path('lock'));
     }
     this.#lock = lock;
-    await this.#load();
+    this.#messages = await this.#log.open();
     await this.#incoming.adopt();
     for (const m of this.#messages.values()) {
       const lost = m.recipients.filter((r) => r.state === 'in-flight').map((r) => options.onRecovered(m, r));
@@ -223,27 +220,10 @@ class FileStore implements QueueStore, DeliveryStore {
       await this.record(m.id, lost);
       for (const update of lost) this.recovered.push({ id: m.id, update });
     }
-    await this.#compact();
+    await this.#log.compact();
     await this.#poll();
     this.#changed.clear();
     return this;
-  }
-
-  /** The log's records up to the first torn one; a spool without a log has none. */
-  async #readLog(): Promise<ReturnType<typeof decodeLog>> {
-    try {
-      return decodeLog(await readFile(this.#path(LOG)));
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-      return { records: [], goodLength: 0 };
-    }
-  }
-
-  async #load(): Promise<void> {
-    const { records, goodLength } = await this.#readLog();
-    this.#messages = new Map();
-    for (const record of records) applyRecord(this.#messages, record as SpoolRecord);
-    this.#writer = await LogWriter.open(this.#path(LOG), goodLength);
   }
 
   messages(): Iterable<StoredMessage> {
@@ -289,7 +269,7 @@ class FileStore implements QueueStore, DeliveryStore {
     if (m === undefined) throw new SmtpError(`unknown message ${id}`, { kind: 'input', code: 'ERR_QUEUE_UNKNOWN_MESSAGE' });
     const at = this.#now();
     const finish = options?.finish === true && m.done !== true;
-    await this.#append(finish ? [{ t: 'u', id, u: updates }, { t: 'd', id, at }] : [{ t: 'u', id, u: updates }]);
+    await this.#log.append(finish ? [{ t: 'u', id, u: updates }, { t: 'd', id, at }] : [{ t: 'u', id, u: updates }]);
     applyUpdates(m, updates);
     if (finish) await this.#finished(m, at);
   }
@@ -298,7 +278,7 @@ class FileStore implements QueueStore, DeliveryStore {
     const m = this.#messages.get(id);
     if (m === undefined || m.done === true) return;
     const at = this.#now();
-    await this.#append([{ t: 'd', id, at }]);
+    await this.#log.append([{ t: 'd', id, at }]);
     await this.#finished(m, at);
   }
 
@@ -310,38 +290,8 @@ class FileStore implements QueueStore, DeliveryStore {
     });
   }
 
-  async #append(records: SpoolRecord[]): Promise<void> {
-    while (this.#compacting !== undefined) await this.#compacting;
-    const writer = this.#writer;
-    if (writer === undefined) throw new SmtpError('the spool is not open for delivery', { kind: 'input', code: 'ERR_QUEUE_NOT_OWNER' });
-    await writer.append(records);
-    if (writer.size > this.#compactAfter && this.#compacting === undefined) {
-      this.#compacting = this.#compact().finally(() => (this.#compacting = undefined));
-    }
-  }
-
-  /** Rewrites the log as one record per message still live or recently finished (temp file, fsync, rename). */
-  async #compact(): Promise<void> {
-    const now = this.#now();
-    for (const [id, m] of this.#messages) {
-      if (m.done === true && now - (m.finishedAt ?? 0) > this.#keepFinishedFor) this.#messages.delete(id);
-    }
-    // Closing first lets every append already on disk reach the in-memory state the snapshot is taken from.
-    await this.#writer?.close();
-    const text = [...this.#messages.values()]
-      .map((m) => encodeRecord({ t: 'm', m }) + (m.done === true ? encodeRecord({ t: 'd', id: m.id, at: m.finishedAt ?? now }) : ''))
-      .join('');
-    // The unlinks of the bodies of dropped messages become durable first: a body that came back after a crash
-    // with no record naming it would be adopted as a new message.
-    await syncDir(this.#path('msg'));
-    await replaceFile(this.#path('tmp'), this.#path(LOG), this.#dir, text);
-    this.#writer = await LogWriter.open(this.#path(LOG), Buffer.byteLength(text));
-  }
-
   async release(): Promise<void> {
-    while (this.#compacting !== undefined) await this.#compacting;
-    await this.#writer?.close();
-    this.#writer = undefined;
+    await this.#log.close();
     await this.#lock?.release();
     this.#lock = undefined;
   }

@@ -66,13 +66,19 @@ export class SpoolLog {
     const writer = this.#writer;
     if (writer === undefined) throw new SmtpError('the spool is not open for delivery', { kind: 'input', code: 'ERR_QUEUE_NOT_OWNER' });
     await writer.append(records);
-    if (writer.size > this.#options.compactAfter && this.#compacting === undefined) {
-      this.#compacting = this.compact().finally(() => (this.#compacting = undefined));
-    }
+    if (writer.size > this.#options.compactAfter) void this.compact();
   }
 
-  /** Rewrites the log as one record per message still live or recently finished (temp file, fsync, rename). */
-  async compact(): Promise<void> {
+  /**
+   * Rewrites the log as one record per message still live or recently finished (temp file, fsync, rename). Appends
+   * made meanwhile wait for the new log: the old one's writer is closed while the snapshot is taken.
+   */
+  compact(): Promise<void> {
+    this.#compacting ??= this.#rewrite().finally(() => (this.#compacting = undefined));
+    return this.#compacting;
+  }
+
+  async #rewrite(): Promise<void> {
     const now = this.#options.now();
     for (const [id, m] of this.#messages) {
       if (m.done === true && now - (m.finishedAt ?? 0) > this.#options.keepFinishedFor) this.#messages.delete(id);

@@ -129,6 +129,37 @@ describe('crash windows of the file spool', () => {
   });
 });
 
+describe('log compaction', () => {
+  it('drops messages finished longer ago than keepFinishedFor, keeps the live ones, sends nothing again', async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const sink = await startLedgerSink();
+    cleanups.push(() => sink.close());
+    const options = { dir, compactAfterBytes: 1500, keepFinishedFor: 0 };
+    const first = await createQueue({ store: fileStore(options) });
+    const seen = collect(first, 6);
+    const w = first.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await first.enqueue({ from: 'a@example.org', to: [`ok${i}@t.test`], raw: rawMessage(`compact-${i}`) })).id);
+    await seen.done;
+    await w.close();
+    const held = await first.enqueue({ from: 'a@example.org', to: ['later@t.test'], raw: rawMessage('compact-held') });
+    await first.close();
+    const second = await createQueue({ store: fileStore(options) });
+    cleanups.push(() => second.close());
+    const more = collect(second, 1);
+    const w2 = second.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    await more.done;
+    await w2.close();
+    expect(sink.entries.map((e) => e.rcpt).sort()).toEqual(['later@t.test', ...ids.map((_, i) => `ok${i}@t.test`)].sort());
+    const records = decodeLog(await readFile(join(dir, 'state.log'))).records as Array<{ t: string; m?: StoredMessage }>;
+    expect(records.filter((r) => r.t === 'm').map((r) => r.m?.id)).toEqual([held.id]);
+    expect(await second.status(ids[0]!)).toBeUndefined();
+    expect((await second.status(held.id))?.recipients[0]?.state).toBe('delivered');
+    expect(await readdir(join(dir, 'msg'))).toEqual([]);
+  });
+});
+
 describe('the delivery lock', () => {
   it('is exclusive, and taken over from a dead or silent owner', async () => {
     const { dir, remove } = await tempDir();

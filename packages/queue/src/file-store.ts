@@ -37,8 +37,9 @@ export function messageId(idempotencyKey?: string): string {
 
 /**
  * The embedded store: a spool directory on one machine. Any process may enqueue at any time (a fsynced file
- * renamed into `incoming/`, as Postfix's maildrop); one process at a time delivers, holding `lock` (a lock left by a
- * killed process is taken over within seconds). Per-recipient state lives in `state.log`, an append-only log of
+ * renamed into `incoming/`, as Postfix's maildrop; the delivering process puts its own messages without an
+ * idempotency key straight into `msg/`); one process at a time delivers, holding `lock` (a lock left by a killed
+ * process is taken over within seconds). Per-recipient state lives in `state.log`, an append-only log of
  * checksummed records replayed on start.
  *
  * @example

@@ -1,13 +1,13 @@
-import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SmtpError } from '@smtpkit/client';
-import { decodeLog, encodeRecord, LogWriter } from './file-log.js';
-import { publish, replaceFile, syncDir, writeTemp } from './durable-file.js';
+import { publish, writeTemp } from './durable-file.js';
 import { tryLock, type SpoolLock } from './file-lock.js';
 import { applyRecord, applyUpdates, isFinal, toStatus, type SpoolRecord } from './spool-state.js';
+import { decodeMessageFile, encodeMessageFile, exists, isMissing, SpoolIngest } from './spool-incoming.js';
+import { SpoolLog } from './spool-log.js';
 import type {
   DeliveryStore, MessageStatus, QueueStore, QueueStoreFactory, RecipientUpdate, StartDeliveryOptions, StoreContext,
   StoredMessage,
@@ -23,8 +23,6 @@ export interface FileStoreOptions {
   compactAfterBytes?: number;
 }
 
-const MAGIC = 'SMTPKITQ1';
-const LOG = 'state.log';
 
 interface ControlRequest {
   op: 'cancel' | 'retry';
@@ -37,34 +35,11 @@ export function messageId(idempotencyKey?: string): string {
   return `${Date.now().toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
 }
 
-function encodeMessageFile(message: StoredMessage, body: Uint8Array): Array<string | Uint8Array> {
-  return [`${MAGIC} ${JSON.stringify(message)}\n`, body];
-}
-
-function decodeMessageFile(bytes: Buffer, path: string): { message: StoredMessage; body: Buffer } {
-  const end = bytes.indexOf(0x0a);
-  if (end < 0 || bytes.toString('latin1', 0, MAGIC.length + 1) !== `${MAGIC} `) {
-    throw new SmtpError(`not a spool message file: ${path}`, { kind: 'input', code: 'ERR_QUEUE_CORRUPT' });
-  }
-  return { message: JSON.parse(bytes.toString('utf8', MAGIC.length + 1, end)) as StoredMessage, body: bytes.subarray(end + 1) };
-}
-
-const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'ENOENT';
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if (isMissing(error)) return false;
-    throw error;
-  }
-}
-
 /**
  * The embedded store: a spool directory on one machine. Any process may enqueue at any time (a fsynced file
- * renamed into `incoming/`, as Postfix's maildrop); one process at a time delivers, holding `lock` (a lock left by a
- * killed process is taken over within seconds). Per-recipient state lives in `state.log`, an append-only log of
+ * renamed into `incoming/`, as Postfix's maildrop; the delivering process puts its own messages without an
+ * idempotency key straight into `msg/`); one process at a time delivers, holding `lock` (a lock left by a killed
+ * process is taken over within seconds). Per-recipient state lives in `state.log`, an append-only log of
  * checksummed records replayed on start.
  *
  * @example
@@ -83,22 +58,30 @@ export function fileStore(options: FileStoreOptions): QueueStoreFactory {
 
 class FileStore implements QueueStore, DeliveryStore {
   readonly #dir: string;
-  readonly #keepFinishedFor: number;
-  readonly #compactAfter: number;
   readonly #now: () => number;
+  readonly #log: SpoolLog;
   #lock: SpoolLock | undefined;
-  #writer: LogWriter | undefined;
   #messages = new Map<string, StoredMessage>();
   #changed = new Set<string>();
-  #compacting: Promise<void> | undefined;
-  #ingesting: Promise<void> = Promise.resolve();
+  readonly #incoming: SpoolIngest;
   readonly recovered: Array<{ id: string; update: RecipientUpdate }> = [];
 
   constructor(options: FileStoreOptions, ctx: StoreContext) {
     this.#dir = options.dir;
-    this.#keepFinishedFor = options.keepFinishedFor ?? 24 * 3600_000;
-    this.#compactAfter = options.compactAfterBytes ?? 8 * 1024 * 1024;
     this.#now = ctx.now;
+    this.#log = new SpoolLog(this.#dir, {
+      keepFinishedFor: options.keepFinishedFor ?? 24 * 3600_000,
+      compactAfter: options.compactAfterBytes ?? 8 * 1024 * 1024,
+      now: ctx.now,
+    });
+    this.#incoming = new SpoolIngest(this.#dir, {
+      known: (id) => this.#messages.get(id),
+      append: (records) => this.#log.append(records),
+      admit: (m) => {
+        this.#messages.set(m.id, m);
+        this.#changed.add(m.id);
+      },
+    });
   }
 
   #path(...parts: string[]): string {
@@ -117,17 +100,21 @@ class FileStore implements QueueStore, DeliveryStore {
       return { id, duplicate: true };
     }
     const temp = await writeTemp(this.#path('tmp'), encodeMessageFile(message, body));
+    if (this.#log.isOpen && message.idempotencyKey === undefined) {
+      await this.#incoming.place(message, temp);
+      return { id, duplicate: false };
+    }
     // Only a key can repeat an id: a keyed message is linked (EEXIST finds the repeat), any other renamed.
     const fresh = await publish(temp, this.#path('incoming', id), this.#path('incoming'), message.idempotencyKey !== undefined);
     if (!fresh) return { id, duplicate: true };
-    if (this.#writer !== undefined) await this.#ingest(id);
+    if (this.#log.isOpen) await this.#incoming.ingest([id]);
     return { id, duplicate: false };
   }
 
   // ---- reading: any process ----
 
   async #readState(): Promise<Map<string, StoredMessage>> {
-    if (this.#writer !== undefined) return this.#messages;
+    if (this.#log.isOpen) return this.#messages;
     // incoming/ first, then the log: a message moved in between was logged before its move, so it is in the log.
     const incoming = new Map<string, StoredMessage>();
     for (const name of await readdir(this.#path('incoming'))) {
@@ -138,7 +125,7 @@ class FileStore implements QueueStore, DeliveryStore {
       }
     }
     const map = new Map<string, StoredMessage>();
-    for (const record of (await this.#readLog()).records) applyRecord(map, record as SpoolRecord);
+    for (const record of (await SpoolLog.read(this.#dir)).records) applyRecord(map, record as SpoolRecord);
     for (const [id, message] of incoming) if (!map.has(id)) map.set(id, message);
     return map;
   }
@@ -179,7 +166,7 @@ class FileStore implements QueueStore, DeliveryStore {
   }
 
   async #request(request: ControlRequest): Promise<void> {
-    if (this.#writer !== undefined) {
+    if (this.#log.isOpen) {
       await this.#apply(request);
       return;
     }
@@ -189,11 +176,10 @@ class FileStore implements QueueStore, DeliveryStore {
     const lock = await tryLock(this.#path('lock'));
     if (lock === undefined) return;
     try {
-      await this.#load();
+      this.#messages = await this.#log.open();
       await this.#poll();
     } finally {
-      await (this.#writer as LogWriter | undefined)?.close();
-      this.#writer = undefined;
+      await this.#log.close();
       this.#messages = new Map();
       await lock.release();
     }
@@ -212,7 +198,7 @@ class FileStore implements QueueStore, DeliveryStore {
     const updates: RecipientUpdate[] = m.recipients
       .filter((r) => !isFinal(r))
       .map((r) => ({ recipient: r.recipient, state: 'bounced', attempts: r.attempts, reply: { text: 'cancelled' }, ambiguous: r.ambiguous }));
-    await this.#append([{ t: 'c', id: m.id }, { t: 'u', id: m.id, u: updates }]);
+    await this.#log.append([{ t: 'c', id: m.id }, { t: 'u', id: m.id, u: updates }]);
     m.cancelled = true;
     applyUpdates(m, updates);
     this.#changed.add(m.id);
@@ -227,34 +213,18 @@ class FileStore implements QueueStore, DeliveryStore {
       lock = await tryLock(this.#path('lock'));
     }
     this.#lock = lock;
-    await this.#load();
+    this.#messages = await this.#log.open();
+    await this.#incoming.adopt();
     for (const m of this.#messages.values()) {
       const lost = m.recipients.filter((r) => r.state === 'in-flight').map((r) => options.onRecovered(m, r));
       if (lost.length === 0) continue;
       await this.record(m.id, lost);
       for (const update of lost) this.recovered.push({ id: m.id, update });
     }
-    await this.#compact();
+    await this.#log.compact();
     await this.#poll();
     this.#changed.clear();
     return this;
-  }
-
-  /** The log's records up to the first torn one; a spool without a log has none. */
-  async #readLog(): Promise<ReturnType<typeof decodeLog>> {
-    try {
-      return decodeLog(await readFile(this.#path(LOG)));
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-      return { records: [], goodLength: 0 };
-    }
-  }
-
-  async #load(): Promise<void> {
-    const { records, goodLength } = await this.#readLog();
-    this.#messages = new Map();
-    for (const record of records) applyRecord(this.#messages, record as SpoolRecord);
-    this.#writer = await LogWriter.open(this.#path(LOG), goodLength);
   }
 
   messages(): Iterable<StoredMessage> {
@@ -270,7 +240,7 @@ class FileStore implements QueueStore, DeliveryStore {
   }
 
   async #poll(): Promise<void> {
-    for (const name of (await readdir(this.#path('incoming'))).sort()) await this.#ingest(name);
+    await this.#incoming.ingest((await readdir(this.#path('incoming'))).sort());
     for (const name of (await readdir(this.#path('control'))).sort()) {
       const path = this.#path('control', name);
       let request: ControlRequest;
@@ -285,98 +255,44 @@ class FileStore implements QueueStore, DeliveryStore {
     }
   }
 
-  /** Moves one message from `incoming/` into the spool, one at a time (the poll and an own enqueue may race). */
-  #ingest(id: string): Promise<void> {
-    const run = this.#ingesting.then(() => this.#ingestOne(id));
-    this.#ingesting = run.catch(() => {});
-    return run;
-  }
-
-  /** Log record first, then the rename (both durable): a crash in between finishes the move on the next start. */
-  async #ingestOne(id: string): Promise<void> {
-    const source = this.#path('incoming', id);
-    const target = this.#path('msg', id);
-    const known = this.#messages.get(id);
-    if (known !== undefined) {
-      // Logged before a crash and not yet moved: finish the move; otherwise a repeated idempotency key.
-      if (known.done !== true && !(await exists(target))) await rename(source, target).catch(() => {});
-      else await unlink(source).catch(() => {});
-      return;
-    }
-    let message: StoredMessage;
-    try {
-      message = decodeMessageFile(await readFile(source), source).message;
-    } catch (error) {
-      if (isMissing(error)) return;
-      throw error;
-    }
-    if (message.idempotencyKey !== undefined && (await exists(this.#path('keys', id)))) {
-      await unlink(source);
-      return;
-    }
-    await this.#append([{ t: 'm', m: message }]);
-    this.#messages.set(id, message);
-    this.#changed.add(id);
-    if (message.idempotencyKey !== undefined) {
-      await writeFile(this.#path('keys', id), '');
-      await syncDir(this.#path('keys'));
-    }
-    await rename(source, target);
-    await syncDir(this.#path('msg'));
-  }
-
   async body(id: string): Promise<Uint8Array> {
     return decodeMessageFile(await readFile(this.#path('msg', id)), id).body;
   }
 
-  async record(id: string, updates: RecipientUpdate[]): Promise<void> {
+  /**
+   * The outcome and the finish share one append (one write, one fdatasync). Readers stop at the first torn record,
+   * so a crash leaves both, or the outcome alone (every recipient final: the next start finishes the message
+   * again), or neither (the recipients stay in flight and are recovered as ambiguous). The body is unlinked only
+   * once the finish is durable.
+   */
+  async record(id: string, updates: RecipientUpdate[], options?: { finish?: boolean }): Promise<void> {
     const m = this.#messages.get(id);
     if (m === undefined) throw new SmtpError(`unknown message ${id}`, { kind: 'input', code: 'ERR_QUEUE_UNKNOWN_MESSAGE' });
-    await this.#append([{ t: 'u', id, u: updates }]);
+    const at = this.#now();
+    const finish = options?.finish === true && m.done !== true;
+    await this.#log.append(finish ? [{ t: 'u', id, u: updates }, { t: 'd', id, at }] : [{ t: 'u', id, u: updates }]);
     applyUpdates(m, updates);
+    if (finish) await this.#finished(m, at);
   }
 
   async finish(id: string): Promise<void> {
     const m = this.#messages.get(id);
     if (m === undefined || m.done === true) return;
     const at = this.#now();
-    await this.#append([{ t: 'd', id, at }]);
+    await this.#log.append([{ t: 'd', id, at }]);
+    await this.#finished(m, at);
+  }
+
+  async #finished(m: StoredMessage, at: number): Promise<void> {
     m.done = true;
     m.finishedAt = at;
-    await unlink(this.#path('msg', id)).catch((error: unknown) => {
+    await unlink(this.#path('msg', m.id)).catch((error: unknown) => {
       if (!isMissing(error)) throw error;
     });
   }
 
-  async #append(records: SpoolRecord[]): Promise<void> {
-    while (this.#compacting !== undefined) await this.#compacting;
-    const writer = this.#writer;
-    if (writer === undefined) throw new SmtpError('the spool is not open for delivery', { kind: 'input', code: 'ERR_QUEUE_NOT_OWNER' });
-    await writer.append(records);
-    if (writer.size > this.#compactAfter && this.#compacting === undefined) {
-      this.#compacting = this.#compact().finally(() => (this.#compacting = undefined));
-    }
-  }
-
-  /** Rewrites the log as one record per message still live or recently finished (temp file, fsync, rename). */
-  async #compact(): Promise<void> {
-    const now = this.#now();
-    for (const [id, m] of this.#messages) {
-      if (m.done === true && now - (m.finishedAt ?? 0) > this.#keepFinishedFor) this.#messages.delete(id);
-    }
-    // Closing first lets every append already on disk reach the in-memory state the snapshot is taken from.
-    await this.#writer?.close();
-    const text = [...this.#messages.values()]
-      .map((m) => encodeRecord({ t: 'm', m }) + (m.done === true ? encodeRecord({ t: 'd', id: m.id, at: m.finishedAt ?? now }) : ''))
-      .join('');
-    await replaceFile(this.#path('tmp'), this.#path(LOG), this.#dir, text);
-    this.#writer = await LogWriter.open(this.#path(LOG), Buffer.byteLength(text));
-  }
-
   async release(): Promise<void> {
-    while (this.#compacting !== undefined) await this.#compacting;
-    await this.#writer?.close();
-    this.#writer = undefined;
+    await this.#log.close();
     await this.#lock?.release();
     this.#lock = undefined;
   }

@@ -227,8 +227,11 @@ export interface DeliveryStore {
   /** Messages that arrived since the last call (other processes' enqueues, retry and cancel requests). */
   poll(): Promise<StoredMessage[]>;
   body(id: string): Promise<Uint8Array>;
-  /** Writes the recipients' new states in one atomic, durable write. */
-  record(id: string, updates: RecipientUpdate[]): Promise<void>;
+  /**
+   * Writes the recipients' new states in one atomic, durable write; with `finish` (every recipient final and no
+   * report due), the same write marks the message finished, and its body is freed.
+   */
+  record(id: string, updates: RecipientUpdate[], options?: { finish?: boolean }): Promise<void>;
   /** Marks the message finished and frees its body. */
   finish(id: string): Promise<void>;
   /** Gives up delivery ownership. */

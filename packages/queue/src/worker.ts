@@ -13,7 +13,7 @@ import { SessionCache, type SessionLease } from './session-cache.js';
 import { isFinal } from './spool-state.js';
 import type {
   AmbiguousPolicy, DeliveryStore, DsnOptions, EnqueueInput, LimitsOptions, MessageEvent, QueueStore, RecipientEvent,
-  RecipientUpdate, StoredMessage, Worker, WorkerOptions,
+  RecipientStatus, RecipientUpdate, StoredMessage, Worker, WorkerOptions,
 } from './types.js';
 
 /** How often the worker looks for messages other processes queued, and for retry/cancel requests. */
@@ -267,6 +267,7 @@ export class QueueWorker implements Worker {
     const delivery = this.#delivery as DeliveryStore;
     const m = job.message;
     const info = { id: m.id, recipients: job.recipients };
+    let finished = false;
     try {
       const claimed = job.recipients.map((rcpt) => claim(this.#recipient(m, rcpt)));
       await delivery.record(m.id, claimed);
@@ -280,7 +281,8 @@ export class QueueWorker implements Worker {
       const updates = outcome.recipients.map((o) =>
         settle(this.#recipient(m, o.recipient), o, { policy: ctx.policy, onAmbiguous: ctx.onAmbiguous, enqueuedAt: m.enqueuedAt, now, random: ctx.random }),
       );
-      await delivery.record(m.id, updates);
+      finished = this.#settles(m, job, updates);
+      await delivery.record(m.id, updates, { finish: finished });
       await this.#options.onStep?.('persisted', info);
       for (const u of updates) this.#emitUpdate(m.id, u);
     } catch (error) {
@@ -293,7 +295,21 @@ export class QueueWorker implements Worker {
       for (const r of job.recipients) busy?.delete(r);
       if (busy?.size === 0) this.#busy.delete(m.id);
     }
-    if (!this.#closing) await this.#admit(m).catch((error: unknown) => ctx.emitError(error));
+    if (finished) this.#report(m);
+    else if (!this.#closing) await this.#admit(m).catch((error: unknown) => ctx.emitError(error));
+  }
+
+  /** True when these outcomes leave every recipient final, no other job holds one, and no DSN is due. */
+  #settles(m: StoredMessage, job: Job, updates: RecipientUpdate[]): boolean {
+    if ((this.#busy.get(m.id)?.size ?? 0) > job.recipients.length) return false;
+    const after = m.recipients.map((r) => updates.find((u) => u.recipient === r.recipient) ?? r);
+    return after.every(isFinal) && this.#failedToReport(m, after).length === 0;
+  }
+
+  /** The recipients a DSN reports: the bounced and expired ones, unless DSNs are off, the sender is `<>` or it was cancelled. */
+  #failedToReport(m: StoredMessage, recipients: RecipientStatus[]): RecipientStatus[] {
+    if (this.#ctx.dsn === false || m.from === '' || m.cancelled === true) return [];
+    return recipients.filter((r) => r.state === 'bounced' || r.state === 'expired');
   }
 
   #recipient(m: StoredMessage, address: string) {
@@ -335,14 +351,18 @@ export class QueueWorker implements Worker {
   async #finish(m: StoredMessage): Promise<void> {
     const ctx = this.#ctx;
     const delivery = this.#delivery as DeliveryStore;
-    const failed = m.recipients.filter((r) => r.state === 'bounced' || r.state === 'expired');
+    const failed = this.#failedToReport(m, m.recipients);
     let dsnId: string | undefined;
-    if (ctx.dsn !== false && m.from !== '' && failed.length > 0 && m.cancelled !== true) {
+    if (ctx.dsn !== false && failed.length > 0) {
       const report = buildDsn(m, failed, await delivery.body(m.id), ctx.dsn);
       dsnId = (await ctx.enqueue({ from: '', to: [m.from], raw: Buffer.from(await report.toBuffer()), idempotencyKey: `dsn:${m.id}` })).id;
     }
     await delivery.finish(m.id);
+    this.#report(m, dsnId);
+  }
+
+  #report(m: StoredMessage, dsnId?: string): void {
     this.#live.delete(m.id);
-    ctx.emitMessage({ id: m.id, recipients: m.recipients.map((r) => ({ ...r })), ...(dsnId !== undefined ? { dsnId } : {}) });
+    this.#ctx.emitMessage({ id: m.id, recipients: m.recipients.map((r) => ({ ...r })), ...(dsnId !== undefined ? { dsnId } : {}) });
   }
 }

@@ -1,10 +1,12 @@
-import { appendFile, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildDsn, createQueue, fileStore } from '../src/index.js';
 import { decodeLog, encodeRecord } from '../src/file-log.js';
 import { tryLock } from '../src/file-lock.js';
+import { decodeMessageFile } from '../src/spool-incoming.js';
+import type { StoredMessage, WorkerOptions } from '../src/types.js';
 import { DestinationGate } from '../src/limits.js';
 import { nextAttempt, retryPolicy } from '../src/retry.js';
 import { startLedgerSink } from './support/ledger-sink.js';
@@ -46,6 +48,115 @@ describe('the state log', () => {
     await w2.close();
     expect((await second.status(id))?.recipients[0]).toMatchObject({ state: 'delivered' });
     expect((await readFile(join(dir, 'state.log'), 'utf8')).includes('0badc0de')).toBe(false);
+  });
+});
+
+/** Queues messages with no worker running: each lands in `incoming/`, unlogged. */
+async function spoolOf(count: number): Promise<{ dir: string; messages: StoredMessage[] }> {
+  const { dir, remove } = await tempDir();
+  cleanups.push(remove);
+  const q = await createQueue({ store: fileStore({ dir }) });
+  for (let i = 0; i < count; i++) await q.enqueue({ from: 'a@example.org', to: [`ok${i}@t.test`], raw: rawMessage(`crash-${i}`) });
+  await q.close();
+  const names = (await readdir(join(dir, 'incoming'))).sort();
+  const messages = await Promise.all(names.map(async (n) => decodeMessageFile(await readFile(join(dir, 'incoming', n)), n).message));
+  return { dir, messages };
+}
+
+/** Starts a worker on a spool and waits until `count` messages finished; returns what the sink got. */
+async function deliverAll(dir: string, count: number, onStep?: WorkerOptions['onStep']) {
+  const sink = await startLedgerSink();
+  cleanups.push(() => sink.close());
+  const q = await createQueue({ store: fileStore({ dir }) });
+  cleanups.push(() => q.close());
+  const seen = collect(q, count);
+  const w = q.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' }, ...(onStep !== undefined ? { onStep } : {}) });
+  await seen.done;
+  await w.close();
+  return { sink, q, seen };
+}
+
+describe('crash windows of the file spool', () => {
+  it('finishes a batch logged and half moved from incoming/: each message delivered once', async () => {
+    const { dir, messages } = await spoolOf(3);
+    // The batch's records are durable; one file was renamed into msg/, two were not (a crash mid-batch).
+    await writeFile(join(dir, 'state.log'), messages.map((m) => encodeRecord({ t: 'm', m })).join(''));
+    await rename(join(dir, 'incoming', messages[0]!.id), join(dir, 'msg', messages[0]!.id));
+    const { sink, q } = await deliverAll(dir, 3);
+    expect(sink.entries.map((e) => e.rcpt).sort()).toEqual(['ok0@t.test', 'ok1@t.test', 'ok2@t.test']);
+    expect(await readdir(join(dir, 'incoming'))).toEqual([]);
+    expect(await readdir(join(dir, 'msg'))).toEqual([]);
+    for (const m of messages) expect((await q.status(m.id))?.recipients[0]?.state).toBe('delivered');
+  });
+
+  it('adopts a msg/ file no record names, and removes the body of a message already finished', async () => {
+    const { dir, messages } = await spoolOf(2);
+    const [orphan, finished] = messages as [StoredMessage, StoredMessage];
+    // orphan: placed in msg/, then a crash before its record; finished: done, then a crash before the unlink.
+    await rename(join(dir, 'incoming', orphan.id), join(dir, 'msg', orphan.id));
+    await rename(join(dir, 'incoming', finished.id), join(dir, 'msg', finished.id));
+    const delivered = { ...finished, recipients: [{ ...finished.recipients[0]!, state: 'delivered' as const, attempts: 1 }] };
+    await writeFile(join(dir, 'state.log'), encodeRecord({ t: 'm', m: delivered }) + encodeRecord({ t: 'd', id: finished.id, at: Date.now() }));
+    const { sink, q } = await deliverAll(dir, 1);
+    expect(sink.entries.map((e) => e.rcpt)).toEqual([orphan.recipients[0]!.recipient]);
+    expect(await readdir(join(dir, 'msg'))).toEqual([]);
+    expect((await q.status(orphan.id))?.recipients[0]?.state).toBe('delivered');
+    const log = decodeLog(await readFile(join(dir, 'state.log'))).records as Array<{ t: string; m?: StoredMessage }>;
+    expect(log.filter((r) => r.t === 'm' && r.m?.id === orphan.id)).toHaveLength(1);
+  });
+
+  it('writes the last outcome and the finish in one append; a log holding only the outcome finishes on start', async () => {
+    const { dir, messages } = await spoolOf(2);
+    const [live, torn] = messages as [StoredMessage, StoredMessage];
+    // torn: its final outcome is durable, the finish was not (a crash before it; the body is still in msg/).
+    await rename(join(dir, 'incoming', torn.id), join(dir, 'msg', torn.id));
+    const outcome = { ...torn.recipients[0]!, state: 'delivered' as const, attempts: 1 };
+    await writeFile(join(dir, 'state.log'), encodeRecord({ t: 'm', m: torn }) + encodeRecord({ t: 'u', id: torn.id, u: [outcome] }));
+    const finishedWhenPersisted: boolean[] = [];
+    const { sink, seen } = await deliverAll(dir, 2, async (step, info) => {
+      if (step !== 'persisted') return;
+      const records = decodeLog(await readFile(join(dir, 'state.log'))).records as Array<{ t: string; id?: string }>;
+      finishedWhenPersisted.push(records.some((r) => r.t === 'd' && r.id === info.id));
+    });
+    expect(finishedWhenPersisted).toEqual([true]);
+    expect(sink.entries.map((e) => e.rcpt)).toEqual([live.recipients[0]!.recipient]); // the torn one is never sent again
+    expect(seen.messages.map((e) => e.id).sort()).toEqual([live.id, torn.id].sort());
+    expect(await readdir(join(dir, 'msg'))).toEqual([]);
+    const log = decodeLog(await readFile(join(dir, 'state.log'))).records as Array<{ t: string; id?: string; u?: Array<{ state: string }> }>;
+    const lastTwo = log.filter((r) => r.id === live.id).slice(-2);
+    expect(lastTwo.map((r) => r.t)).toEqual(['u', 'd']);
+    expect(lastTwo[0]?.u?.[0]?.state).toBe('delivered');
+  });
+});
+
+describe('log compaction', () => {
+  it('drops messages finished longer ago than keepFinishedFor, keeps the live ones, sends nothing again', async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const sink = await startLedgerSink();
+    cleanups.push(() => sink.close());
+    const options = { dir, compactAfterBytes: 1500, keepFinishedFor: 0 };
+    const first = await createQueue({ store: fileStore(options) });
+    const seen = collect(first, 6);
+    const w = first.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await first.enqueue({ from: 'a@example.org', to: [`ok${i}@t.test`], raw: rawMessage(`compact-${i}`) })).id);
+    await seen.done;
+    await w.close();
+    const held = await first.enqueue({ from: 'a@example.org', to: ['later@t.test'], raw: rawMessage('compact-held') });
+    await first.close();
+    const second = await createQueue({ store: fileStore(options) });
+    cleanups.push(() => second.close());
+    const more = collect(second, 1);
+    const w2 = second.worker({ deliver: { host: '127.0.0.1', port: sink.port, tls: 'none' } });
+    await more.done;
+    await w2.close();
+    expect(sink.entries.map((e) => e.rcpt).sort()).toEqual(['later@t.test', ...ids.map((_, i) => `ok${i}@t.test`)].sort());
+    const records = decodeLog(await readFile(join(dir, 'state.log'))).records as Array<{ t: string; m?: StoredMessage }>;
+    expect(records.filter((r) => r.t === 'm').map((r) => r.m?.id)).toEqual([held.id]);
+    expect(await second.status(ids[0]!)).toBeUndefined();
+    expect((await second.status(held.id))?.recipients[0]?.state).toBe('delivered');
+    expect(await readdir(join(dir, 'msg'))).toEqual([]);
   });
 });
 

@@ -186,6 +186,9 @@ export async function startLedgerSink(options: LedgerSinkOptions = {}): Promise<
     };
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('latin1');
+      // RFC 2920 §3.2: the replies to a group of pipelined commands go out as a unit, one write for the whole chunk.
+      socket.cork();
+      process.nextTick(() => socket.uncork());
       for (;;) {
         if (inData) {
           const end = buffer.indexOf('\r\n.\r\n');

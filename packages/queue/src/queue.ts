@@ -8,7 +8,8 @@ import type {
   DsnOptions, EnqueueInput, MessageEvent, MessageStatus, QueueOptions, QueueStore, RecipientEvent, StoredMessage, Worker,
   WorkerOptions,
 } from './types.js';
-import { QueueWorker, type WorkerContext } from './worker.js';
+import { QueueWorker } from './worker.js';
+import type { WorkerContext } from './worker-context.js';
 
 /** Events of a queue and their payloads. */
 export interface QueueEvents {

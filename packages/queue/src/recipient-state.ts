@@ -51,3 +51,14 @@ export function dueAt(r: RecipientStatus): number | undefined {
   if (r.state === 'deferred' || r.state === 'ambiguous') return r.nextAttemptAt;
   return undefined;
 }
+
+/** The earliest time one of `recipients` is due, leaving out those in `busy`; undefined when none waits. */
+export function nextDueAt(recipients: readonly RecipientStatus[], busy: ReadonlySet<string> | undefined): number | undefined {
+  let next: number | undefined;
+  for (const r of recipients) {
+    if (busy?.has(r.recipient) === true) continue;
+    const at = dueAt(r);
+    if (at !== undefined && (next === undefined || at < next)) next = at;
+  }
+  return next;
+}

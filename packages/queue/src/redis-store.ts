@@ -17,7 +17,7 @@ import { RedisWorker } from './redis-worker.js';
 import type {
   MessageStatus, QueueStore, QueueStoreFactory, RecipientStatus, RecipientUpdate, StoreContext, StoredMessage, Worker, WorkerOptions,
 } from './types.js';
-import type { WorkerContext } from './worker.js';
+import type { WorkerContext } from './worker-context.js';
 
 /** Finished messages stay visible to `status()` this long. */
 const KEEP_FINISHED_SECONDS = 24 * 3600;

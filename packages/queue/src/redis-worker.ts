@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as dns } from 'node:dns';
-import { Buffer } from 'node:buffer';
 import { SmtpError, type MxResolver } from '@smtpkit/client';
 import type { Job, Worker as BullWorker } from 'bullmq';
 import { domainOf, MxDestinations } from './destination.js';
-import { buildDsn } from './dsn.js';
 import { DestinationGate, limitsFor } from './limits.js';
 import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
 import { REDIS_QUEUES, type RedisJobData, type RedisStoreInternals } from './redis-options.js';
@@ -13,7 +11,7 @@ import { SlotKeeper } from './slot-keeper.js';
 import { isFinal } from './spool-state.js';
 import { relayConnectOptions, transact } from './transaction.js';
 import type { DestinationLimits, RecipientStatus, RecipientUpdate, RelayTarget, StoredMessage, Worker, WorkerOptions } from './types.js';
-import type { WorkerContext } from './worker.js';
+import { dsnRecipients, messageEvent, queueDsn, recipientEvent, type WorkerContext } from './worker-context.js';
 
 /** How long a job waits when another worker holds its recipients (a stalled job being recovered), ms. */
 const CONTENDED_DELAY = 500;
@@ -289,22 +287,13 @@ export class RedisWorker implements Worker {
     const m = loaded.message;
     if (!m.recipients.every(isFinal)) return;
     // Every step is idempotent (the DSN's key is fixed), so a finisher killed half-way is simply run again.
-    const failed = m.recipients.filter((r) => r.state === 'bounced' || r.state === 'expired');
-    let dsnId: string | undefined;
-    if (ctx.dsn !== false && m.from !== '' && failed.length > 0 && m.cancelled !== true) {
-      const report = buildDsn(m, failed, await this.#store.body(id), ctx.dsn);
-      dsnId = (await ctx.enqueue({ from: '', to: [m.from], raw: Buffer.from(await report.toBuffer()), idempotencyKey: `dsn:${id}` })).id;
-    }
+    const dsnId = await queueDsn(ctx, m, dsnRecipients(ctx, m, m.recipients), () => this.#store.body(id));
     await this.#store.finish(id);
-    if (await this.#store.startFinish(id)) ctx.emitMessage({ id, recipients: m.recipients.map((r) => ({ ...r })), ...(dsnId !== undefined ? { dsnId } : {}) });
+    if (await this.#store.startFinish(id)) ctx.emitMessage(messageEvent(m, dsnId));
   }
 
   #emit(id: string, u: RecipientUpdate): void {
-    this.#ctx.emitRecipient({
-      id, recipient: u.recipient, state: u.state, attempt: u.attempts,
-      ...(u.reply !== undefined ? { reply: u.reply } : {}),
-      ...(u.reply?.host !== undefined ? { host: u.reply.host } : {}),
-    });
+    this.#ctx.emitRecipient(recipientEvent(id, u));
   }
 
   async close(): Promise<void> {

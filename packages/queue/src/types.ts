@@ -1,6 +1,6 @@
 import type { AuthOptions, MxResolver, Timeouts, TlsMode } from '@smtpkit/client';
 import type { BuiltMessage } from '@smtpkit/mime';
-import type { WorkerContext } from './worker.js';
+import type { WorkerContext } from './worker-context.js';
 
 /**
  * Where one recipient of one message stands. `queued` and `deferred` wait for an attempt, `in-flight` is being

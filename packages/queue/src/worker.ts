@@ -1,39 +1,18 @@
-import { Buffer } from 'node:buffer';
 import { promises as dns } from 'node:dns';
 import type { MxResolver } from '@smtpkit/client';
 import { DueHeap } from './due-heap.js';
 import { domainOf, MxDestinations } from './destination.js';
-import { buildDsn } from './dsn.js';
 import { DestinationGate, limitsFor } from './limits.js';
 import type { TransactionOutcome } from './outcome.js';
 import { relayConnectOptions, transact } from './transaction.js';
-import { ambiguous, claim, dueAt, settle } from './recipient-state.js';
-import type { RetryPolicy } from './retry.js';
+import { ambiguous, claim, dueAt, nextDueAt, settle } from './recipient-state.js';
 import { SessionCache, type SessionLease } from './session-cache.js';
 import { isFinal } from './spool-state.js';
-import type {
-  AmbiguousPolicy, DeliveryStore, DsnOptions, EnqueueInput, LimitsOptions, MessageEvent, QueueStore, RecipientEvent,
-  RecipientStatus, RecipientUpdate, StoredMessage, Worker, WorkerOptions,
-} from './types.js';
+import type { DeliveryStore, RecipientUpdate, StoredMessage, Worker, WorkerOptions } from './types.js';
+import { dsnRecipients, messageEvent, queueDsn, recipientEvent, type WorkerContext } from './worker-context.js';
 
 /** How often the worker looks for messages other processes queued, and for retry/cancel requests. */
 const POLL_INTERVAL = 250;
-
-/** What a worker needs from its queue. */
-export interface WorkerContext {
-  store: QueueStore;
-  policy: RetryPolicy;
-  limits: LimitsOptions | undefined;
-  dsn: DsnOptions | false;
-  onAmbiguous: AmbiguousPolicy;
-  maxRecipientsPerJob: number;
-  now: () => number;
-  random: () => number;
-  emitRecipient(e: RecipientEvent): void;
-  emitMessage(e: MessageEvent): void;
-  emitError(e: unknown): void;
-  enqueue(input: EnqueueInput): Promise<{ id: string }>;
-}
 
 interface Job {
   message: StoredMessage;
@@ -176,14 +155,7 @@ export class QueueWorker implements Worker {
   }
 
   #nextDue(m: StoredMessage): number | undefined {
-    const busy = this.#busy.get(m.id);
-    let next: number | undefined;
-    for (const r of m.recipients) {
-      if (busy?.has(r.recipient)) continue;
-      const at = dueAt(r);
-      if (at !== undefined && (next === undefined || at < next)) next = at;
-    }
-    return next;
+    return nextDueAt(m.recipients, this.#busy.get(m.id));
   }
 
   /** Turns a message's due recipients into jobs on their destinations' ready lists. */
@@ -303,13 +275,7 @@ export class QueueWorker implements Worker {
   #settles(m: StoredMessage, job: Job, updates: RecipientUpdate[]): boolean {
     if ((this.#busy.get(m.id)?.size ?? 0) > job.recipients.length) return false;
     const after = m.recipients.map((r) => updates.find((u) => u.recipient === r.recipient) ?? r);
-    return after.every(isFinal) && this.#failedToReport(m, after).length === 0;
-  }
-
-  /** The recipients a DSN reports: the bounced and expired ones, unless DSNs are off, the sender is `<>` or it was cancelled. */
-  #failedToReport(m: StoredMessage, recipients: RecipientStatus[]): RecipientStatus[] {
-    if (this.#ctx.dsn === false || m.from === '' || m.cancelled === true) return [];
-    return recipients.filter((r) => r.state === 'bounced' || r.state === 'expired');
+    return after.every(isFinal) && dsnRecipients(this.#ctx, m, after).length === 0;
   }
 
   #recipient(m: StoredMessage, address: string) {
@@ -337,32 +303,19 @@ export class QueueWorker implements Worker {
   }
 
   #emitUpdate(id: string, u: RecipientUpdate): void {
-    this.#ctx.emitRecipient({
-      id,
-      recipient: u.recipient,
-      state: u.state,
-      attempt: u.attempts,
-      ...(u.reply !== undefined ? { reply: u.reply } : {}),
-      ...(u.reply?.host !== undefined ? { host: u.reply.host } : {}),
-    });
+    this.#ctx.emitRecipient(recipientEvent(id, u));
   }
 
   /** Every recipient final: queue the DSN for the failed ones (never for `<>`), mark the message done, report it. */
   async #finish(m: StoredMessage): Promise<void> {
-    const ctx = this.#ctx;
     const delivery = this.#delivery as DeliveryStore;
-    const failed = this.#failedToReport(m, m.recipients);
-    let dsnId: string | undefined;
-    if (ctx.dsn !== false && failed.length > 0) {
-      const report = buildDsn(m, failed, await delivery.body(m.id), ctx.dsn);
-      dsnId = (await ctx.enqueue({ from: '', to: [m.from], raw: Buffer.from(await report.toBuffer()), idempotencyKey: `dsn:${m.id}` })).id;
-    }
+    const dsnId = await queueDsn(this.#ctx, m, dsnRecipients(this.#ctx, m, m.recipients), () => delivery.body(m.id));
     await delivery.finish(m.id);
     this.#report(m, dsnId);
   }
 
   #report(m: StoredMessage, dsnId?: string): void {
     this.#live.delete(m.id);
-    this.#ctx.emitMessage({ id: m.id, recipients: m.recipients.map((r) => ({ ...r })), ...(dsnId !== undefined ? { dsnId } : {}) });
+    this.#ctx.emitMessage(messageEvent(m, dsnId));
   }
 }

@@ -6,8 +6,10 @@ import { mailParamProblem, rcptParamProblem } from './esmtp-params.js';
 import type { EsmtpParams, ServerCommand } from './command-parser.js';
 import { BodyScanner, DataDecoder } from './data-decoder.js';
 import type { BodyTraits } from './data-decoder.js';
+import { ehloKeywords } from './ehlo-keywords.js';
 import { sessionFinding } from './findings.js';
 import type { Finding, FindingCode } from './findings.js';
+import { LineReader, maskAuth } from './line-reader.js';
 import { DEFAULT_MAX_ERRORS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS } from './session-types.js';
 import type { ServerAuthOptions, ServerEvent, ServerSessionOptions } from './session-types.js';
 import { encodeServerReply } from './reply-encoder.js';
@@ -29,7 +31,6 @@ interface Transaction {
 
 type Mode = 'command' | 'auth' | 'data' | 'bdat' | 'closed';
 
-const LF = 0x0a;
 const CR = 0x0d;
 const EIGHT_BIT_BODIES = new Set(['8BITMIME', 'BINARYMIME']);
 
@@ -63,9 +64,7 @@ export class ServerSession {
   #decoder: DataDecoder | undefined;
   #bdatLeft = 0;
   #bdatLast = false;
-  #line: Buffer[] = [];
-  #lineLength = 0;
-  #discarding = false;
+  readonly #lines = new LineReader();
   #errors = 0;
   #events: ServerEvent[] = [];
   #repliesPending = 0;
@@ -133,31 +132,15 @@ export class ServerSession {
 
   #pushLine(chunk: Uint8Array): Uint8Array {
     const max = this.#mode === 'auth' ? MAX_AUTH_RESPONSE_LINE : MAX_COMMAND_LINE;
-    const lf = chunk.indexOf(LF);
-    const end = lf === -1 ? chunk.length : lf + 1;
-    if (!this.#discarding) {
-      if (this.#lineLength + end > max) {
-        this.#discarding = true;
-        this.#line = [];
-      } else {
-        this.#line.push(Buffer.from(chunk.subarray(0, end)));
-      }
-      this.#lineLength += end;
-    }
-    if (lf === -1) return chunk.subarray(chunk.length);
-    const length = this.#lineLength;
-    const line = Buffer.concat(this.#line);
-    this.#line = [];
-    this.#lineLength = 0;
-    if (this.#discarding) {
-      this.#discarding = false;
-      this.#event({ type: 'command', line: `<line of ${length} octets>`, pipelined: this.#repliesPending > 0 });
-      this.#find('command-too-long', `${length} octets`);
+    const step = this.#lines.push(chunk, max);
+    if (step.kind === 'line') {
+      this.#onLine(step.line);
+    } else if (step.kind === 'too-long') {
+      this.#event({ type: 'command', line: `<line of ${step.length} octets>`, pipelined: this.#repliesPending > 0 });
+      this.#find('command-too-long', `${step.length} octets`);
       this.#fail(500, '5.5.2', `Line too long (RFC 5321 §4.5.3.1.4: at most ${max} octets)`);
-    } else {
-      this.#onLine(line);
     }
-    return chunk.subarray(end);
+    return step.rest;
   }
 
   #onLine(raw: Buffer): void {
@@ -230,21 +213,8 @@ export class ServerSession {
     this.#greeted = verb;
     const first = `${this.#o.hostname} greets ${domain}`;
     if (verb === 'HELO') return this.#reply(250, undefined, first);
-    this.#emitReply(encodeServerReply({ code: 250, lines: [first, ...this.#keywords()] }), 250);
-  }
-
-  #keywords(): string[] {
-    const o = this.#o;
-    const k: string[] = [];
-    if (o.pipelining !== false) k.push('PIPELINING');
-    if (o.chunking !== false) k.push('CHUNKING', 'BINARYMIME');
-    if (o.eightBitMime !== false) k.push('8BITMIME');
-    if (o.smtputf8 !== false) k.push('SMTPUTF8');
-    k.push(`SIZE ${this.#maxSize}`, 'ENHANCEDSTATUSCODES');
-    if (o.dsn !== false) k.push('DSN');
-    if (o.starttls && !this.#secure) k.push('STARTTLS');
-    if (o.auth && o.auth.mechanisms.length > 0) k.push(`AUTH ${o.auth.mechanisms.join(' ')}`);
-    return k;
+    const keywords = ehloKeywords(this.#o, this.#maxSize, this.#secure);
+    this.#emitReply(encodeServerReply({ code: 250, lines: [first, ...keywords] }), 250);
   }
 
   // ── the transaction ──────────────────────────────────────────────────────
@@ -555,8 +525,3 @@ export class ServerSession {
   }
 }
 
-/** `AUTH PLAIN ***`: mechanism kept, payloads masked. */
-function maskAuth(text: string): string {
-  const m = /^(auth +\S+)( .*)?$/i.exec(text);
-  return m ? `${m[1]}${m[2] === undefined ? '' : ' ***'}` : '***';
-}

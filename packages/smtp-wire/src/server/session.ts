@@ -1,6 +1,4 @@
 import type { Buffer } from 'node:buffer';
-import { AuthExchange } from './auth-exchange.js';
-import type { AuthStep, ServerAuthMechanism } from './auth-exchange.js';
 import { BodyIntake } from './body-intake.js';
 import { parseCommand } from './command-parser.js';
 import type { ServerCommand } from './command-parser.js';
@@ -11,13 +9,12 @@ import { sessionFinding } from './findings.js';
 import type { FindingCode } from './findings.js';
 import { LineReader, maskAuth } from './line-reader.js';
 import { encodeServerReply } from './reply-encoder.js';
+import { SessionAuth } from './session-auth.js';
+import type { AuthHost } from './session-auth.js';
 import { DEFAULT_MAX_ERRORS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS } from './session-types.js';
-import type { ServerAuthOptions, ServerEvent, ServerSessionOptions } from './session-types.js';
+import type { ServerEvent, ServerSessionOptions } from './session-types.js';
 import type { Transaction, TransactionContext } from './transaction.js';
 import { MAX_AUTH_RESPONSE_LINE, MAX_COMMAND_LINE } from '../command-encoder.js';
-
-/** Where the session reads its input: command lines, an AUTH response, or nothing more. */
-type Mode = 'command' | 'auth' | 'closed';
 
 const CR = 0x0d;
 
@@ -41,17 +38,17 @@ export class ServerSession {
   readonly #o: ServerSessionOptions;
   readonly #maxSize: number;
   readonly #maxErrors: number;
-  #mode: Mode = 'command';
+  #closed = false;
   #secure: boolean;
   #greeted: Greeted = 'none';
-  #authUser: string | undefined;
-  #auth: AuthExchange | undefined;
   #tx: Transaction | undefined;
-  /** What the transaction's commands reach of this session. */
-  readonly #ctx: TransactionContext;
+  /** What the transaction's commands and AUTH reach of this session. */
+  readonly #ctx: TransactionContext & AuthHost;
   readonly #lines = new LineReader();
   /** DATA and BDAT: while it receives, octets are message data, not command lines. */
   readonly #intake: BodyIntake;
+  /** AUTH: while it exchanges, a line is the response to its 334 challenge. */
+  readonly #auth: SessionAuth;
   #errors = 0;
   #events: ServerEvent[] = [];
   #repliesPending = 0;
@@ -72,16 +69,18 @@ export class ServerSession {
       reply: (code, enhanced, text) => this.#reply(code, enhanced, text),
       fail: (code, enhanced, text) => this.#fail(code, enhanced, text),
       event: (e) => this.#event(e),
+      use: (keyword) => this.#use(keyword),
       open: (tx) => (this.#tx = tx),
       abort: () => this.#abort(),
       end: () => (this.#tx = undefined),
     };
     this.#intake = new BodyIntake(this.#ctx);
+    this.#auth = new SessionAuth(this.#ctx, options);
   }
 
   /** True once QUIT was answered or the session was ended with 421. */
   get isClosed(): boolean {
-    return this.#mode === 'closed';
+    return this.#closed;
   }
 
   /** The connection is TLS (implicit, or after STARTTLS). */
@@ -104,7 +103,7 @@ export class ServerSession {
    * The session is closed afterwards.
    */
   shutdown(text = 'closing connection'): Uint8Array {
-    this.#mode = 'closed';
+    this.#closed = true;
     return encodeServerReply({ code: 421, enhanced: '4.4.2', lines: [`${this.#o.hostname} ${text}`] });
   }
 
@@ -113,7 +112,7 @@ export class ServerSession {
     this.#events = [];
     this.#repliesPending = 0;
     let rest: Uint8Array = chunk;
-    while (rest.length > 0 && this.#mode !== 'closed') {
+    while (rest.length > 0 && !this.#closed) {
       rest = this.#intake.isReceiving ? this.#intake.push(rest) : this.#pushLine(rest);
       if (this.#pendingTls && rest.length > 0) {
         // RFC 3207 §4.2: plaintext after STARTTLS may be an attacker's injection; it is dropped.
@@ -129,7 +128,7 @@ export class ServerSession {
   // ── lines ────────────────────────────────────────────────────────────────
 
   #pushLine(chunk: Uint8Array): Uint8Array {
-    const max = this.#mode === 'auth' ? MAX_AUTH_RESPONSE_LINE : MAX_COMMAND_LINE;
+    const max = this.#auth.isExchanging ? MAX_AUTH_RESPONSE_LINE : MAX_COMMAND_LINE;
     const step = this.#lines.push(chunk, max);
     if (step.kind === 'line') {
       this.#onLine(step.line);
@@ -144,7 +143,7 @@ export class ServerSession {
   #onLine(raw: Buffer): void {
     const bareLf = raw.length < 2 || raw[raw.length - 2] !== CR;
     const text = raw.toString('utf8', 0, raw.length - (bareLf ? 1 : 2));
-    const masked = this.#mode === 'auth' || /^auth /i.test(text);
+    const masked = this.#auth.isExchanging || /^auth /i.test(text);
     const pipelined = this.#repliesPending > 0;
     this.#event({ type: 'command', line: masked ? maskAuth(text) + (bareLf ? '\n' : '\r\n') : raw.toString('utf8'), pipelined });
     if (pipelined) {
@@ -161,7 +160,7 @@ export class ServerSession {
     }
     // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     if (/[\u0000-\u001f\u007f]/.test(text)) return this.#fail(501, '5.5.2', 'Control character in command line');
-    if (this.#mode === 'auth') return this.#authStep((this.#auth as AuthExchange).next(text));
+    if (this.#auth.isExchanging) return this.#auth.next(text);
     const parsed = parseCommand(text);
     if (!parsed.ok) {
       this.#find(parsed.code === 500 ? 'unknown-command' : 'syntax-error', parsed.reason);
@@ -176,7 +175,7 @@ export class ServerSession {
       case 'HELO':
         return this.#hello(c.verb, c.domain);
       case 'MAIL':
-        return mail(this.#ctx, c, this.#tx, this.#greeted, this.#authUser !== undefined);
+        return mail(this.#ctx, c, this.#tx, this.#greeted, this.#auth.user !== undefined);
       case 'RCPT':
         return rcpt(this.#ctx, c, this.#tx, this.#greeted);
       case 'DATA':
@@ -197,12 +196,12 @@ export class ServerSession {
       case 'QUIT':
         this.#abort();
         this.#reply(221, '2.0.0', `${this.#o.hostname} closing connection`);
-        this.#mode = 'closed';
+        this.#closed = true;
         return this.#event({ type: 'close' });
       case 'STARTTLS':
         return this.#starttls();
       case 'AUTH':
-        return this.#startAuth(c.mechanism, c.initialResponse);
+        return this.#auth.start(c.mechanism, c.initialResponse, this.#greeted === 'EHLO', this.#tx !== undefined);
     }
   }
 
@@ -228,7 +227,7 @@ export class ServerSession {
     // RFC 3207 §4.2: forget everything learnt before TLS.
     this.#abort();
     this.#greeted = 'none';
-    this.#authUser = undefined;
+    this.#auth.reset();
     this.#secure = true;
     this.#use('STARTTLS');
     this.#event({ type: 'starttls' });
@@ -237,45 +236,6 @@ export class ServerSession {
 
   /** Set between the 220 to STARTTLS and the end of this push: later octets are plaintext injection. */
   #pendingTls = false;
-
-  #startAuth(mechanism: string, initialResponse: string | undefined): void {
-    const auth = this.#o.auth;
-    if (!auth || auth.mechanisms.length === 0) return this.#fail(502, '5.5.1', 'AUTH not offered');
-    if (this.#greeted !== 'EHLO') return this.#fail(503, '5.5.1', 'Send EHLO first (RFC 4954 §4)');
-    if (this.#authUser !== undefined) return this.#fail(503, '5.5.1', 'Already authenticated (RFC 4954 §4)');
-    if (this.#tx) return this.#fail(503, '5.5.1', 'AUTH not allowed during a mail transaction (RFC 4954 §4)');
-    if (!(auth.mechanisms as string[]).includes(mechanism)) {
-      return this.#fail(504, '5.5.4', `Unrecognized authentication type ${mechanism}`);
-    }
-    const m = mechanism as ServerAuthMechanism;
-    const challenge = this.#o.cramChallenge?.() ?? `<${Date.now()}@${this.#o.hostname}>`;
-    this.#auth = new AuthExchange(m, challenge);
-    this.#authStep(this.#auth.start(initialResponse));
-  }
-
-  #authStep(step: AuthStep): void {
-    const exchange = this.#auth as AuthExchange;
-    if (step.kind === 'challenge') {
-      this.#mode = 'auth';
-      return this.#reply(334, undefined, step.text);
-    }
-    this.#mode = 'command';
-    this.#auth = undefined;
-    if (step.kind === 'error') {
-      this.#event({ type: 'auth', mechanism: exchange.mechanism, user: '', ok: false });
-      this.#find('auth-failed', step.reason);
-      return this.#fail(step.code, step.code === 501 ? '5.5.2' : '5.7.8', step.reason);
-    }
-    const ok = (this.#o.auth as ServerAuthOptions).verify(step.credentials);
-    this.#event({ type: 'auth', mechanism: exchange.mechanism, user: step.credentials.user, ok });
-    if (!ok) {
-      this.#find('auth-failed', `user ${JSON.stringify(step.credentials.user)}`);
-      return this.#fail(535, '5.7.8', 'Authentication credentials invalid');
-    }
-    this.#authUser = step.credentials.user;
-    this.#use(`AUTH ${exchange.mechanism}`);
-    this.#reply(235, '2.7.0', 'Authentication successful');
-  }
 
   // ── output ───────────────────────────────────────────────────────────────
 
@@ -305,11 +265,9 @@ export class ServerSession {
     this.#emitReply(encodeServerReply(enhanced === undefined ? { code, lines: [text] } : { code, enhanced, lines: [text] }), code);
   }
 
+  /** A refusal; a refused AUTH response line ends the exchange. Too many 5yz end the session with 421. */
   #fail(code: number, enhanced: string, text: string): void {
-    if (this.#mode === 'auth') {
-      this.#mode = 'command';
-      this.#auth = undefined;
-    }
+    this.#auth.cancel();
     this.#reply(code, enhanced, text);
     if (code >= 500 && ++this.#errors >= this.#maxErrors) {
       this.#emitReply(this.shutdown('too many errors'), 421);

@@ -1,7 +1,7 @@
 import type { AuthCredentials, ServerAuthMechanism } from './auth-exchange.js';
 import type { EsmtpParams } from './command-parser.js';
 import type { BodyTraits } from './data-decoder.js';
-import type { Finding } from './findings.js';
+import type { Finding, FindingCode } from './findings.js';
 
 /** Default SIZE offered and enforced (RFC 1870): 25 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024;
@@ -79,3 +79,13 @@ export type ServerEvent =
   | { type: 'starttls' }
   | { type: 'auth'; mechanism: ServerAuthMechanism; user: string; ok: boolean }
   | { type: 'close' };
+
+/** How the parts of a {@link ServerSession} report to it, in the order things happen. */
+export interface SessionHost {
+  /** Records a finding: in the open transaction, and as an event the first time in the session. */
+  find(code: FindingCode, detail?: string): void;
+  reply(code: number, enhanced: string | undefined, text: string): void;
+  /** A refusal; the session ends with 421 after too many 5yz (`maxErrors`). */
+  fail(code: number, enhanced: string, text: string): void;
+  event(e: ServerEvent): void;
+}

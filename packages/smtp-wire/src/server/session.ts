@@ -1,37 +1,22 @@
-import { Buffer } from 'node:buffer';
-import { AuthExchange } from './auth-exchange.js';
-import type { ServerAuthMechanism } from './auth-exchange.js';
-import { parseCommand, isUtf8Path } from './command-parser.js';
-import { mailParamProblem, rcptParamProblem } from './esmtp-params.js';
-import type { EsmtpParams, ServerCommand } from './command-parser.js';
-import { BodyScanner, DataDecoder } from './data-decoder.js';
-import type { BodyTraits } from './data-decoder.js';
+import type { Buffer } from 'node:buffer';
+import { BodyIntake } from './body-intake.js';
+import { parseCommand } from './command-parser.js';
+import type { ServerCommand } from './command-parser.js';
+import { ehloKeywords } from './ehlo-keywords.js';
+import { mail, rcpt } from './envelope.js';
+import type { Greeted } from './envelope.js';
 import { sessionFinding } from './findings.js';
-import type { Finding, FindingCode } from './findings.js';
-import { DEFAULT_MAX_ERRORS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS } from './session-types.js';
-import type { ServerAuthOptions, ServerEvent, ServerSessionOptions } from './session-types.js';
+import type { FindingCode } from './findings.js';
+import { LineReader, maskAuth } from './line-reader.js';
 import { encodeServerReply } from './reply-encoder.js';
+import { SessionAuth } from './session-auth.js';
+import type { AuthHost } from './session-auth.js';
+import { DEFAULT_MAX_ERRORS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS } from './session-types.js';
+import type { ServerEvent, ServerSessionOptions } from './session-types.js';
+import type { Transaction, TransactionContext } from './transaction.js';
 import { MAX_AUTH_RESPONSE_LINE, MAX_COMMAND_LINE } from '../command-encoder.js';
 
-interface Transaction {
-  from: string;
-  mailParams: EsmtpParams;
-  to: string[];
-  rcptParams: EsmtpParams[];
-  findings: Finding[];
-  extensions: Set<string>;
-  chunks: number[];
-  size: number;
-  oversize: boolean;
-  bdatFailed: boolean;
-  scanner: BodyScanner | undefined;
-}
-
-type Mode = 'command' | 'auth' | 'data' | 'bdat' | 'closed';
-
-const LF = 0x0a;
 const CR = 0x0d;
-const EIGHT_BIT_BODIES = new Set(['8BITMIME', 'BINARYMIME']);
 
 /**
  * The server side of an SMTP session (RFC 5321 §4.1, §4.3 sequencing; RFC 2920, 3030, 3207, 4954,
@@ -52,20 +37,18 @@ const EIGHT_BIT_BODIES = new Set(['8BITMIME', 'BINARYMIME']);
 export class ServerSession {
   readonly #o: ServerSessionOptions;
   readonly #maxSize: number;
-  readonly #maxRcpt: number;
   readonly #maxErrors: number;
-  #mode: Mode = 'command';
+  #closed = false;
   #secure: boolean;
-  #greeted: 'none' | 'HELO' | 'EHLO' = 'none';
-  #authUser: string | undefined;
-  #auth: AuthExchange | undefined;
+  #greeted: Greeted = 'none';
   #tx: Transaction | undefined;
-  #decoder: DataDecoder | undefined;
-  #bdatLeft = 0;
-  #bdatLast = false;
-  #line: Buffer[] = [];
-  #lineLength = 0;
-  #discarding = false;
+  /** What the transaction's commands and AUTH reach of this session. */
+  readonly #ctx: TransactionContext & AuthHost;
+  readonly #lines = new LineReader();
+  /** DATA and BDAT: while it receives, octets are message data, not command lines. */
+  readonly #intake: BodyIntake;
+  /** AUTH: while it exchanges, a line is the response to its 334 challenge. */
+  readonly #auth: SessionAuth;
   #errors = 0;
   #events: ServerEvent[] = [];
   #repliesPending = 0;
@@ -75,14 +58,29 @@ export class ServerSession {
   constructor(options: ServerSessionOptions) {
     this.#o = options;
     this.#maxSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.#maxRcpt = options.maxRecipients ?? DEFAULT_MAX_RECIPIENTS;
     this.#maxErrors = options.maxErrors ?? DEFAULT_MAX_ERRORS;
     this.#secure = options.secure ?? false;
+    this.#ctx = {
+      options,
+      maxSize: this.#maxSize,
+      maxRecipients: options.maxRecipients ?? DEFAULT_MAX_RECIPIENTS,
+      used: this.#used,
+      find: (code, detail) => this.#find(code, detail),
+      reply: (code, enhanced, text) => this.#reply(code, enhanced, text),
+      fail: (code, enhanced, text) => this.#fail(code, enhanced, text),
+      event: (e) => this.#event(e),
+      use: (keyword) => this.#use(keyword),
+      open: (tx) => (this.#tx = tx),
+      abort: () => this.#abort(),
+      end: () => (this.#tx = undefined),
+    };
+    this.#intake = new BodyIntake(this.#ctx);
+    this.#auth = new SessionAuth(this.#ctx, options);
   }
 
   /** True once QUIT was answered or the session was ended with 421. */
   get isClosed(): boolean {
-    return this.#mode === 'closed';
+    return this.#closed;
   }
 
   /** The connection is TLS (implicit, or after STARTTLS). */
@@ -105,7 +103,7 @@ export class ServerSession {
    * The session is closed afterwards.
    */
   shutdown(text = 'closing connection'): Uint8Array {
-    this.#mode = 'closed';
+    this.#closed = true;
     return encodeServerReply({ code: 421, enhanced: '4.4.2', lines: [`${this.#o.hostname} ${text}`] });
   }
 
@@ -114,10 +112,8 @@ export class ServerSession {
     this.#events = [];
     this.#repliesPending = 0;
     let rest: Uint8Array = chunk;
-    while (rest.length > 0 && this.#mode !== 'closed') {
-      if (this.#mode === 'data') rest = this.#pushData(rest);
-      else if (this.#mode === 'bdat') rest = this.#pushBdat(rest);
-      else rest = this.#pushLine(rest);
+    while (rest.length > 0 && !this.#closed) {
+      rest = this.#intake.isReceiving ? this.#intake.push(rest) : this.#pushLine(rest);
       if (this.#pendingTls && rest.length > 0) {
         // RFC 3207 §4.2: plaintext after STARTTLS may be an attacker's injection; it is dropped.
         this.#find('starttls-pipelined', `${rest.length} octets`);
@@ -125,45 +121,29 @@ export class ServerSession {
       }
     }
     this.#pendingTls = false;
-    this.#dataBefore354 = false;
+    this.#intake.repliesSent();
     return this.#events;
   }
 
   // ── lines ────────────────────────────────────────────────────────────────
 
   #pushLine(chunk: Uint8Array): Uint8Array {
-    const max = this.#mode === 'auth' ? MAX_AUTH_RESPONSE_LINE : MAX_COMMAND_LINE;
-    const lf = chunk.indexOf(LF);
-    const end = lf === -1 ? chunk.length : lf + 1;
-    if (!this.#discarding) {
-      if (this.#lineLength + end > max) {
-        this.#discarding = true;
-        this.#line = [];
-      } else {
-        this.#line.push(Buffer.from(chunk.subarray(0, end)));
-      }
-      this.#lineLength += end;
-    }
-    if (lf === -1) return chunk.subarray(chunk.length);
-    const length = this.#lineLength;
-    const line = Buffer.concat(this.#line);
-    this.#line = [];
-    this.#lineLength = 0;
-    if (this.#discarding) {
-      this.#discarding = false;
-      this.#event({ type: 'command', line: `<line of ${length} octets>`, pipelined: this.#repliesPending > 0 });
-      this.#find('command-too-long', `${length} octets`);
+    const max = this.#auth.isExchanging ? MAX_AUTH_RESPONSE_LINE : MAX_COMMAND_LINE;
+    const step = this.#lines.push(chunk, max);
+    if (step.kind === 'line') {
+      this.#onLine(step.line);
+    } else if (step.kind === 'too-long') {
+      this.#event({ type: 'command', line: `<line of ${step.length} octets>`, pipelined: this.#repliesPending > 0 });
+      this.#find('command-too-long', `${step.length} octets`);
       this.#fail(500, '5.5.2', `Line too long (RFC 5321 §4.5.3.1.4: at most ${max} octets)`);
-    } else {
-      this.#onLine(line);
     }
-    return chunk.subarray(end);
+    return step.rest;
   }
 
   #onLine(raw: Buffer): void {
     const bareLf = raw.length < 2 || raw[raw.length - 2] !== CR;
     const text = raw.toString('utf8', 0, raw.length - (bareLf ? 1 : 2));
-    const masked = this.#mode === 'auth' || /^auth /i.test(text);
+    const masked = this.#auth.isExchanging || /^auth /i.test(text);
     const pipelined = this.#repliesPending > 0;
     this.#event({ type: 'command', line: masked ? maskAuth(text) + (bareLf ? '\n' : '\r\n') : raw.toString('utf8'), pipelined });
     if (pipelined) {
@@ -180,7 +160,7 @@ export class ServerSession {
     }
     // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     if (/[\u0000-\u001f\u007f]/.test(text)) return this.#fail(501, '5.5.2', 'Control character in command line');
-    if (this.#mode === 'auth') return this.#authStep((this.#auth as AuthExchange).next(text));
+    if (this.#auth.isExchanging) return this.#auth.next(text);
     const parsed = parseCommand(text);
     if (!parsed.ok) {
       this.#find(parsed.code === 500 ? 'unknown-command' : 'syntax-error', parsed.reason);
@@ -195,13 +175,13 @@ export class ServerSession {
       case 'HELO':
         return this.#hello(c.verb, c.domain);
       case 'MAIL':
-        return this.#mail(c.from, c.params, c.spaceAfterColon);
+        return mail(this.#ctx, c, this.#tx, this.#greeted, this.#auth.user !== undefined);
       case 'RCPT':
-        return this.#rcpt(c.to, c.params, c.spaceAfterColon);
+        return rcpt(this.#ctx, c, this.#tx, this.#greeted);
       case 'DATA':
-        return this.#data();
+        return this.#intake.data(this.#tx, this.#greeted !== 'none');
       case 'BDAT':
-        return this.#bdat(c.size, c.last);
+        return this.#intake.bdat(this.#tx, c.size, c.last, this.#greeted !== 'none');
       case 'RSET':
         this.#abort();
         return this.#reply(250, '2.0.0', 'Ok');
@@ -216,12 +196,12 @@ export class ServerSession {
       case 'QUIT':
         this.#abort();
         this.#reply(221, '2.0.0', `${this.#o.hostname} closing connection`);
-        this.#mode = 'closed';
+        this.#closed = true;
         return this.#event({ type: 'close' });
       case 'STARTTLS':
         return this.#starttls();
       case 'AUTH':
-        return this.#startAuth(c.mechanism, c.initialResponse);
+        return this.#auth.start(c.mechanism, c.initialResponse, this.#greeted === 'EHLO', this.#tx !== undefined);
     }
   }
 
@@ -230,224 +210,8 @@ export class ServerSession {
     this.#greeted = verb;
     const first = `${this.#o.hostname} greets ${domain}`;
     if (verb === 'HELO') return this.#reply(250, undefined, first);
-    this.#emitReply(encodeServerReply({ code: 250, lines: [first, ...this.#keywords()] }), 250);
-  }
-
-  #keywords(): string[] {
-    const o = this.#o;
-    const k: string[] = [];
-    if (o.pipelining !== false) k.push('PIPELINING');
-    if (o.chunking !== false) k.push('CHUNKING', 'BINARYMIME');
-    if (o.eightBitMime !== false) k.push('8BITMIME');
-    if (o.smtputf8 !== false) k.push('SMTPUTF8');
-    k.push(`SIZE ${this.#maxSize}`, 'ENHANCEDSTATUSCODES');
-    if (o.dsn !== false) k.push('DSN');
-    if (o.starttls && !this.#secure) k.push('STARTTLS');
-    if (o.auth && o.auth.mechanisms.length > 0) k.push(`AUTH ${o.auth.mechanisms.join(' ')}`);
-    return k;
-  }
-
-  // ── the transaction ──────────────────────────────────────────────────────
-
-  #mail(from: string, params: EsmtpParams, spaceAfterColon: boolean): void {
-    if (this.#greeted === 'none') {
-      this.#find('command-before-ehlo', 'MAIL');
-      return this.#fail(503, '5.5.1', 'Send EHLO or HELO first (RFC 5321 §4.1.4)');
-    }
-    if (this.#o.auth?.required && this.#authUser === undefined) {
-      this.#find('auth-required');
-      return this.#fail(530, '5.7.0', 'Authentication required (RFC 4954 §6)');
-    }
-    if (this.#tx) {
-      this.#find('nested-mail');
-      return this.#fail(503, '5.5.1', 'Nested MAIL command (RFC 5321 §4.1.1.2)');
-    }
-    const problem = this.#checkParams('MAIL', params);
-    if (problem) return;
-    const size = params.SIZE === undefined ? undefined : Number(params.SIZE);
-    if (size !== undefined && size > this.#maxSize) {
-      this.#find('size-exceeded', `SIZE=${size} > ${this.#maxSize}`);
-      return this.#fail(552, '5.3.4', `Message size exceeds fixed maximum message size (${this.#maxSize})`);
-    }
-    const tx: Transaction = {
-      from, mailParams: params, to: [], rcptParams: [], findings: [], extensions: new Set(this.#used),
-      chunks: [], size: 0, oversize: false, bdatFailed: false, scanner: undefined,
-    };
-    this.#tx = tx;
-    this.#usedParams(params);
-    if (spaceAfterColon) this.#find('space-after-colon', 'MAIL FROM');
-    if (isUtf8Path(from) && params.SMTPUTF8 === undefined) this.#find('utf8-envelope-without-smtputf8', from);
-    this.#reply(250, '2.1.0', 'Ok');
-  }
-
-  #rcpt(to: string, params: EsmtpParams, spaceAfterColon: boolean): void {
-    const tx = this.#tx;
-    if (!tx) {
-      this.#find(this.#greeted === 'none' ? 'command-before-ehlo' : 'rcpt-before-mail', 'RCPT');
-      return this.#fail(503, '5.5.1', 'Need MAIL before RCPT (RFC 5321 §4.1.4)');
-    }
-    if (this.#checkParams('RCPT', params)) return;
-    if (tx.to.length >= this.#maxRcpt) {
-      this.#find('too-many-recipients', `more than ${this.#maxRcpt}`);
-      return this.#reply(452, '4.5.3', 'Too many recipients (RFC 5321 §4.5.3.1.10)');
-    }
-    tx.to.push(to);
-    tx.rcptParams.push(params);
-    this.#usedParams(params);
-    if (spaceAfterColon) this.#find('space-after-colon', 'RCPT TO');
-    if (isUtf8Path(to) && tx.mailParams.SMTPUTF8 === undefined) this.#find('utf8-envelope-without-smtputf8', to);
-    this.#reply(250, '2.1.5', 'Ok');
-  }
-
-  /** Checks the parameters against what was offered; replies and returns true on a problem. */
-  #checkParams(verb: 'MAIL' | 'RCPT', params: EsmtpParams): boolean {
-    const keys = Object.keys(params);
-    if (keys.length === 0) return false;
-    if (this.#greeted !== 'EHLO') {
-      this.#find('esmtp-param-after-helo', keys.join(' '));
-      this.#fail(555, '5.5.4', 'ESMTP parameters need EHLO (RFC 5321 §4.1.1.11)');
-      return true;
-    }
-    const o = this.#o;
-    for (const key of keys) {
-      const value = params[key] as string;
-      const bad = verb === 'MAIL' ? mailParamProblem(key, value, o) : rcptParamProblem(key, value, o.dsn !== false);
-      if (bad !== undefined) {
-        this.#find(bad.unknown ? 'unknown-parameter' : 'syntax-error', `${key}${value === '' ? '' : `=${value}`}`);
-        this.#fail(bad.unknown ? 555 : 501, bad.unknown ? '5.5.4' : '5.5.2', bad.reason);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  #usedParams(params: EsmtpParams): void {
-    const tx = this.#tx as Transaction;
-    for (const key of Object.keys(params)) {
-      const value = (params[key] as string).toUpperCase();
-      if (key === 'SIZE') tx.extensions.add('SIZE');
-      else if (key === 'BODY' && value !== '7BIT') tx.extensions.add(value);
-      else if (key === 'SMTPUTF8') tx.extensions.add('SMTPUTF8');
-      else if (key === 'RET' || key === 'ENVID' || key === 'NOTIFY' || key === 'ORCPT') tx.extensions.add('DSN');
-    }
-  }
-
-  #data(): void {
-    const tx = this.#tx;
-    if (!tx || tx.to.length === 0 || tx.chunks.length > 0) {
-      this.#find(this.#greeted === 'none' ? 'command-before-ehlo' : 'data-before-rcpt', 'DATA');
-      if (tx && tx.to.length === 0) return this.#fail(554, '5.5.1', 'No valid recipients (RFC 5321 §3.3)');
-      return this.#fail(503, '5.5.1', tx ? 'DATA after BDAT in one transaction (RFC 3030 §2)' : 'Need MAIL and RCPT before DATA');
-    }
-    if (tx.mailParams.BODY?.toUpperCase() === 'BINARYMIME') {
-      return this.#fail(503, '5.5.1', 'BODY=BINARYMIME needs BDAT (RFC 3030 §3)');
-    }
-    this.#reply(354, undefined, 'End data with <CR><LF>.<CR><LF>');
-    this.#decoder = new DataDecoder();
-    this.#mode = 'data';
-    this.#dataBefore354 = true;
-  }
-
-  /** Set while the 354 is unsent: octets arriving then came before it (RFC 2920 §3.1). */
-  #dataBefore354 = false;
-
-  #pushData(chunk: Uint8Array): Uint8Array {
-    if (this.#dataBefore354) {
-      this.#dataBefore354 = false;
-      this.#find('data-before-354');
-    }
-    const tx = this.#tx as Transaction;
-    const decoder = this.#decoder as DataDecoder;
-    const step = decoder.push(chunk);
-    this.#take(tx, step.data);
-    if (!step.done) return step.rest;
-    this.#mode = 'command';
-    this.#decoder = undefined;
-    this.#finish(tx, 'DATA', decoder.traits);
-    return step.rest;
-  }
-
-  /** Passes message octets on, enforcing SIZE while they stream (RFC 1870 §6.3). */
-  #take(tx: Transaction, data: Uint8Array): void {
-    if (data.length === 0 || tx.oversize || tx.bdatFailed) return;
-    tx.size += data.length;
-    if (tx.size > this.#maxSize) {
-      tx.oversize = true;
-      this.#find('size-exceeded', `more than ${this.#maxSize} octets`);
-      this.#event({ type: 'discard' });
-      return;
-    }
-    this.#event({ type: 'data', bytes: data });
-  }
-
-  #bdat(size: number, last: boolean): void {
-    this.#bdatLeft = size;
-    this.#bdatLast = last;
-    this.#mode = 'bdat';
-    const tx = this.#tx;
-    if (tx && !tx.bdatFailed && tx.to.length > 0 && this.#o.chunking !== false) {
-      tx.extensions.add('CHUNKING');
-      tx.chunks.push(size);
-      tx.scanner ??= new BodyScanner();
-    } else if (tx) {
-      tx.bdatFailed = true;
-    }
-    if (size === 0) this.#endChunk();
-  }
-
-  #pushBdat(chunk: Uint8Array): Uint8Array {
-    const n = Math.min(this.#bdatLeft, chunk.length);
-    const part = chunk.subarray(0, n);
-    const tx = this.#tx;
-    if (tx && !tx.bdatFailed) {
-      tx.scanner?.scan(part);
-      this.#take(tx, Buffer.from(part));
-    }
-    this.#bdatLeft -= n;
-    if (this.#bdatLeft === 0) this.#endChunk();
-    return chunk.subarray(n);
-  }
-
-  #endChunk(): void {
-    this.#mode = 'command';
-    const tx = this.#tx;
-    if (this.#o.chunking === false) return this.#fail(502, '5.5.1', 'BDAT not offered');
-    if (!tx || tx.bdatFailed || tx.to.length === 0) {
-      this.#find(this.#greeted === 'none' ? 'command-before-ehlo' : 'data-before-rcpt', 'BDAT');
-      if (tx) this.#abort();
-      return this.#fail(503, '5.5.1', 'No valid transaction for BDAT (RFC 3030 §2)');
-    }
-    if (tx.oversize) {
-      this.#tx = undefined;
-      return this.#fail(552, '5.3.4', `Message size exceeds fixed maximum message size (${this.#maxSize})`);
-    }
-    if (!this.#bdatLast) return this.#reply(250, '2.0.0', `${tx.chunks.at(-1)} octets received`);
-    const scanner = tx.scanner as BodyScanner;
-    scanner.finish();
-    this.#finish(tx, 'BDAT', scanner.traits);
-  }
-
-  #finish(tx: Transaction, via: 'DATA' | 'BDAT', traits: BodyTraits): void {
-    this.#tx = undefined;
-    if (tx.oversize) return this.#fail(552, '5.3.4', `Message size exceeds fixed maximum message size (${this.#maxSize})`);
-    const body = tx.mailParams.BODY?.toUpperCase() ?? '7BIT';
-    this.#tx = tx; // so that the data findings land in the transaction
-    if (traits.bareLf > 0) this.#find('bare-lf-data', `${traits.bareLf}×`);
-    if (traits.bareCr > 0) this.#find('bare-cr-data', `${traits.bareCr}×`);
-    if (traits.longLines > 0 && body !== 'BINARYMIME') this.#find('data-line-too-long', `${traits.longLines} line(s)`);
-    if (traits.eightBit > 0 && !EIGHT_BIT_BODIES.has(body)) this.#find('8bit-without-8bitmime', `${traits.eightBit} octet(s)`);
-    if (traits.smuggling > 0) this.#find('smuggling-end-of-data', `${traits.smuggling}×`);
-    this.#tx = undefined;
-    const id = this.#o.queueId();
-    for (const k of this.#used) tx.extensions.add(k);
-    this.#event({
-      type: 'message',
-      transaction: {
-        id, from: tx.from, to: tx.to, mailParams: tx.mailParams, rcptParams: tx.rcptParams, size: tx.size, via,
-        chunks: tx.chunks, extensions: [...tx.extensions], findings: tx.findings, traits: { ...traits },
-      },
-    });
-    this.#reply(250, '2.0.0', `Ok: queued as ${id}`);
+    const keywords = ehloKeywords(this.#o, this.#maxSize, this.#secure);
+    this.#emitReply(encodeServerReply({ code: 250, lines: [first, ...keywords] }), 250);
   }
 
   /** Ends the open transaction, if any (RSET, EHLO, QUIT, STARTTLS). */
@@ -456,8 +220,6 @@ export class ServerSession {
     this.#tx = undefined;
   }
 
-  // ── STARTTLS and AUTH ────────────────────────────────────────────────────
-
   #starttls(): void {
     if (!this.#o.starttls) return this.#fail(502, '5.5.1', 'STARTTLS not offered');
     if (this.#secure) return this.#fail(503, '5.5.1', 'TLS already active');
@@ -465,7 +227,7 @@ export class ServerSession {
     // RFC 3207 §4.2: forget everything learnt before TLS.
     this.#abort();
     this.#greeted = 'none';
-    this.#authUser = undefined;
+    this.#auth.reset();
     this.#secure = true;
     this.#use('STARTTLS');
     this.#event({ type: 'starttls' });
@@ -474,45 +236,6 @@ export class ServerSession {
 
   /** Set between the 220 to STARTTLS and the end of this push: later octets are plaintext injection. */
   #pendingTls = false;
-
-  #startAuth(mechanism: string, initialResponse: string | undefined): void {
-    const auth = this.#o.auth;
-    if (!auth || auth.mechanisms.length === 0) return this.#fail(502, '5.5.1', 'AUTH not offered');
-    if (this.#greeted !== 'EHLO') return this.#fail(503, '5.5.1', 'Send EHLO first (RFC 4954 §4)');
-    if (this.#authUser !== undefined) return this.#fail(503, '5.5.1', 'Already authenticated (RFC 4954 §4)');
-    if (this.#tx) return this.#fail(503, '5.5.1', 'AUTH not allowed during a mail transaction (RFC 4954 §4)');
-    if (!(auth.mechanisms as string[]).includes(mechanism)) {
-      return this.#fail(504, '5.5.4', `Unrecognized authentication type ${mechanism}`);
-    }
-    const m = mechanism as ServerAuthMechanism;
-    const challenge = this.#o.cramChallenge?.() ?? `<${Date.now()}@${this.#o.hostname}>`;
-    this.#auth = new AuthExchange(m, challenge);
-    this.#authStep(this.#auth.start(initialResponse));
-  }
-
-  #authStep(step: ReturnType<AuthExchange['next']>): void {
-    const exchange = this.#auth as AuthExchange;
-    if (step.kind === 'challenge') {
-      this.#mode = 'auth';
-      return this.#reply(334, undefined, step.text);
-    }
-    this.#mode = 'command';
-    this.#auth = undefined;
-    if (step.kind === 'error') {
-      this.#event({ type: 'auth', mechanism: exchange.mechanism, user: '', ok: false });
-      this.#find('auth-failed', step.reason);
-      return this.#fail(step.code, step.code === 501 ? '5.5.2' : '5.7.8', step.reason);
-    }
-    const ok = (this.#o.auth as ServerAuthOptions).verify(step.credentials);
-    this.#event({ type: 'auth', mechanism: exchange.mechanism, user: step.credentials.user, ok });
-    if (!ok) {
-      this.#find('auth-failed', `user ${JSON.stringify(step.credentials.user)}`);
-      return this.#fail(535, '5.7.8', 'Authentication credentials invalid');
-    }
-    this.#authUser = step.credentials.user;
-    this.#use(`AUTH ${exchange.mechanism}`);
-    this.#reply(235, '2.7.0', 'Authentication successful');
-  }
 
   // ── output ───────────────────────────────────────────────────────────────
 
@@ -542,21 +265,13 @@ export class ServerSession {
     this.#emitReply(encodeServerReply(enhanced === undefined ? { code, lines: [text] } : { code, enhanced, lines: [text] }), code);
   }
 
+  /** A refusal; a refused AUTH response line ends the exchange. Too many 5yz end the session with 421. */
   #fail(code: number, enhanced: string, text: string): void {
-    if (this.#mode === 'auth') {
-      this.#mode = 'command';
-      this.#auth = undefined;
-    }
+    this.#auth.cancel();
     this.#reply(code, enhanced, text);
     if (code >= 500 && ++this.#errors >= this.#maxErrors) {
       this.#emitReply(this.shutdown('too many errors'), 421);
       this.#event({ type: 'close' });
     }
   }
-}
-
-/** `AUTH PLAIN ***`: mechanism kept, payloads masked. */
-function maskAuth(text: string): string {
-  const m = /^(auth +\S+)( .*)?$/i.exec(text);
-  return m ? `${m[1]}${m[2] === undefined ? '' : ' ***'}` : '***';
 }

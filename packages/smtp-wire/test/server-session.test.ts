@@ -84,6 +84,7 @@ const cases: Case[] = [
   { name: 'RCPT before MAIL: 503', input: `${HELLO}RCPT TO:<b@example.com>\r\n`, replies: [250, 503], findings: ['rcpt-before-mail'] },
   { name: 'DATA with no recipient: 554', input: `${HELLO}MAIL FROM:<a@example.com>\r\nDATA\r\n`, replies: [250, 250, 554], findings: ['data-before-rcpt'] },
   { name: 'DATA with no transaction: 503', input: `${HELLO}DATA\r\n`, replies: [250, 503], findings: ['data-before-rcpt'] },
+  { name: 'BDAT not offered: 502, its octets dropped, the transaction left as it was for DATA', input: `${HELLO}${ENV}BDAT 3 LAST\r\nxyzDATA\r\nabc\r\n.\r\n`, replies: [250, 250, 250, 502, 354, 250], messages: [{ data: 'abc\r\n', via: 'DATA' }], options: { chunking: false } },
   { name: 'BDAT with no transaction: its octets are read, then 503', input: `${HELLO}BDAT 4 LAST\r\nQUITNOOP\r\n`, replies: [250, 503, 250], findings: ['data-before-rcpt'] },
   { name: 'unknown command: 500', input: `${HELLO}FOO bar\r\n`, replies: [250, 500], findings: ['unknown-command'] },
   { name: 'bad path: 501', input: `${HELLO}MAIL FROM:a@example.com\r\n`, replies: [250, 501], findings: ['syntax-error'] },

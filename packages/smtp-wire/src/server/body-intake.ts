@@ -53,15 +53,17 @@ export class BodyIntake {
   /** The BDAT command: its `size` octets follow, whether or not the chunk is accepted (RFC 3030 §2). */
   bdat(tx: Transaction | undefined, size: number, last: boolean, afterHello: boolean): void {
     this.#receiving = 'BDAT';
-    this.#tx = tx;
+    // Not offered: 502 (RFC 5321 §4.2.4); its octets are dropped and the open transaction stays as it was.
+    const offered = this.#ctx.options.chunking !== false;
+    this.#tx = offered ? tx : undefined;
     this.#bdatLeft = size;
     this.#bdatLast = last;
     this.#afterHello = afterHello;
-    if (tx && !tx.bdatFailed && tx.to.length > 0 && this.#ctx.options.chunking !== false) {
+    if (offered && tx && !tx.bdatFailed && tx.to.length > 0) {
       tx.extensions.add('CHUNKING');
       tx.chunks.push(size);
       tx.scanner ??= new BodyScanner();
-    } else if (tx) {
+    } else if (offered && tx) {
       tx.bdatFailed = true;
     }
     if (size === 0) this.#endChunk();

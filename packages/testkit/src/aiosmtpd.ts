@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { captureOutput, isRunning, stopChild } from './process.js';
 import { killQuietly, onExit, removeQuietly } from './cleanup.js';
 import type { TestCertificates } from './certificates.js';
+import { pollUntil } from './poll.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -177,16 +178,16 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
     host: '127.0.0.1',
     pid: child.pid ?? -1,
     messages,
-    waitForMessages: async (n, timeoutMs = 10_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = await messages();
-        if (found.length >= n) return found;
-        if (Date.now() >= deadline) throw new Error(`expected ${n} message(s) at aiosmtpd, found ${found.length} after ${timeoutMs} ms`);
-        if (!isRunning(child)) throw new Error(`aiosmtpd exited: ${output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    },
+    waitForMessages: (n, timeoutMs = 10_000) =>
+      pollUntil(
+        async () => {
+          const found = await messages();
+          if (found.length < n && !isRunning(child)) throw new Error(`aiosmtpd exited: ${output()}`);
+          return found;
+        },
+        (found) => found.length >= n,
+        { timeoutMs, fail: (found) => new Error(`expected ${n} message(s) at aiosmtpd, found ${found.length} after ${timeoutMs} ms`) },
+      ),
     stop: cleanup,
   };
 }

@@ -6,36 +6,11 @@ import { join } from 'node:path';
 import { freePort, waitForPort } from './free-port.js';
 import { captureOutput, isRunning, run, stopChild, waitForExit } from './process.js';
 import { killQuietly, onExit, removeQuietly } from './cleanup.js';
-import type { TestCertificates } from './certificates.js';
+import { compareMaildirNames, readMaildir } from './maildir.js';
+import { pollUntil } from './poll.js';
+import { NOBODY, mainCf, masterCf, type PostfixOptions } from './postfix-config.js';
 
-/** Options for {@link startPostfix}. */
-export interface PostfixOptions {
-  /** Advertise CHUNKING (RFC 3030); default true, as Postfix does. */
-  chunking?: boolean;
-  /** Advertise PIPELINING (RFC 2920); default true. */
-  pipelining?: boolean;
-  /** STARTTLS policy: 'none' (not offered, default), 'may' (offered), 'encrypt' (required before MAIL). */
-  tls?: 'none' | 'may' | 'encrypt';
-  /** Certificates for 'may'/'encrypt' (the server uses `key`/`cert`); required when tls is not 'none'. */
-  certs?: TestCertificates;
-  /** Domains whose every address is accepted and delivered (default example.com, example.net, example.org). */
-  domains?: string[];
-  /** Throw messages away instead of writing a Maildir (benchmarks). */
-  discard?: boolean;
-  /** message_size_limit in octets (Postfix default 10 240 000); also advertised as SIZE. */
-  messageSizeLimit?: number;
-  /**
-   * Client certificates, checked against the test CA (needs `tls`): 'ask' asks for one
-   * (`smtpd_tls_ask_ccert`) and accepts mail only from clients that showed a trusted one
-   * (`permit_tls_all_clientcerts`, others get 554 at RCPT); 'require' also sets `smtpd_tls_req_ccert`
-   * (with tls 'encrypt': no certificate, no session).
-   */
-  clientCertificates?: 'ask' | 'require';
-  /** Extra main.cf lines, `name = value` (escape hatch for one-off tests). */
-  extraMainCf?: Record<string, string>;
-  /** Bound on startup (default 20 000 ms). */
-  startTimeoutMs?: number;
-}
+export type { PostfixOptions } from './postfix-config.js';
 
 /** One delivered message as stored in the Maildir. */
 export interface DeliveredMessage {
@@ -67,7 +42,6 @@ export interface PostfixServer {
 
 const POSTFIX = '/usr/sbin/postfix';
 const DEFAULT_DOMAINS = ['example.com', 'example.net', 'example.org'];
-const NOBODY = 65534;
 
 /**
  * Starts a private Postfix smtpd on 127.0.0.1 and a free port, from a configuration
@@ -153,18 +127,14 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
       dir,
       masterPid,
       messages: () => readMaildirs(mail),
-      waitForMessages: async (n, timeoutMs = 10_000) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const found = await readMaildirs(mail);
-          if (found.length >= n) return found;
-          if (Date.now() >= deadline) {
+      waitForMessages: (n, timeoutMs = 10_000) =>
+        pollUntil(() => readMaildirs(mail), (found) => found.length >= n, {
+          timeoutMs,
+          fail: async (found) => {
             const log = await readFile(join(dir, 'postfix.log'), 'utf8').catch(() => '');
-            throw new Error(`expected ${n} delivered message(s), found ${found.length} after ${timeoutMs} ms\n${log.slice(-3000)}`);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      },
+            return new Error(`expected ${n} delivered message(s), found ${found.length} after ${timeoutMs} ms\n${log.slice(-3000)}`);
+          },
+        }),
       log: () => readFile(join(dir, 'postfix.log'), 'utf8').catch(() => ''),
       stop: async () => {
         await stopPostfix(dir, started);
@@ -238,157 +208,18 @@ function killMasterPid(dir: string): void {
   }
 }
 
-function mainCf(dir: string, domains: string[], tls: 'none' | 'may' | 'encrypt', options: PostfixOptions): string {
-  const discardKeywords = [
-    ...(options.pipelining === false ? ['pipelining'] : []),
-    ...(options.chunking === false ? ['chunking'] : []),
-  ];
-  const settings: Record<string, string> = {
-    compatibility_level: '3.6',
-    queue_directory: join(dir, 'queue'),
-    data_directory: join(dir, 'data'),
-    command_directory: '/usr/sbin',
-    daemon_directory: '/usr/lib/postfix/sbin',
-    shlib_directory: '/usr/lib/postfix',
-    meta_directory: '/etc/postfix',
-    mail_owner: 'postfix',
-    setgid_group: 'postdrop',
-    maillog_file: join(dir, 'postfix.log'),
-    maillog_file_prefixes: dir,
-    myhostname: 'localhost',
-    mydomain: 'localdomain',
-    myorigin: '$myhostname',
-    inet_interfaces: '127.0.0.1',
-    inet_protocols: 'ipv4',
-    mynetworks: '127.0.0.0/8',
-    mydestination: '',
-    relayhost: '',
-    relay_domains: '',
-    default_transport: 'error:no relaying from the test server',
-    relay_transport: 'error:no relaying from the test server',
-    local_transport: 'error:no local delivery on the test server',
-    smtpd_relay_restrictions: 'reject_unauth_destination',
-    smtpd_recipient_restrictions: '',
-    virtual_mailbox_domains: domains.join(' '),
-    virtual_mailbox_base: join(dir, 'mail'),
-    virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`,
-    virtual_uid_maps: `static:${NOBODY}`,
-    virtual_gid_maps: `static:${NOBODY}`,
-    virtual_mailbox_limit: '0',
-    virtual_transport: options.discard ? 'discard:' : 'virtual',
-    message_size_limit: String(options.messageSizeLimit ?? 10_240_000),
-    smtpd_discard_ehlo_keywords: discardKeywords.join(', '),
-    smtpd_banner: '$myhostname ESMTP smtpkit test Postfix',
-    biff: 'no',
-    append_dot_mydomain: 'no',
-    smtp_dns_support_level: 'disabled',
-    smtpd_peername_lookup: 'no',
-    smtpd_error_sleep_time: '0',
-    smtpd_soft_error_limit: '1000',
-    smtpd_hard_error_limit: '1000',
-    smtpd_junk_command_limit: '100000',
-    smtpd_client_connection_count_limit: '0',
-    smtpd_client_connection_rate_limit: '0',
-    smtpd_client_message_rate_limit: '0',
-    smtpd_client_recipient_rate_limit: '0',
-    smtpd_recipient_limit: '10000',
-    in_flow_delay: '0',
-    default_process_limit: '200',
-    alias_maps: '',
-    alias_database: '',
-    smtputf8_enable: 'yes',
-    smtpd_tls_security_level: tls === 'none' ? '' : tls,
-    ...(tls === 'none'
-      ? {}
-      : {
-          smtpd_tls_cert_file: join(dir, 'server.crt'),
-          smtpd_tls_key_file: join(dir, 'server.key'),
-          smtpd_tls_loglevel: '1',
-        }),
-    ...(options.clientCertificates && tls !== 'none'
-      ? {
-          smtpd_tls_ask_ccert: 'yes',
-          smtpd_tls_CAfile: join(dir, 'client-ca.crt'),
-          smtpd_client_restrictions: 'permit_tls_all_clientcerts, reject',
-          ...(options.clientCertificates === 'require' ? { smtpd_tls_req_ccert: 'yes' } : {}),
-        }
-      : {}),
-    ...options.extraMainCf,
-  };
-  return Object.entries(settings)
-    .map(([name, value]) => `${name} = ${value}`)
-    .join('\n') + '\n';
-}
-
-function masterCf(port: number): string {
-  return `127.0.0.1:${port} inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-`;
-}
-
 async function readMaildirs(base: string): Promise<DeliveredMessage[]> {
-  const found: Array<DeliveredMessage & { order: string }> = [];
-  let domains: string[];
-  try {
-    domains = await readdir(base);
-  } catch {
-    return [];
-  }
-  for (const domain of domains) {
-    const users = await readdir(join(base, domain)).catch(() => [] as string[]);
-    for (const user of users) {
-      for (const sub of ['new', 'cur']) {
-        const folder = join(base, domain, user, sub);
-        const files = await readdir(folder).catch(() => [] as string[]);
-        for (const name of files) {
-          const file = join(folder, name);
-          const raw = await readFile(file).catch(() => undefined);
-          if (!raw) continue;
-          const recipient = headerValue(raw, 'x-original-to') ?? headerValue(raw, 'delivered-to') ?? `${user}@${domain}`;
-          found.push({ recipient, raw, file, order: name });
-        }
+  const found: Array<DeliveredMessage & { name: string }> = [];
+  for (const domain of await readdir(base).catch(() => [] as string[])) {
+    for (const user of await readdir(join(base, domain)).catch(() => [] as string[])) {
+      for (const { name, raw, file } of await readMaildir(join(base, domain, user))) {
+        const recipient = headerValue(raw, 'x-original-to') ?? headerValue(raw, 'delivered-to') ?? `${user}@${domain}`;
+        found.push({ recipient, raw, file, name });
       }
     }
   }
-  // Maildir names start with the delivery time in seconds, then a per-delivery unique part.
-  found.sort((a, b) => compareMaildirNames(a.order, b.order));
+  found.sort((a, b) => compareMaildirNames(a.name, b.name));
   return found.map(({ recipient, raw, file }) => ({ recipient, raw, file }));
-}
-
-function compareMaildirNames(a: string, b: string): number {
-  const [sa, ua] = splitName(a);
-  const [sb, ub] = splitName(b);
-  return sa - sb || ua - ub || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/** Postfix names files `SECONDS.VdevIinodeMmicroseconds.host`. */
-function splitName(name: string): [number, number] {
-  const seconds = Number.parseInt(name, 10) || 0;
-  const micro = /M(\d+)/.exec(name);
-  return [seconds, micro ? Number.parseInt(micro[1]!, 10) : 0];
 }
 
 /** The first value of a header among the header lines at the top of a stored message. */

@@ -1,20 +1,21 @@
 import { Buffer, isAscii } from 'node:buffer';
 import { inputError } from './errors.js';
 import { readMimeHead, withEncoding, type MimeHead } from './mime-head.js';
+import { BARE_LF, CRLF, LeafPart, NO_EOL, type Eol } from './seven-bit-leaf.js';
 import {
   Base64Sink,
   ByteBuilder,
   QuotedPrintableSink,
   SevenBitCopySink,
-  unconvertible,
   type ContentSink,
 } from './transfer-encoders.js';
+
+export { DOWNGRADE_SAMPLE } from './seven-bit-leaf.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
 const DASH = 0x2d;
-/** A part's first octets looked at to choose quoted-printable or base64, at most (bounded memory). */
-export const DOWNGRADE_SAMPLE = 4096;
+const CR_BYTE = Buffer.from([CR]);
 /** A header section larger than this is refused (bounded memory). */
 export const MAX_DOWNGRADE_HEADER = 64 * 1024;
 /** A line starting with "-" is held this long at most while it may be a boundary (RFC 2046 §5.1.1: 70 + "--" x 2 + padding). */
@@ -24,11 +25,6 @@ const MAX_DEPTH = 64;
 
 const TEXT_PLAIN = ['text', 'plain'] as const;
 
-/** How a line ended: not at all (the end of the message), with a bare LF, or with CRLF. */
-type Eol = 0 | 1 | 2;
-const NO_EOL: Eol = 0;
-const BARE_LF: Eol = 1;
-const CRLF: Eol = 2;
 const MESSAGE_RFC822 = ['message', 'rfc822'] as const;
 
 interface Multipart {
@@ -292,7 +288,7 @@ export class SevenBitDowngrade {
       this.#emitHead(eightBit ? withEncoding(head, '7bit') : head.lines, true);
       this.#enterEntity(TEXT_PLAIN);
     } else {
-      this.#sink = new LeafPart(this, head, blank);
+      this.#sink = new LeafPart(head, (encoding) => this.#leafStarts(head, blank, encoding));
     }
   }
 
@@ -305,8 +301,8 @@ export class SevenBitDowngrade {
     if (blank) this.#out.crlf();
   }
 
-  /** @internal A leaf part decided how its content goes: write its header; the sink for its content. */
-  leafStarts(head: MimeHead, blank: boolean, encoding: 'quoted-printable' | 'base64' | undefined): ContentSink {
+  /** A leaf part decided how its content goes: write its header; the sink for its content. */
+  #leafStarts(head: MimeHead, blank: boolean, encoding: 'quoted-printable' | 'base64' | undefined): ContentSink {
     if (!encoding) {
       this.#emitHead(head.lines, blank);
       return new SevenBitCopySink(this.#out, `a part declared ${head.encoding}`);
@@ -315,89 +311,4 @@ export class SevenBitDowngrade {
     this.#emitHead(withEncoding(head, encoding), blank);
     return encoding === 'base64' ? new Base64Sink(this.#out, head.type !== 'text') : new QuotedPrintableSink(this.#out);
   }
-}
-
-const CR_BYTE = Buffer.from([CR]);
-
-/**
- * A leaf part's content: held until {@link DOWNGRADE_SAMPLE} octets (or the part's end) are in, then the
- * encoding is chosen and the part's header written, and everything goes straight to its encoder.
- */
-class LeafPart implements ContentSink {
-  readonly #owner: SevenBitDowngrade;
-  readonly #head: MimeHead;
-  readonly #blank: boolean;
-  /** Held content: octets, and line breaks. */
-  #held: Array<Buffer | Eol> = [];
-  #heldBytes = 0;
-  #target: ContentSink | undefined;
-
-  constructor(owner: SevenBitDowngrade, head: MimeHead, blank: boolean) {
-    this.#owner = owner;
-    this.#head = head;
-    this.#blank = blank;
-  }
-
-  data(b: Uint8Array, start: number, end: number): void {
-    if (this.#target) return this.#target.data(b, start, end);
-    this.#held.push(Buffer.from(b.subarray(start, end)));
-    this.#heldBytes += end - start;
-    if (this.#heldBytes >= DOWNGRADE_SAMPLE) this.#decide();
-  }
-
-  eol(crlf: boolean): void {
-    if (this.#target) return this.#target.eol(crlf);
-    this.#held.push(crlf ? CRLF : BARE_LF);
-    this.#heldBytes += 2;
-    if (this.#heldBytes >= DOWNGRADE_SAMPLE) this.#decide();
-  }
-
-  finish(): void {
-    if (!this.#target) this.#decide();
-    (this.#target as ContentSink).finish();
-  }
-
-  #decide(): void {
-    const encoding = chooseEncoding(this.#head, this.#held);
-    const target = this.#owner.leafStarts(this.#head, this.#blank, encoding);
-    this.#target = target;
-    const held = this.#held;
-    this.#held = [];
-    for (const piece of held) {
-      if (typeof piece === 'number') target.eol(piece === CRLF);
-      else target.data(piece, 0, piece.length);
-    }
-  }
-}
-
-/**
- * How a leaf part travels 7-bit: undefined to copy it (it is 7-bit already), else the encoding. A part
- * declared 8bit or binary is converted, and so is one left at 7bit whose sample has 8-bit octets; text
- * goes as quoted-printable unless base64 of the sample is over 20% smaller (the rule @smtpkit/mime
- * builds by), anything else as base64. An already encoded part with 8-bit octets is refused.
- */
-function chooseEncoding(head: MimeHead, sample: ReadonlyArray<Buffer | Eol>): 'quoted-printable' | 'base64' | undefined {
-  let octets = 0;
-  let escaped = 0;
-  for (const piece of sample) {
-    if (typeof piece === 'number') {
-      octets += 2;
-      continue;
-    }
-    octets += piece.length;
-    for (let i = 0; i < piece.length; i++) {
-      const c = piece[i] as number;
-      if (c >= 0x7f || (c < 0x20 && c !== 0x09) || c === 0x3d) escaped++;
-    }
-  }
-  const declared = head.encoding;
-  const sevenBit = declared === '7bit';
-  const eightBitSeen = sample.some((p) => typeof p !== 'number' && !isAscii(p));
-  if (!(declared === '8bit' || declared === 'binary' || (sevenBit && eightBitSeen))) {
-    if (eightBitSeen) throw unconvertible(`a part declared ${declared}`);
-    return undefined;
-  }
-  if (head.type !== 'text') return 'base64';
-  // Quoted-printable stays readable unless base64 is clearly (over 20%) smaller.
-  return (octets + 2 * escaped) * 0.8 > Math.ceil(octets / 3) * 4 ? 'base64' : 'quoted-printable';
 }
